@@ -1,0 +1,230 @@
+"""The plan: what builds, where, in which order, and why — the contract between planner and flows.
+
+A :class:`Plan` is what ``stackplan plan -o plan.json`` writes and what ``stackplan run`` reads. Its
+JSON form is validated by ``schemas/plan.schema.json``; :func:`Plan.to_json` is canonical (sorted keys,
+fixed separators) so identical inputs give byte-identical files, and ``hash`` is the SHA-256 of that
+canonical form with ``hash`` left empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+PLAN_SCHEMA_VERSION = 1
+
+#: Why a job is in the plan. ``all``: no selection flags were given (every recipe is selected).
+SELECTION_KINDS = ("all", "changed", "explicit", "downstream", "upstream", "config-change")
+#: Why a selected job will not be built.
+SKIP_KINDS = ("exists", "excluded", "skiplist", "render-skip", "render-error")
+#: Edge phases, strongest first: cycles are broken by dropping the weakest (test, then run, then build).
+EDGE_PHASES = ("host", "build", "run", "test")
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """A package a job produces."""
+
+    name: str
+    version: str
+    build_number: int
+    noarch: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "build_number": self.build_number,
+            "noarch": self.noarch,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OutputRef:
+        return cls(d["name"], str(d["version"]), int(d["build_number"]), d.get("noarch"))
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why something was selected or skipped: a kind from a fixed vocabulary plus a human detail."""
+
+    kind: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Reason | None:
+        return None if d is None else cls(d["kind"], d.get("detail", ""))
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    """One build job: a recipe on one platform with one variant. Multi-output recipes are one job."""
+
+    id: str  # name-version-build@platform[variant-hash]
+    recipe: str  # recipe dir relative to the plan root
+    format: str  # "v0" | "v1"
+    platform: str  # target subdir, "noarch" for noarch jobs
+    build_platform: str  # where the job runs (noarch jobs: linux-64 unless configured)
+    variant: Mapping[str, str]
+    outputs: tuple[OutputRef, ...]
+    selected: Reason
+    skipped: Reason | None = None
+    layer: int = 0
+    duration_estimate: float = 1.0
+    pool: str = ""  # work pool; the build platform's, or "gpu"
+    test_pool: str = ""  # where its tests run; "gpu" for GPU jobs
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "recipe": self.recipe,
+            "format": self.format,
+            "platform": self.platform,
+            "build_platform": self.build_platform,
+            "variant": dict(sorted(self.variant.items())),
+            "outputs": [o.to_dict() for o in self.outputs],
+            "selected": self.selected.to_dict(),
+            "skipped": self.skipped.to_dict() if self.skipped else None,
+            "layer": self.layer,
+            "duration_estimate": self.duration_estimate,
+            "pool": self.pool,
+            "test_pool": self.test_pool,
+            "tags": list(self.tags),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PlanNode:
+        return cls(
+            id=d["id"],
+            recipe=d["recipe"],
+            format=d["format"],
+            platform=d["platform"],
+            build_platform=d["build_platform"],
+            variant=dict(d.get("variant") or {}),
+            outputs=tuple(OutputRef.from_dict(o) for o in d["outputs"]),
+            selected=Reason.from_dict(d["selected"]),  # type: ignore[arg-type]
+            skipped=Reason.from_dict(d.get("skipped")),
+            layer=int(d.get("layer", 0)),
+            duration_estimate=float(d.get("duration_estimate", 1.0)),
+            pool=d.get("pool", ""),
+            test_pool=d.get("test_pool", ""),
+            tags=tuple(d.get("tags") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class PlanEdge:
+    """``source`` must finish before ``target`` starts.
+
+    ``phase``/``spec`` say which requirement of the target the source satisfies. ``via`` lists
+    unselected jobs the order was carried through (A -> B -> C with B unselected gives A -> C via B).
+    """
+
+    source: str
+    target: str
+    phase: str
+    spec: str
+    via: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "phase": self.phase,
+            "spec": self.spec,
+            "via": list(self.via),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PlanEdge:
+        return cls(d["source"], d["target"], d["phase"], d["spec"], tuple(d.get("via") or ()))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole plan. Layers are per platform: ``layers[platform][i]`` is the list of job ids of layer i."""
+
+    root: str
+    platforms: tuple[str, ...]
+    nodes: tuple[PlanNode, ...]
+    edges: tuple[PlanEdge, ...]
+    layers: Mapping[str, tuple[tuple[str, ...], ...]]
+    critical_path: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    makespan: Mapping[str, float] = field(default_factory=dict)
+    external: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    bootstrap_edges: tuple[PlanEdge, ...] = ()
+    warnings: tuple[str, ...] = ()
+    errors: tuple[Mapping[str, Any], ...] = ()  # RecipeError.to_dict() of recipes that failed to render
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # what the plan was made from (flags, configs)
+    stackplan_version: str = ""
+    hash: str = ""
+
+    def node(self, job_id: str) -> PlanNode:
+        for n in self.nodes:
+            if n.id == job_id:
+                return n
+        raise KeyError(job_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "stackplan_version": self.stackplan_version,
+            "hash": self.hash,
+            "root": self.root,
+            "platforms": list(self.platforms),
+            "inputs": dict(self.inputs),
+            "nodes": [n.to_dict() for n in sorted(self.nodes, key=lambda n: n.id)],
+            "edges": [
+                e.to_dict() for e in sorted(self.edges, key=lambda e: (e.source, e.target, e.phase, e.spec))
+            ],
+            "layers": {p: [list(layer) for layer in ls] for p, ls in sorted(self.layers.items())},
+            "critical_path": {p: list(c) for p, c in sorted(self.critical_path.items())},
+            "makespan": dict(sorted(self.makespan.items())),
+            "external": {p: sorted(x) for p, x in sorted(self.external.items())},
+            "bootstrap_edges": [e.to_dict() for e in self.bootstrap_edges],
+            "warnings": list(self.warnings),
+            "errors": [dict(e) for e in self.errors],
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON with the hash filled in: the bytes ``plan -o`` writes."""
+        return _canonical(self.with_hash().to_dict()) + "\n"
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(_canonical(replace(self, hash="").to_dict()).encode()).hexdigest()
+
+    def with_hash(self) -> Plan:
+        return replace(self, hash=self.compute_hash())
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Plan:
+        return cls(
+            root=d["root"],
+            platforms=tuple(d["platforms"]),
+            nodes=tuple(PlanNode.from_dict(n) for n in d["nodes"]),
+            edges=tuple(PlanEdge.from_dict(e) for e in d["edges"]),
+            layers={p: tuple(tuple(layer) for layer in ls) for p, ls in d["layers"].items()},
+            critical_path={p: tuple(c) for p, c in (d.get("critical_path") or {}).items()},
+            makespan=dict(d.get("makespan") or {}),
+            external={p: tuple(x) for p, x in (d.get("external") or {}).items()},
+            bootstrap_edges=tuple(PlanEdge.from_dict(e) for e in d.get("bootstrap_edges") or ()),
+            warnings=tuple(d.get("warnings") or ()),
+            errors=tuple(d.get("errors") or ()),
+            inputs=dict(d.get("inputs") or {}),
+            stackplan_version=d.get("stackplan_version", ""),
+            hash=d.get("hash", ""),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls.from_dict(json.loads(text))
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

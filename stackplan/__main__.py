@@ -1,0 +1,3 @@
+from stackplan.cli import main
+
+main()

@@ -1,0 +1,71 @@
+import pickle
+
+from planner.model import (
+    PlatformRender,
+    RecipeError,
+    RecipeFormat,
+    RenderedOutput,
+    RenderedRecipe,
+    Requirements,
+    Variant,
+)
+from planner.plan_model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+
+
+def test_variant_is_sorted_hashable_and_agrees():
+    a = Variant({"python": "3.12", "numpy": "2"})
+    assert list(a) == ["numpy", "python"]
+    assert hash(a) == hash(Variant({"numpy": "2", "python": "3.12"}))
+    assert a.agrees_with({"python": "3.12", "zlib": "1"})
+    assert not a.agrees_with({"python": "3.11"})
+    assert a.restrict({"python"}) == {"python": "3.12"}
+    assert pickle.loads(pickle.dumps(a)) == a
+
+
+def test_recipe_error_is_located_and_round_trips():
+    e = RecipeError("recipes/x/meta.yaml", 7, "bad selector")
+    assert str(e) == "recipes/x/meta.yaml:7: bad selector"
+    assert RecipeError.from_dict(e.to_dict()) == e
+    assert pickle.loads(pickle.dumps(e)) == e
+    assert str(RecipeError("a", None, "m")) == "a: m"
+
+
+def test_platform_render_round_trips_and_drops_skipped_in_truth_line():
+    out = RenderedOutput(
+        "a", "1.0", 2, Requirements(host=("python 3.12.* *_cpython",)), variant=Variant({"python": "3.12"})
+    )
+    kept = RenderedRecipe("recipes/a", RecipeFormat.V0, "linux-64", Variant({"python": "3.12"}), (out,))
+    dropped = RenderedRecipe(
+        "recipes/a", RecipeFormat.V0, "linux-64", Variant({"python": "3.11"}), (out,), skip=True
+    )
+    pr = PlatformRender("recipes/a", "linux-64", (kept, dropped))
+    assert PlatformRender.from_dict(pr.to_dict()) == pr
+    assert len(pr.truth_line()["outputs"]) == 1
+    bad = PlatformRender("recipes/b", "linux-64", error=RecipeError("recipes/b/meta.yaml", 3, "boom"))
+    assert bad.truth_line()["error"].endswith("3: boom")
+
+
+def _plan(order):
+    nodes = tuple(
+        PlanNode(
+            f"{n}-1-0@linux-64[0]",
+            f"recipes/{n}",
+            "v1",
+            "linux-64",
+            "linux-64",
+            {},
+            (OutputRef(n, "1", 0),),
+            Reason("all"),
+        )
+        for n in order
+    )
+    edges = (PlanEdge(nodes[0].id, nodes[1].id, "host", "a"),)
+    return Plan("/r", ("linux-64",), nodes, edges, {"linux-64": ((nodes[0].id,), (nodes[1].id,))})
+
+
+def test_plan_json_is_canonical_and_hashed():
+    a, b = _plan(["a", "b"]), _plan(["a", "b"])
+    assert a.to_json() == b.to_json()
+    restored = Plan.from_json(a.to_json())
+    assert restored.hash == a.compute_hash() != ""
+    assert restored.to_json() == a.to_json()
