@@ -1,0 +1,132 @@
+"""The task that runs one plan job: skip it if an upstream failed, else build it with the builder.
+
+One Prefect task run per job. Its upstream tasks are its ``wait_for`` (wrapped in ``allow_failure`` so
+it still starts when one failed); it then reads their outcomes from the lane's ledger and, if any
+failed or was skipped, ends in a state named "Skipped" with the message "Skipped: upstream X failed"
+(X the failed job at the root): searchable by name in the API, shown by name in the UI, and not a
+failure of its own. Its type is COMPLETED, as Prefect 1's ``Skipped`` was a kind of ``Success``:
+Prefect 3's ``allow_failure`` lets dependents start after a Failed upstream but not after a Cancelled
+one, so a Cancelled "Skipped" would leave the next layer Pending ("NotReady") instead of Skipped. Otherwise
+it builds, streaming the builder's output into the task's log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+from prefect.states import Completed
+
+from planner.plan_model import PlanNode
+
+from .builders import BuildContext, Builder, BuildFailure
+from .outcomes import COMPLETED, FAILED, RUNNING, SKIPPED, JobOutcome, Ledger, announce, skip_message
+from .retry import should_retry
+
+
+class JobRun:
+    """Everything a job task shares with its lane (deliberately not a dataclass: Prefect walks
+    dataclass parameters looking for futures, and this holds a builder and a lock)."""
+
+    def __init__(
+        self,
+        *,
+        builder: Builder,
+        root: Path,
+        channel: Path,
+        ledger: Ledger,
+        jobs: dict[str, PlanNode],
+        upstream: dict[str, tuple[str, ...]],
+        retries: int,
+        retry_on: str,
+        builder_options: dict[str, Any],
+    ) -> None:
+        self.builder = builder
+        self.root = root
+        self.channel = channel
+        self.ledger = ledger
+        self.jobs = jobs
+        self.upstream = upstream
+        self.retries = retries
+        self.retry_on = retry_on
+        self.builder_options = builder_options
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    number: int
+    started: float = field(default_factory=time.monotonic)
+
+
+@task(name="stackplan-job", task_run_name="{job_id}", cache_policy=NO_CACHE, persist_result=False)
+def run_job(job_id: str, run: JobRun) -> Any:
+    """Build one job (see module docstring); returns the built package paths.
+
+    Parameters are the job id and the opaque :class:`JobRun`, so Prefect has nothing to walk or hash.
+    """
+    job = run.jobs[job_id]
+    ctx = TaskRunContext.get()
+    attempt = _Attempt(ctx.task_run.run_count if ctx and ctx.task_run else 1)
+    cause = run.ledger.failed_cause(run.upstream.get(job_id, ()))
+    if cause is not None:
+        message = skip_message(cause)
+        run.ledger.record(JobOutcome(job_id, job.platform, job.recipe, SKIPPED, message, cause=cause))
+        return Completed(name=SKIPPED, message=message)
+    logger = get_run_logger()
+    announce(job_id, RUNNING)
+    build_ctx = BuildContext(
+        root=run.root,
+        channel=run.channel,
+        log=logger.info,
+        attempt=attempt.number,
+        options=run.builder_options,
+    )
+    try:
+        result = run.builder.build(job, build_ctx)
+    except BuildFailure as exc:
+        final = not should_retry(exc, run.retry_on) or attempt.number > run.retries
+        if final:
+            run.ledger.record(
+                JobOutcome(
+                    job_id,
+                    job.platform,
+                    job.recipe,
+                    FAILED,
+                    f"{type(exc).__name__}: {exc}",
+                    duration=time.monotonic() - attempt.started,
+                    attempts=attempt.number,
+                )
+            )
+        raise
+    except Exception as exc:  # a bug or crash outside the builder's own error handling
+        if attempt.number > run.retries or run.retry_on == "none":
+            run.ledger.record(
+                JobOutcome(
+                    job_id,
+                    job.platform,
+                    job.recipe,
+                    FAILED,
+                    f"{type(exc).__name__}: {exc}",
+                    duration=time.monotonic() - attempt.started,
+                    attempts=attempt.number,
+                )
+            )
+        raise
+    run.ledger.record(
+        JobOutcome(
+            job_id,
+            job.platform,
+            job.recipe,
+            COMPLETED,
+            result.detail,
+            duration=time.monotonic() - attempt.started,
+            attempts=attempt.number,
+            packages=result.packages,
+        )
+    )
+    return list(result.packages)

@@ -1,0 +1,126 @@
+"""Run a plan from Python (the CLI, tests, benchmarks): the main flow plus what surrounds it.
+
+:func:`run_plan` calls the "stackplan-build" flow in this process under the run tags and returns its
+report; :func:`wait_recorded` then waits until the server has recorded every job's final state (the
+server records task-run states from events, a little after the flow ends), so a run's history is
+complete before anyone stops the server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.plan_model import Plan
+
+from .outcomes import FINAL_STATES
+
+
+@dataclass(frozen=True)
+class RunResult:
+    state: str  # "Completed" | "Failed" | "Crashed"...
+    message: str
+    report: Mapping[str, Any]
+    flow_run_id: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "Completed"
+
+
+def run_plan(
+    plan: Plan,
+    *,
+    builder: str = "dry-run",
+    channel: str = "out/channel",
+    parallelism: int = 4,
+    pr: int | None = None,
+    head_sha: str | None = None,
+    repo: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Run the main flow in this process against the current Prefect API."""
+    from prefect import tags
+
+    from .build_flow import build_flow
+    from .tags import run_tags
+
+    plan = plan if plan.hash else plan.with_hash()
+    with tags(*run_tags(plan.hash, pr=pr)):
+        state = build_flow(
+            plan.to_dict(),
+            builder=builder,
+            channel=channel,
+            parallelism=parallelism,
+            pr=pr,
+            head_sha=head_sha,
+            repo=repo,
+            options=dict(options or {}),
+            return_state=True,
+        )
+    report = state.result(raise_on_failure=False) if state.data is not None else None
+    if not isinstance(report, Mapping):
+        report = {"jobs": [], "counts": {}, "state": state.name, "plan_hash": plan.hash}
+    flow_run_id = str(state.state_details.flow_run_id or report.get("flow_run", ""))
+    return RunResult(
+        state.name if state.type.value != "COMPLETED" else "Completed",
+        state.message or "",
+        report,
+        flow_run_id,
+    )
+
+
+def count_recorded(flow_run_ids: Iterable[str], names: Iterable[str] = FINAL_STATES) -> dict[str, int]:
+    """Task runs named ``stackplan-job-*``... in the given flow runs, counted by state name (from the API)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterName,
+    )
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    ids = [UUID(i) for i in flow_run_ids if i]
+
+    async def _count() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async with get_client() as client:
+            offset = 0
+            while True:
+                runs = await client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
+                    task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="@")),
+                    limit=200,
+                    offset=offset,
+                )
+                for r in runs:
+                    name = r.state.name if r.state else "None"
+                    counts[name] = counts.get(name, 0) + 1
+                if len(runs) < 200:
+                    return counts
+                offset += 200
+
+    return run_coro_as_sync(_count())
+
+
+def wait_recorded(report: Mapping[str, Any], timeout: float = 60.0) -> tuple[bool, dict[str, int]]:
+    """Wait until the API shows every job of ``report`` (that ran) in a final state.
+
+    Returns (all recorded, counts by state name). Job task runs are named by job id (which holds "@").
+    """
+    jobs = [j for j in report.get("jobs", ()) if j.get("flow_run")]
+    expected = len(jobs)
+    flow_runs = sorted({j["flow_run"] for j in jobs})
+    deadline = time.monotonic() + timeout
+    counts: dict[str, int] = {}
+    while True:
+        counts = count_recorded(flow_runs) if flow_runs else {}
+        final = sum(n for s, n in counts.items() if s in ("Completed", "Failed", "Skipped"))
+        if final >= expected or time.monotonic() > deadline:
+            return final >= expected, counts
+        time.sleep(0.5)
