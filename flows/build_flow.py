@@ -1,6 +1,6 @@
 """The main flow "stackplan-build": run a plan, one platform subflow per lane, and report.
 
-Lanes run concurrently, each as a "stackplan-lane" task that starts once the lanes it needs (the
+Lanes run concurrently, each in a thread of the main flow that starts once the lanes it needs (the
 lanes of noarch jobs its jobs depend on) have finished, and that runs its subflow either in-process
 (the default) or on the platform's work pool through ``run_deployment("stackplan-platform/<subdir>")``
 (``options.dispatch = "deployments"``, set up by ``stackplan deploy``). A lane larger than the chunk size
@@ -12,17 +12,16 @@ failed or was skipped — explicitly, because Prefect would otherwise call the r
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, tags, task
+from prefect import flow, tags
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
-from prefect.futures import wait
 from prefect.states import Completed, Failed
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from planner.plan_model import Plan
 
@@ -48,11 +47,16 @@ class LaneSpec:
         self.settings = settings
 
 
-@task(name="stackplan-lane", task_run_name="lane-{platform}", persist_result=False, cache_policy=NO_CACHE)
-def run_lane(platform: str, spec: LaneSpec, upstream: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Run one lane's chunks in order; ``upstream`` holds the outcomes of the lanes it needs."""
+def run_lane(spec: LaneSpec, upstream: list[Future[list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """Run one lane's chunks in order, after the lanes it needs (``upstream``) finished.
+
+    Lanes run in plain threads of the main flow, not in Prefect tasks: a subflow called inside a task
+    runs its job tasks inside that task's transaction, and when the subflow fails Prefect rolls that
+    transaction back, relabelling completed jobs "RolledBack".
+    """
+    upstream_results = [f.result() for f in upstream]
     lane, plan, common, settings = spec.lane, spec.plan, spec.common, spec.settings
-    known: dict[str, dict[str, Any]] = {o["job"]: o for outs in upstream for o in outs}
+    known: dict[str, dict[str, Any]] = {o["job"]: o for outs in upstream_results for o in outs}
     for job, state in settings.get("reused", {}).items():
         known.setdefault(job, JobOutcome(job, "", "", state).to_dict())
     deps_all = _all_upstream(plan, lane)
@@ -160,28 +164,21 @@ def build_flow(
         "chunk_size": int(opts.get("chunk_size", DEFAULT_CHUNK_SIZE)),
         "reused": reused,
     }
-    futures: dict[str, Any] = {}
-    with ThreadPoolTaskRunner(max_workers=max(1, len(lanes))) as runner:
+    futures: dict[str, Future[list[dict[str, Any]]]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="stackplan-lane") as pool:
         for lane in lanes:  # lane order: every lane after the lanes it needs
             before = [futures[p] for p in lane.needs_lanes if p in futures]
             with tags(*run_tags(plan_hash, platform=lane.platform, pr=pr)):
-                futures[lane.platform] = runner.submit(
-                    run_lane,
-                    {
-                        "platform": lane.platform,
-                        "spec": LaneSpec(lane, the_plan, common, settings),
-                        "upstream": before,
-                    },
+                ctx = contextvars.copy_context()
+                futures[lane.platform] = pool.submit(
+                    ctx.run, run_lane, LaneSpec(lane, the_plan, common, settings), before
                 )
-        wait(list(futures.values()))
     outcomes: list[JobOutcome] = []
-    for platform, fut in futures.items():
-        state = fut.state
-        if state.is_completed():
-            outcomes.extend(JobOutcome.from_dict(o) for o in fut.result())
-        else:
-            lane = next(ln for ln in lanes if ln.platform == platform)
-            outcomes.extend(JobOutcome.from_dict(o) for o in _crashed(lane.jobs, f"lane {state.name}"))
+    for lane in lanes:
+        try:
+            outcomes.extend(JobOutcome.from_dict(o) for o in futures[lane.platform].result())
+        except Exception as exc:  # the lane itself broke (not a job): its jobs failed
+            outcomes.extend(JobOutcome.from_dict(o) for o in _crashed(lane.jobs, f"lane crashed: {exc!r}"))
     outcomes.extend(
         JobOutcome(j, the_plan.node(j).platform, the_plan.node(j).recipe, REUSED, "built by an earlier run")
         for j in sorted(reused)

@@ -49,7 +49,7 @@ def run_plan(
 
     plan = plan if plan.hash else plan.with_hash()
     with tags(*run_tags(plan.hash, pr=pr)):
-        state = build_flow(
+        state = build_flow.with_options(flow_run_name=f"stackplan-{plan.hash[:12]}")(
             plan.to_dict(),
             builder=builder,
             channel=channel,
@@ -73,7 +73,7 @@ def run_plan(
 
 
 def count_recorded(flow_run_ids: Iterable[str], names: Iterable[str] = FINAL_STATES) -> dict[str, int]:
-    """Task runs named ``stackplan-job-*``... in the given flow runs, counted by state name (from the API)."""
+    """Job task runs (named by job id, holding "@") of these flow runs, by state name, from the API."""
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
@@ -83,6 +83,7 @@ def count_recorded(flow_run_ids: Iterable[str], names: Iterable[str] = FINAL_STA
         TaskRunFilter,
         TaskRunFilterName,
     )
+    from prefect.client.schemas.sorting import TaskRunSort
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     ids = [UUID(i) for i in flow_run_ids if i]
@@ -95,6 +96,7 @@ def count_recorded(flow_run_ids: Iterable[str], names: Iterable[str] = FINAL_STA
                 runs = await client.read_task_runs(
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
                     task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="@")),
+                    sort=TaskRunSort.ID_DESC,
                     limit=200,
                     offset=offset,
                 )

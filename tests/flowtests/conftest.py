@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from example_plan import example_plan
 
 from flows.server import SERVER_ENV
-
-from example_plan import example_plan
 
 PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLES = PROJECT / "examples" / "stack"

@@ -20,8 +20,13 @@ _RECIPES = {
     "sp-tools": (("sp-tools-lib", "sp-tools-cli"), 2, False, False),
     "sp-app": (("sp-app",), 3, False, False),
 }
-_EDGES = [("sp-base", "sp-core"), ("sp-core", "sp-tools"), ("sp-tools", "sp-app"), ("sp-docs", "sp-app"),
-          ("sp-linux-extra", "sp-app")]
+_EDGES = [
+    ("sp-base", "sp-core"),
+    ("sp-core", "sp-tools"),
+    ("sp-tools", "sp-app"),
+    ("sp-docs", "sp-app"),
+    ("sp-linux-extra", "sp-app"),
+]
 
 
 def job_id(recipe: str, platform: str) -> str:
@@ -40,10 +45,18 @@ def example_plan(root: Path, platforms: tuple[str, ...] = ("linux-64", "osx-arm6
                 continue
             jid = job_id(recipe, platform)
             nodes[jid] = PlanNode(
-                id=jid, recipe=recipe, format="v1", platform="noarch" if noarch else platform,
-                build_platform=platform, variant={},
+                id=jid,
+                recipe=recipe,
+                format="v1",
+                platform="noarch" if noarch else platform,
+                build_platform=platform,
+                variant={},
                 outputs=tuple(OutputRef(o, "1.0.0", 0, "generic" if noarch else None) for o in outputs),
-                selected=Reason("all"), layer=layer, duration_estimate=1.0, pool=platform, test_pool=platform,
+                selected=Reason("all"),
+                layer=layer,
+                duration_estimate=1.0,
+                pool=platform,
+                test_pool=platform,
             )
     edges = []
     for platform in platforms:
@@ -56,5 +69,6 @@ def example_plan(root: Path, platforms: tuple[str, ...] = ("linux-64", "osx-arm6
         lane = [n for n in nodes.values() if n.build_platform == platform]
         depth = max(n.layer for n in lane) + 1
         layers[platform] = tuple(tuple(sorted(n.id for n in lane if n.layer == i)) for i in range(depth))
-    return Plan(root=str(root), platforms=platforms, nodes=tuple(nodes.values()), edges=tuple(edges),
-                layers=layers).with_hash()
+    return Plan(
+        root=str(root), platforms=platforms, nodes=tuple(nodes.values()), edges=tuple(edges), layers=layers
+    ).with_hash()

@@ -3,13 +3,12 @@ layered plans (hypothesis)."""
 
 from __future__ import annotations
 
+from example_plan import job_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.lanes import split_lanes
 from flows.synthetic import layered_plan
-
-from example_plan import job_id
 
 
 def test_example_lanes_follow_noarch(stack_plan):
@@ -31,8 +30,11 @@ def test_only_keeps_the_selected_jobs_and_drops_their_edges(stack_plan):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    jobs=st.integers(1, 300), width=st.integers(1, 40), fan_in=st.integers(1, 4),
-    chunk=st.integers(1, 120), seed=st.integers(0, 1000),
+    jobs=st.integers(1, 300),
+    width=st.integers(1, 40),
+    fan_in=st.integers(1, 4),
+    chunk=st.integers(1, 120),
+    seed=st.integers(0, 1000),
 )
 def test_lane_order_and_chunks_respect_every_edge(jobs, width, fan_in, chunk, seed):
     plan = layered_plan(jobs, width=width, fan_in=fan_in, seed=seed)

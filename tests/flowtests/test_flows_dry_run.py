@@ -1,0 +1,137 @@
+"""The flows with the dry-run builder against a real Prefect server (the session's test harness):
+failure in the middle, skipped dependents, retries, the explicit final state, the report, tags, and
+every job's final state read back from the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from example_plan import job_id
+
+from flows.runner import count_recorded, run_plan, wait_recorded
+from flows.synthetic import layered_plan
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+FAST = {"retry_delay": 0, "builder_options": {"time_scale": 0}}
+
+
+def _by_job(report):
+    return {j["job"]: j for j in report["jobs"]}
+
+
+def test_failure_in_the_middle_skips_dependents_and_builds_the_rest(prefect_harness, stack_plan, tmp_path):
+    core = job_id("sp-core", "linux-64")
+    result = run_plan(
+        stack_plan,
+        builder="dry-run",
+        channel=str(tmp_path / "ch"),
+        parallelism=2,
+        options={**FAST, "builder_options": {"time_scale": 0, "fail": [core]}},
+    )
+    assert not result.ok and result.state == "Failed"
+    jobs = _by_job(result.report)
+    assert jobs[core]["state"] == "Failed" and jobs[core]["attempts"] == 1  # a recipe failure is not retried
+    for dependent in ("sp-tools", "sp-app"):
+        j = jobs[job_id(dependent, "linux-64")]
+        assert j["state"] == "Skipped"
+        assert j["message"] == f"Skipped: upstream {core} failed"
+    # independent jobs, and the whole other platform, still built
+    for recipe in ("sp-base", "sp-docs", "sp-linux-extra"):
+        assert jobs[job_id(recipe, "linux-64")]["state"] == "Completed"
+    for recipe in ("sp-base", "sp-core", "sp-tools", "sp-app"):
+        assert jobs[job_id(recipe, "osx-arm64")]["state"] == "Completed"
+    assert result.report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
+
+    # the report file next to the channel says the same
+    path = Path(result.report["report_path"])
+    assert path.parent == tmp_path / "ch" and path.name.startswith(f"stackplan-run-{stack_plan.hash[:12]}-")
+    on_disk = json.loads(path.read_text())
+    assert on_disk["state"] == "Failed" and _by_job(on_disk)[core]["state"] == "Failed"
+
+    # and so does the API, once the server recorded the task runs
+    recorded, counts = wait_recorded(result.report, timeout=60)
+    assert recorded, counts
+    assert counts.get("Completed", 0) == 7 and counts.get("Failed", 0) == 1 and counts.get("Skipped", 0) == 2
+
+
+def test_a_run_without_failures_is_completed(prefect_harness, stack_plan, tmp_path):
+    result = run_plan(stack_plan, channel=str(tmp_path / "ch"), options=FAST)
+    assert result.ok, result.message
+    assert result.report["counts"] == {"Completed": 10}
+
+
+def test_infrastructure_failures_are_retried(prefect_harness, stack_plan, tmp_path):
+    base = job_id("sp-base", "osx-arm64")
+    result = run_plan(
+        stack_plan,
+        channel=str(tmp_path / "ch"),
+        options={**FAST, "retries": 2, "builder_options": {"time_scale": 0, "flaky": [base]}},
+    )
+    assert result.ok, result.report
+    assert _by_job(result.report)[base]["attempts"] == 2
+
+
+def test_retries_can_be_turned_off(prefect_harness, stack_plan, tmp_path):
+    base = job_id("sp-base", "osx-arm64")
+    result = run_plan(
+        stack_plan,
+        channel=str(tmp_path / "ch"),
+        options={**FAST, "retries": 0, "builder_options": {"time_scale": 0, "flaky": [base]}},
+    )
+    jobs = _by_job(result.report)
+    assert jobs[base]["state"] == "Failed" and jobs[base]["attempts"] == 1
+    assert jobs[job_id("sp-app", "osx-arm64")]["state"] == "Skipped"
+
+
+def test_job_task_runs_carry_the_tags(prefect_harness, stack_plan, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterTags
+    from prefect.client.schemas.sorting import TaskRunSort
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    result = run_plan(stack_plan, channel=str(tmp_path / "ch"), pr=42, options=FAST)
+    assert wait_recorded(result.report, timeout=60)[0]
+
+    async def tagged(*tags):
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                task_run_filter=TaskRunFilter(tags=TaskRunFilterTags(all_=list(tags))),
+                sort=TaskRunSort.ID_DESC,
+                limit=100,
+            )
+            return {r.name: set(r.tags) for r in runs}
+
+    runs = run_coro_as_sync(tagged(f"plan:{stack_plan.hash[:12]}", "pr:42", "package:sp-tools-cli"))
+    assert set(runs) == {job_id("sp-tools", "linux-64"), job_id("sp-tools", "osx-arm64")}
+    tags = runs[job_id("sp-tools", "osx-arm64")]
+    assert {"stackplan", "platform:osx-arm64", "package:sp-tools-lib", "recipe:sp-tools"} <= tags
+
+
+def test_chunked_lanes_record_every_job(prefect_harness, tmp_path):
+    plan = layered_plan(120, platforms=("linux-64", "win-64"), width=10, fan_in=2)
+    result = run_plan(
+        plan,
+        channel=str(tmp_path / "ch"),
+        parallelism=4,
+        options={
+            **FAST,
+            "chunk_size": 50,
+            "tag_jobs": False,
+            "builder_options": {"time_scale": 0, "fail": ["pkg00055"]},
+        },
+    )
+    jobs = _by_job(result.report)
+    assert len(jobs) == 240
+    flow_runs = {j["flow_run"] for j in jobs.values()}
+    assert len(flow_runs) == 6  # 120 jobs in whole layers of 10, chunks of <= 50: 3 chunks per lane
+    # the failure in chunk 2 skips dependents in chunk 3
+    skipped = [j for j in jobs.values() if j["state"] == "Skipped"]
+    assert skipped and all(j["cause"] == "pkg00055-1.0-0@" + j["platform"] for j in skipped)
+    assert any(int(j["job"][3:8]) >= 100 for j in skipped)
+    recorded, counts = wait_recorded(result.report, timeout=90)
+    assert recorded, counts
+    assert sum(counts.values()) == 240
+    assert count_recorded(sorted(flow_runs)) == counts
