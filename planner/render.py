@@ -10,7 +10,9 @@ the recipe's, and it is checked before any work starts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from planner.model import PlatformRender, RecipeError, RecipeFormat, RecipeSource, RenderOptions
@@ -46,6 +48,38 @@ def internal_error(source: RecipeSource, exc: BaseException) -> RecipeError:
     return RecipeError(source.recipe_file, None, f"internal error: {type(exc).__name__}: {message}")
 
 
+#: Deeper YAML nesting than this is refused before any parser sees it: ruamel.yaml's C loader
+#: crashes the whole process (a C stack overflow, not an exception) on ~100,000 levels.
+MAX_NESTING = 1000
+_BLOCK_NESTING = re.compile(rb"^[ \t]*(?:[-?:][ \t]+)+", re.MULTILINE)
+
+
+def nesting_error(path: Path) -> RecipeError | None:
+    """A located error when the file nests deeper than :data:`MAX_NESTING` (cheap for normal files)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None  # the renderer reports an unreadable file itself
+    if data.count(b"[") + data.count(b"{") > MAX_NESTING:  # flow style: [[[...]]] / {a: {b: ...}}
+        depth = 0
+        for i, byte in enumerate(data):
+            if byte in b"[{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    return _too_deep(path, data, i)
+            elif byte in b"]}":
+                depth = max(0, depth - 1)
+    if len(data) > 2 * MAX_NESTING and max(map(len, data.splitlines())) > 2 * MAX_NESTING:
+        for m in _BLOCK_NESTING.finditer(data):  # compact block style on one line: - - - - x
+            if len(m.group().split()) > MAX_NESTING:
+                return _too_deep(path, data, m.start())
+    return None
+
+
+def _too_deep(path: Path, data: bytes, offset: int) -> RecipeError:
+    return RecipeError(path, data.count(b"\n", 0, offset) + 1, f"nesting deeper than {MAX_NESTING} levels")
+
+
 def render_recipe(
     source: RecipeSource, platforms: Sequence[str], options: RenderOptions
 ) -> tuple[PlatformRender, ...]:
@@ -59,6 +93,9 @@ def render_recipe(
     if not subdirs:
         return ()
     try:
+        too_deep = nesting_error(source.recipe_file)
+        if too_deep is not None:
+            raise too_deep
         renders = tuple(_renderer(source.format)(source, subdirs, options))
     except RecipeError as exc:
         return tuple(PlatformRender(source.rel, p, error=exc) for p in subdirs)
