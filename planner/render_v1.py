@@ -24,6 +24,7 @@ Not thread-safe (fd 1 is process-wide): parallel renders use processes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -56,7 +57,7 @@ def render_v1(
 ) -> tuple[PlatformRender, ...]:
     """One :class:`PlatformRender` per platform; a recipe problem on one platform is that platform's error."""
     text = read_recipe_text(source.recipe_file)
-    configs = [str(p) for p in (*options.exclusive_configs, *options.variant_configs)]
+    configs = rattler_config_files((*options.exclusive_configs, *options.variant_configs))
     parse_error = _parse_error(source.recipe_file, text)
     if parse_error is not None:  # the same for every platform: say it once, without rendering
         return tuple(PlatformRender(source.rel, p, error=parse_error) for p in platforms)
@@ -121,7 +122,9 @@ def _render_only(
         )
     text = captured.read().decode("utf-8", "replace")
     start = text.find("[")
-    return json.loads(text[start:]) if start >= 0 else []
+    if start < 0:  # even a recipe skipped everywhere prints "[]": silence is a failure
+        raise RuntimeError("rattler-build printed no render")
+    return json.loads(text[start:])
 
 
 class _Captured:
@@ -167,6 +170,33 @@ def _environ(extra: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def rattler_config_files(paths: Sequence[Path]) -> list[str]:
+    """The variant files as rattler-build must see them.
+
+    rattler-build tells the two formats apart by file name: ``conda_build_config.yaml`` is read
+    conda-build style (``# [sel]`` selectors), anything else as ``variants.yaml``. A global pinning
+    is often called something else (``conda-forge-pinning.yaml``), so a file whose name does not say
+    "variants" is handed over through a symlink named ``conda_build_config.yaml`` in a private temp
+    dir (one per file, reused; a symlink always shows the current content).
+    """
+    out = []
+    for p in paths:
+        p = Path(p).absolute()
+        if p.name == "conda_build_config.yaml" or "variants" in p.name:
+            out.append(str(p))
+            continue
+        key = hashlib.sha256(str(p).encode()).hexdigest()[:16]
+        link = Path(tempfile.gettempdir()) / f"stackplan-{os.getuid()}-cbc" / key / "conda_build_config.yaml"
+        if not link.is_symlink() or os.readlink(link) != str(p):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            tmp = link.with_name(f".{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(p)
+            os.replace(tmp, link)  # atomic: parallel workers never see a half-made link
+        out.append(str(link))
+    return out
 
 
 def _spec(item: Any) -> str | None:
@@ -279,9 +309,15 @@ def _diagnose(
     path = source.recipe_file
     recipe = Stage0Recipe.from_file(path)  # parsed before without error
     target = (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if platform == "noarch" else platform
+    pc = PlatformConfig(target_platform=target, build_platform=options.build_platform or target)
+    files = [*configs, *(str(p) for p in source.local_configs)]
+    for f in files:  # a broken variant config is the config's error, not the recipe's
+        try:
+            VariantConfig.from_files_with_context([f], JinjaConfig(platform=pc))
+        except Exception as config_exc:
+            shown = Path(os.path.realpath(f))
+            return _located(shown, shown.read_text(errors="replace"), str(config_exc), "bad variant config")
     try:
-        pc = PlatformConfig(target_platform=target, build_platform=options.build_platform or target)
-        files = [*configs, *(str(p) for p in source.local_configs)]
         vc = VariantConfig.from_files_with_context(files, JinjaConfig(platform=pc)) if files else None
         with _environ(options.environ):
             recipe.render(vc, RenderConfig(platform=pc))

@@ -269,3 +269,27 @@ def test_binary_junk_is_a_located_error(tmp_path):
     src = RecipeSource(d, "junk", RecipeFormat.V1, d / "recipe.yaml")
     [pr] = render_recipe(src, ["linux-64"], RenderOptions())
     assert pr.error is not None and pr.error.line == 3 and "UTF-8" in pr.error.message
+
+
+def test_a_conda_build_config_under_another_name_is_read_with_its_selectors(tmp_path):
+    pinning = tmp_path / "global-pinning.yaml"
+    pinning.write_text('python:\n  - "3.10"  # [osx]\n  - "3.13"  # [linux]\n')
+    src = recipe(tmp_path, "package:\n  name: p\n  version: '1'\nrequirements:\n  host: [python]\n")
+    opts = RenderOptions(exclusive_configs=(pinning,))
+    lin, osx = render_recipe(src, ["linux-64", "osx-64"], opts)
+    assert lin.ok and osx.ok, (lin.error, osx.error)
+    assert [v.variant["python"] for v in lin.variants] == ["3.13"]
+    assert [v.variant["python"] for v in osx.variants] == ["3.10"]
+    pinning.write_text('python:\n  - "3.9"\n')  # the file is read afresh, never a stale copy
+    [lin] = render_recipe(src, ["linux-64"], opts)
+    assert [v.variant["python"] for v in lin.variants] == ["3.9"]
+
+
+def test_a_broken_variant_config_is_the_configs_error_not_the_recipes(tmp_path):
+    bad = tmp_path / "variants.yaml"
+    bad.write_text("python: 3.12\n")  # a scalar where a list is required
+    src = recipe(tmp_path, "package:\n  name: p\n  version: '1'\nrequirements:\n  host: [python]\n")
+    [pr] = render_recipe(src, ["linux-64"], RenderOptions(variant_configs=(bad,)))
+    assert pr.error is not None
+    assert pr.error.path == str(bad), pr.error
+    assert "python" in pr.error.message
