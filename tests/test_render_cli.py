@@ -201,3 +201,19 @@ def test_progress_reporter_is_quiet_off_a_terminal_and_draws_on_one():
     rep.advance()
     rep.finish()
     assert "render" in stream.getvalue()
+
+
+def test_render_never_imports_prefect(tmp_path):
+    root = tree(tmp_path)
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from stackplan.cli import app\n"
+        f"res = CliRunner().invoke(app, ['render', {str(root / 'recipes' / 'alpha')!r}, '--json'])\n"
+        "assert res.exit_code == 0, res.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
