@@ -127,7 +127,7 @@ def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> 
     global_used = _used(keys, selected_raw, False) | _used(keys, recipe.raw, True)
     first_meta, _ = _render_meta(recipe, platform, first, first_ns, environ, options)
     noarch = _noarch(_section(first_meta, "build"))
-    variants = expand(config, global_used, noarch_python=noarch == "python")
+    variants = expand(config, global_used, noarch_python=noarch is not None)
 
     results: list[RenderedRecipe] = []
     seen_outputs: set[tuple] = set()
@@ -443,6 +443,13 @@ def _output_used(
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore)
     used = (all_used - reqs_used) | trimmed
+    # Observed in conda-build 26.7's render (88 of 89 cases in the bioconda truth): a variant key
+    # equal to a dash-separated part of the output's name, or to the whole name with dashes as
+    # underscores, counts as used (``perl-email-simple`` -> ``perl``, ``mkl-service`` ->
+    # ``mkl_service``). See docs/recipe-semantics.md.
+    for part in {*name.split("-"), name.replace("-", "_")}:
+        if part in variant:
+            used.add(part)
     build = build if build is not None else _section(meta, "build")
     if "target_platform" in variant and not noarch:
         used.add("target_platform")
