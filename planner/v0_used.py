@@ -51,6 +51,7 @@ def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
     if key in ("cdt_name", "cdt_arch"):
         parts.append(r"\{\s*cdt\(")
     parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?%s[^'\"]*?\}\}" % k)
+    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]%s['\"][^{}]*?\}\}" % k)
     parts.append(r"^\s+\-\s+%s\s*(?:\s[\[#]|$)" % req)
     parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
     return re.compile("|".join(parts))
