@@ -56,7 +56,7 @@ def star_spec(spec: str) -> str:
 class RenderRecord:
     """What one render noticed: undefined names and the source-reading helpers it called."""
 
-    __slots__ = ("undefined", "loaders")
+    __slots__ = ("loaders", "undefined")
 
     def __init__(self) -> None:
         self.undefined: list[str] = []

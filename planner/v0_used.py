@@ -46,13 +46,13 @@ def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
     parts = []
     m = _COMPILER_KEY.match(key)
     if m:
-        parts.append(r"\{\s*%s\([\'\"]%s[\"\'][^\{]*?\}" % (m.group(2), re.escape(m.group(1))))
+        parts.append(r"\{\s*" + m.group(2) + r"\([\'\"]" + re.escape(m.group(1)) + r"[\"\'][^\{]*?\}")
     req = "[-_]".join(map(re.escape, key.split("_")))
     if key in ("cdt_name", "cdt_arch"):
         parts.append(r"\{\s*cdt\(")
-    parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?%s[^'\"]*?\}\}" % k)
-    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]%s['\"][^{}]*?\}\}" % k)
-    parts.append(r"^\s+\-\s+%s\s*(?:\s[\[#]|$)" % req)
+    parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?" + k + r"[^'\"]*?\}\}")
+    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"['\"][^{}]*?\}\}")
+    parts.append(r"^\s+\-\s+" + req + r"\s*(?:\s[\[#]|$)")
     parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
     return re.compile("|".join(parts))
 

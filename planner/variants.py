@@ -29,7 +29,7 @@ from ruamel.yaml.cyaml import CBaseLoader
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from planner.model import RecipeError
-from planner.selectors import selector_namespace, select_lines
+from planner.selectors import select_lines, selector_namespace
 
 #: Keys whose values merge across files instead of replacing (conda-build's extend_keys).
 EXTEND_KEYS = frozenset({"pin_run_as_build", "ignore_version", "ignore_build_only_deps", "extend_keys"})
