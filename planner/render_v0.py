@@ -150,7 +150,7 @@ def _config_files(recipe: _Recipe, options: RenderOptions) -> list[Path]:
 
 
 def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
-    environ = options.environ
+    environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     config = combined_config(_config_files(recipe, options), platform, environ)
     keys = _config_keys(config)
     first = config.first()
