@@ -70,8 +70,17 @@ def reduce_output(o: Mapping[str, Any]) -> tuple:
     """One output as the README's comparison sees it (hashable)."""
     reqs = o.get("requirements") or {}
     phases = tuple(tuple(sorted(_WS.sub(" ", str(r)).strip() for r in reqs.get(p) or ())) for p in PHASES)
-    variant = tuple(sorted((k, str(v)) for k, v in (o.get("variant") or {}).items() if k != "target_platform"))
-    return (o.get("name"), str(o.get("version")), int(o.get("build_number") or 0), o.get("noarch"), phases, variant)
+    variant = tuple(
+        sorted((k, str(v)) for k, v in (o.get("variant") or {}).items() if k != "target_platform")
+    )
+    return (
+        o.get("name"),
+        str(o.get("version")),
+        int(o.get("build_number") or 0),
+        o.get("noarch"),
+        phases,
+        variant,
+    )
 
 
 def reduce_line(line: Mapping[str, Any]) -> collections.Counter:
@@ -104,7 +113,11 @@ def classify(ours: Mapping[str, Any], truth: Mapping[str, Any]) -> str:
                     extra = sorted(set(dx) - set(dy))
                     missing = sorted(set(dy) - set(dx))
                     diff = sorted(k for k in set(dx) & set(dy) if dx[k] != dy[k])
-                    parts = [f"+{k}" for k in extra[:2]] + [f"-{k}" for k in missing[:2]] + [f"~{k}" for k in diff[:2]]
+                    parts = (
+                        [f"+{k}" for k in extra[:2]]
+                        + [f"-{k}" for k in missing[:2]]
+                        + [f"~{k}" for k in diff[:2]]
+                    )
                     return "variant " + " ".join(parts)
                 return fname
     return "other"
@@ -234,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--platform", action="append", help="limit to these platforms")
     ap.add_argument("--limit", type=int, default=None, help="only the first N lines of each truth file")
     ap.add_argument("--show", type=int, default=0, help="print N example mismatches per class")
-    ap.add_argument("--doc", type=Path, default=PROJECT / "docs" / "fidelity.md", help="where to write the figures")
+    ap.add_argument(
+        "--doc", type=Path, default=PROJECT / "docs" / "fidelity.md", help="where to write the figures"
+    )
     ap.add_argument("--no-doc", action="store_true", help="do not write the docs file")
     args = ap.parse_args(argv)
     corpus = args.corpus or default_corpus()
