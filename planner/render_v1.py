@@ -353,7 +353,7 @@ def _bad_expression_line(text: str) -> int | None:
     import jinja2
 
     env = jinja2.Environment()
-    lines = text.splitlines()
+    lines = text.split("\n")  # editor lines: str.splitlines() would also break at \x0b, \x85, ...
     for number, line in enumerate(lines, start=1):
         if "${{" in line and "}}" not in line.split("${{", 1)[1]:
             return number
