@@ -13,8 +13,9 @@ Two of its entry points are used, each for what it does right (measured, see ``.
 
 Normalisation into the v0 model: requirements become strings (``pin_subpackage`` and
 ``pin_compatible`` become the bare package name, as conda-build's ``finalize=False`` render writes
-them), ``run_constraints`` is ``run_constrained``, the variant is rattler-build's used variant minus
-the pins of the recipe's own outputs, test requirements are the union of the script tests'
+them; bare build/host names that are variant keys get the variant's value, as rattler-build applies
+it when it builds), ``run_constraints`` is ``run_constrained``, the variant is rattler-build's
+used variant minus the pins of the recipe's own outputs, test requirements are the union of the script tests'
 ``requirements``. The outputs of one platform are grouped into build jobs (:class:`RenderedRecipe`)
 greedily: an output joins the first job whose variant agrees with its own.
 
@@ -99,7 +100,7 @@ def _render_platform(
     if platform == "noarch":
         outputs = [o for o in outputs if o.noarch]
     own_names = {o.name for o in outputs} | {str(i["recipe"]["package"]["name"]) for i in raw}
-    outputs = [_drop_own_pins(o, own_names) for o in outputs]
+    outputs = [_pin_variant_values(_drop_own_pins(o, own_names)) for o in outputs]
     cross = build_platform if build_platform != target else None
     jobs = _group(source, platform, outputs, cross)
     return PlatformRender(source.rel, platform, variants=jobs)
@@ -249,6 +250,24 @@ def _drop_own_pins(out: RenderedOutput, own_names: set[str]) -> RenderedOutput:
     if not any(k in own_names for k in out.variant):
         return out
     return replace(out, variant=Variant({k: v for k, v in out.variant.items() if k not in own_names}))
+
+
+def _pin_variant_values(out: RenderedOutput) -> RenderedOutput:
+    """Bare build/host names that are variant keys get the variant's value, as rattler-build does
+    when it finalizes (``python`` -> ``python 3.12.* *_cpython``) and as conda-build's render writes
+    them; spelled like the v0 side (``star_spec``) so both dialects give the same strings."""
+    from planner.jinja_env import star_spec
+
+    def pin(spec: str) -> str:
+        if " " in spec:
+            return spec  # a constrained requirement keeps its own constraint
+        key = spec if spec in out.variant else spec.replace("-", "_")
+        value = out.variant.get(key)
+        return star_spec(f"{spec} {value}") if value is not None and key != "target_platform" else spec
+
+    reqs = out.requirements
+    pinned = replace(reqs, build=tuple(map(pin, reqs.build)), host=tuple(map(pin, reqs.host)))
+    return out if pinned == reqs else replace(out, requirements=pinned)
 
 
 def _group(
