@@ -220,7 +220,12 @@ def _output(item: Mapping[str, Any]) -> RenderedOutput:
     recipe = item["recipe"]
     build = recipe.get("build") or {}
     reqs = recipe.get("requirements") or {}
-    requirements = Requirements(**{ours: _specs(reqs.get(theirs)) for theirs, ours in _PHASE_KEYS.items()})
+    phases = {ours: list(_specs(reqs.get(theirs))) for theirs, ours in _PHASE_KEYS.items()}
+    for cache in _inherited_caches(recipe):  # a staging cache is built as part of this output
+        creqs = cache.get("requirements") or {}
+        for phase in ("build", "host"):
+            phases[phase] = list(dict.fromkeys([*_specs(creqs.get(phase)), *phases[phase]]))
+    requirements = Requirements(**{k: tuple(v) for k, v in phases.items()})
     test_requires: list[str] = []
     for test in recipe.get("tests") or ():
         treqs = (test.get("requirements") or {}) if isinstance(test, Mapping) else {}
@@ -242,6 +247,16 @@ def _output(item: Mapping[str, Any]) -> RenderedOutput:
         variant=Variant(variant),
         test_on=str(test_on) if test_on else None,
     )
+
+
+def _inherited_caches(recipe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The staging caches (``outputs: - staging:``) this output inherits: their build and host
+    requirements must exist before this output can be built, so they are part of its own."""
+    inherits = recipe.get("inherits_from")
+    name = inherits.get("cache_name") if isinstance(inherits, Mapping) else None
+    if not name:
+        return []
+    return [c for c in recipe.get("staging_caches") or () if isinstance(c, Mapping) and c.get("name") == name]
 
 
 def _drop_own_pins(out: RenderedOutput, own_names: set[str]) -> RenderedOutput:

@@ -296,3 +296,40 @@ def test_a_broken_variant_config_is_the_configs_error_not_the_recipes(tmp_path):
     assert pr.error is not None
     assert pr.error.path == str(bad), pr.error
     assert "python" in pr.error.message
+
+
+def test_staging_cache_requirements_belong_to_the_outputs_that_inherit_it(tmp_path, pythons):
+    src = recipe(
+        tmp_path,
+        """\
+        context:
+          version: "3.0"
+        recipe:
+          name: foo-split
+          version: ${{ version }}
+        outputs:
+          - staging:
+              name: foo-cache
+            requirements:
+              build:
+                - ${{ compiler('c') }}
+                - cmake
+              host:
+                - zlib
+          - package:
+              name: libfoo
+            inherit: foo-cache
+            requirements:
+              run: [zlib]
+          - package:
+              name: foo-doc
+            build:
+              noarch: generic
+        """,
+    )
+    [pr] = render_recipe(src, ["linux-64"], pythons)
+    by_name = {o.name: o for v in pr.variants for o in v.outputs}
+    assert set(by_name) == {"libfoo", "foo-doc"}  # the cache itself is no package
+    assert by_name["libfoo"].requirements.build == ("gcc_linux-64 13.*", "cmake")
+    assert by_name["libfoo"].requirements.host == ("zlib",)
+    assert by_name["foo-doc"].requirements.build == by_name["foo-doc"].requirements.host == ()
