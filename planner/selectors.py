@@ -21,8 +21,10 @@ per process (a corpus has a few hundred distinct selectors, not thousands).
 
 from __future__ import annotations
 
+import ast
 import os as _os
 import re
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from types import CodeType, SimpleNamespace
@@ -114,6 +116,7 @@ def selector_namespace(
         ns[plat.os] = True
     ns["arm"] = platform.startswith("linux-arm")
     ns["build_platform"] = build_platform or platform
+    ns["__builtins__"] = SAFE_BUILTINS
     ns["os"] = os_module(environ)
     ns["environ"] = ns["os"].environ
     ns["nomkl"] = environ.get("FEATURE_NOMKL", "0") not in ("", "0")
@@ -151,9 +154,26 @@ def namespace_delta(
     return ns
 
 
+#: The builtins a selector may call. conda-build evaluates selectors with every builtin; a recipe
+#: in a pull request is untrusted input, so we keep the ones recipes use and nothing that imports,
+#: opens or executes.
+SAFE_BUILTINS = {f.__name__: f for f in (int, str, float, bool, len, min, max, any, all, tuple, list, abs)}
+
+
 @lru_cache(maxsize=8192)
 def _compile(expr: str) -> CodeType:
-    return compile(expr.strip(), "<selector>", "eval")
+    """Compile a selector once; reject private attributes and ``**`` (a way out or a hang)."""
+    tree = ast.parse(expr.strip(), "<selector>", "eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ValueError(f"private attribute {node.attr!r} not allowed in a selector")
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            raise ValueError(f"name {node.id!r} not allowed in a selector")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            raise ValueError("the power operator is not allowed in a selector")
+    with warnings.catch_warnings():  # e.g. "'bool' object is not callable" after a False rewrite
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return compile(tree, "<selector>", "eval")
 
 
 def eval_selector(expr: str, namespace: dict[str, Any]) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from planner.model import RecipeError
@@ -109,3 +111,23 @@ def test_namespace_delta_matches_a_full_build() -> None:
 def test_noarch_platform_has_no_os() -> None:
     ns = selector_namespace("noarch", PY312, {})
     assert not eval_selector("linux or osx or win or unix", ns)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "__import__('os').system('true')",
+        "().__class__.__bases__",
+        "open('/etc/passwd')",  # not a safe builtin: an unknown name, so False... never opened
+        "10 ** 10 ** 10",
+    ],
+)
+def test_selectors_cannot_escape_or_hang(expr: str) -> None:
+    ns = selector_namespace("linux-64", PY312, {})
+    with contextlib.suppress(ValueError, TypeError):  # rejected before evaluation
+        assert eval_selector(expr, ns) is False
+
+
+def test_safe_builtins_still_work() -> None:
+    ns = selector_namespace("linux-64", PY312, {"N": "3"})
+    assert eval_selector("int(environ.get('N', '0')) >= 3 and len('ab') == 2", ns)
