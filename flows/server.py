@@ -140,6 +140,16 @@ def stop(info: ServerInfo) -> None:
             (info.home / SERVER_FILE).unlink()
 
 
+def flush_client(timeout: float = 30.0) -> None:
+    """Send the log lines and events this process still holds to the server (before it stops)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            service.drain_all(timeout=timeout)
+
+
 def _kill(pid: int, timeout: float = 15.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
@@ -180,7 +190,10 @@ def prefect_api(home: Path | None = None, *, echo: bool = True) -> Iterator[Serv
     os.environ["PREFECT_API_URL"] = info.url  # for Prefect's background threads and child processes
     try:
         with temporary_settings(updates={PREFECT_API_URL: info.url}):
-            yield info
+            try:
+                yield info
+            finally:
+                flush_client()
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan_cmd",
     "run_cmd",
     "deploy_cmd",
+    "server_cmd",
     "events_cmd",
     "rebuild_cmd",
 )

@@ -1,0 +1,263 @@
+"""``stackplan run``: build a plan (a plan.json, or a recipe tree planned on the spot) through Prefect.
+
+A thin shell: it loads or makes the plan, finds a Prefect server (``PREFECT_API_URL``, one left by
+``stackplan server start``, or an embedded one it starts and stops), runs the "stackplan-build" flow in
+this process with a live view of job states, waits until the server recorded every job's final state,
+prints the summary table and where the packages are, and exits 1 when anything failed or was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+HELP = "\n\n".join(
+    [
+        "Build a plan through Prefect: one subflow per platform, each job after what it needs, "
+        "dependents of a failed job skipped, everything independent still built.",
+        "TARGET is a plan.json written by `stackplan plan -o` or a recipe tree, planned here with the same "
+        "selection flags as `stackplan plan`. With no PREFECT_API_URL stackplan starts its own local Prefect "
+        "server (history in .stackplan/, or $STACKPLAN_HOME) and prints the UI address.",
+        "Builders: dry-run (no build; waits each job's estimated duration times --time-scale; --fail JOB "
+        "makes a job fail), rattler-build (real builds of recipe.yaml into --channel, offline), conda-build "
+        "(meta.yaml, where conda-build is installed).",
+        "The run report (JSON) is written next to the channel; --resume REPORT (or 'last') re-runs only "
+        "what failed or was skipped, reusing what the channel has. Exit code 1 when any job failed.",
+        "[bold]Examples[/bold]",
+        "Build the example stack:  [cyan]stackplan run examples/stack --builder rattler-build "
+        "--channel out/channel[/cyan]",
+        "Rehearse a plan with one failure:  [cyan]stackplan run plan.json --fail sp-core "
+        "--time-scale 0[/cyan]",
+        "Re-run what failed last time:  [cyan]stackplan run examples/stack --builder rattler-build "
+        "--channel out/channel --resume last[/cyan]",
+    ]
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", help=HELP, no_args_is_help=True)(run)
+
+
+def run(
+    target: Path = typer.Argument(..., help="plan.json, or a recipe tree to plan now."),
+    builder: str = typer.Option("dry-run", "--builder", "-b", help="dry-run | rattler-build | conda-build."),
+    channel: Path = typer.Option(
+        Path("out/channel"), "--channel", help="Local channel directory to build into."
+    ),
+    parallelism: int = typer.Option(4, "--parallelism", "-P", min=1, help="Jobs at once per platform."),
+    fail: list[str] = typer.Option([], "--fail", help="dry-run: make this job id, package or recipe fail."),
+    time_scale: float = typer.Option(
+        1.0, "--time-scale", min=0, help="dry-run: factor on estimated durations."
+    ),
+    resume: str | None = typer.Option(None, "--resume", help="A run report to resume from, or 'last'."),
+    retries: int | None = typer.Option(None, "--retries", min=0, help="Retries of infrastructure failures."),
+    retry_delay: float | None = typer.Option(None, "--retry-delay", min=0, help="Seconds between retries."),
+    pr: int | None = typer.Option(None, "--pr", help="Pull request number (tag pr:N)."),
+    deployments: bool = typer.Option(
+        False, "--deployments", help="Run each platform on its work pool (after `stackplan deploy`)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too."),
+    platform: list[str] = typer.Option([], "--platform", "-p", help="Plan: target platform; repeatable."),
+    variant_config: list[Path] = typer.Option([], "--variant-config", "-m", help="Plan: variant config."),
+    exclusive_config: list[Path] = typer.Option(
+        [], "--exclusive-config", "-e", help="Plan: exclusive config."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="Plan: stackplan.yaml to use."),
+    package: list[str] = typer.Option([], "--package", "-k", help="Plan: select by name or recipe dir."),
+    changed: str | None = typer.Option(None, "--changed", help="Plan: recipes changed in a git range."),
+    downstream: bool = typer.Option(
+        False, "--downstream", help="Plan: add every dependent of the selection."
+    ),
+    exclude: list[str] = typer.Option([], "--exclude", "-x", help="Plan: keep these out."),
+    skip_existing: str | None = typer.Option(
+        None, "--skip-existing", help="Plan: skip what this channel has."
+    ),
+) -> None:
+    _quiet_prefect_console(verbose)
+    from planner.plan_model import Plan
+
+    if target.is_file():
+        try:
+            plan = Plan.from_json(target.read_text())
+        except (OSError, ValueError, KeyError) as exc:
+            _die(f"{target}: not a plan JSON ({exc})")
+    elif target.is_dir():
+        plan = _plan_root(
+            target,
+            platform,
+            variant_config,
+            exclusive_config,
+            config,
+            package,
+            changed,
+            downstream,
+            exclude,
+            skip_existing,
+        )
+    else:
+        _die(f"{target}: no such plan file or recipe tree")
+    plan = plan if plan.hash else plan.with_hash()
+    options = _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments)
+    code = _execute(plan, builder, channel, parallelism, pr, options)
+    raise typer.Exit(code)
+
+
+def _quiet_prefect_console(verbose: bool) -> None:
+    """Build output goes to Prefect's API at INFO; the terminal shows our own view unless --verbose."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    if os.environ.get("PREFECT_LOGGING_LEVEL", "").upper() not in ("DEBUG",):
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "INFO" if verbose else "CRITICAL"
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL"] = "INFO" if verbose else "CRITICAL"
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO" if verbose else "CRITICAL"
+
+
+def _plan_root(
+    root: Path,
+    platform,
+    variant_config,
+    exclusive_config,
+    config,
+    package,
+    changed,
+    downstream,
+    exclude,
+    skip_existing,
+):
+    try:
+        from planner.plan import build_plan
+
+        from stackplan.cli.plan_options import make_request
+    except ImportError as exc:  # the planner is a separate part; say so instead of a traceback
+        _die(f"planning a recipe tree needs planner.plan ({exc}); pass a plan.json instead")
+    from stackplan.cli.progress import reporter_for
+
+    request = make_request(
+        root,
+        platform=platform or None,
+        variant_config=variant_config or None,
+        exclusive_config=exclusive_config or None,
+        config=config,
+        changed=changed,
+        package=package or None,
+        downstream=downstream,
+        exclude=exclude or None,
+        skip_existing=skip_existing,
+    )
+    try:
+        plan = build_plan(request, reporter=reporter_for())
+    except Exception as exc:  # planner errors are values with a message; show it, not a traceback
+        _die(f"cannot plan {root}: {exc}")
+    for err in plan.errors:
+        typer.echo(f"{err.get('path', '?')}:{err.get('line', '?')}: {err.get('message', '')}", err=True)
+    return plan
+
+
+def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments) -> dict:
+    from flows.builders import BUILDERS
+
+    if builder not in BUILDERS:
+        _die(f"unknown builder {builder!r}; expected one of: {', '.join(sorted(BUILDERS))}")
+    options: dict[str, Any] = {"builder_options": {}}
+    if builder == "dry-run":
+        options["builder_options"] = {"fail": list(fail), "time_scale": time_scale}
+    elif fail:
+        _die("--fail works with --builder dry-run only")
+    if retries is not None:
+        options["retries"] = retries
+    if retry_delay is not None:
+        options["retry_delay"] = retry_delay
+    if deployments:
+        options["dispatch"] = "deployments"
+    if resume:
+        from flows.report import latest_report, read_report
+        from flows.resume import ResumeError, resume_options
+
+        path = latest_report(channel) if resume == "last" else Path(resume)
+        if path is None or not path.is_file():
+            _die(f"no run report to resume from ({resume!r}; reports are {channel}/stackplan-run-*.json)")
+        try:
+            options.update(resume_options(plan, read_report(path)))
+        except (ResumeError, ValueError, KeyError) as exc:
+            _die(f"{path}: {exc}")
+        typer.echo(
+            f"Resuming {path.name}: {len(options['only'])} jobs to run, "
+            f"{len(options['reused'])} reused from the channel",
+            err=True,
+        )
+    return options
+
+
+def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict) -> int:
+    from rich.console import Console
+
+    from flows import outcomes
+    from flows.lanes import split_lanes
+    from flows.runner import run_plan, wait_recorded
+    from flows.server import ServerError, prefect_api
+
+    from .run_view import LiveView, summary_table
+
+    console = Console(stderr=True)
+    total = sum(len(lane.jobs) for lane in split_lanes(plan, only=options.get("only")))
+    if total == 0:
+        console.print("Nothing to build: the plan has no buildable jobs.")
+        return 0
+    t0 = time.monotonic()
+    try:
+        with prefect_api(echo=False) as server:
+            t1 = time.monotonic()
+            console.print(
+                f"Prefect UI: [link={server.ui}]{server.ui}[/link]"
+                + (f"  (history in {server.home})" if server.home else "")
+            )
+            view = LiveView(console, total)
+            outcomes.LISTENERS.append(view.on_event)
+            try:
+                with view:
+                    result = run_plan(
+                        plan,
+                        builder=builder,
+                        channel=str(channel),
+                        parallelism=parallelism,
+                        pr=pr,
+                        options=options,
+                    )
+            finally:
+                outcomes.LISTENERS.remove(view.on_event)
+            t2 = time.monotonic()
+            recorded, _counts = wait_recorded(result.report, timeout=60)
+            console.print(
+                f"server ready in {t1 - t0:.1f}s, run took {t2 - t1:.1f}s, "
+                f"states recorded {time.monotonic() - t2:.1f}s later",
+                style="dim",
+            )
+            if not recorded:
+                console.print("[yellow]warning: the server had not recorded every job's state after 60 s")
+    except ServerError as exc:
+        _die(str(exc))
+    Console().print(summary_table(result.report))
+    report_path = result.report.get("report_path")
+    console.print(
+        f"Run {result.state}: " + ", ".join(f"{n} {s.lower()}" for s, n in result.report["counts"].items())
+    )
+    if report_path:
+        console.print(f"Report: {report_path}")
+    if builder != "dry-run":
+        from flows.channel import packages
+
+        found = packages(channel.resolve())
+        console.print(
+            f"Packages ({len(found)}) in {channel.resolve()}/ (use it as: -c {channel.resolve().as_uri()})"
+        )
+    return 0 if result.ok else 1
+
+
+def _die(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
