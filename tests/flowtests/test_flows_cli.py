@@ -1,0 +1,94 @@
+"""``stackplan run`` and ``stackplan server`` as a user runs them: subprocesses, a real local Prefect
+server that stackplan starts itself (SQLite in a temp STACKPLAN_HOME), states counted from its API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from example_plan import example_plan, job_id
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _cli(args, env, check=None):
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackplan", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check is not None:
+        assert proc.returncode == check, proc.stdout + proc.stderr
+    return proc
+
+
+def test_run_resume_and_history_through_the_embedded_server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        STACKPLAN_HOME=str(tmp_path / "state"),
+        HOME=str(tmp_path / "home"),
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    plan = example_plan(PROJECT / "examples" / "stack")
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.to_json())
+    channel = tmp_path / "ch"
+    core = job_id("sp-core", "osx-arm64")
+
+    _cli(["server", "start"], env, check=0)
+    try:
+        status = _cli(["server", "status"], env, check=0)
+        api = status.stdout.split("API ")[1].split()[0]
+
+        first = _cli(
+            ["run", str(plan_file), "--fail", core, "--time-scale", "0", "--channel", str(channel)],
+            env,
+            check=1,
+        )
+        assert "FAILED" in first.stderr and f"Skipped: upstream {core} failed" in first.stderr
+        report = json.loads(next(channel.glob("stackplan-run-*.json")).read_text())
+        assert report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
+
+        second = _cli(
+            ["run", str(plan_file), "--resume", "last", "--time-scale", "0", "--channel", str(channel)],
+            env,
+            check=0,
+        )
+        assert "3 jobs to run, 7 reused" in second.stderr
+        reports = sorted(channel.glob("stackplan-run-*.json"), key=lambda p: p.stat().st_mtime)
+        last = json.loads(reports[-1].read_text())
+        ran = sorted(j["job"] for j in last["jobs"] if j["state"] == "Completed")
+        assert ran == sorted([core, job_id("sp-tools", "osx-arm64"), job_id("sp-app", "osx-arm64")])
+
+        # both runs' job states are in the server's history
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from flows.runner import count_recorded
+
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            counts = count_recorded(
+                sorted({j["flow_run"] for r in (report, last) for j in r["jobs"] if j["flow_run"]})
+            )
+        assert counts == {"Completed": 10, "Failed": 1, "Skipped": 2}
+    finally:
+        _cli(["server", "stop"], env)
+    assert _cli(["server", "status"], env).returncode == 1
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    bad = tmp_path / "plan.json"
+    bad.write_text("{not json")
+    proc = _cli(["run", str(bad)], dict(os.environ), check=2)
+    assert "not a plan JSON" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli(["run", str(tmp_path / "nope")], dict(os.environ), check=2)
+    assert "no such plan file or recipe tree" in proc.stderr
