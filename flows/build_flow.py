@@ -27,6 +27,7 @@ from planner.plan_model import Plan
 
 from .lanes import DEFAULT_CHUNK_SIZE, Lane, split_lanes
 from .outcomes import FAILED, GOOD_STATES, REUSED, JobOutcome
+from .plan_store import STORE, load_plan, store_plan, write_outcomes
 from .platform_flow import platform_flow, read_lane_file
 from .report import build_report, markdown_table, write_report
 from .tags import run_tags
@@ -65,14 +66,16 @@ def run_lane(spec: LaneSpec, upstream: list[Future[list[dict[str, Any]]]]) -> li
     for i, chunk in enumerate(chunks):
         ids = {n.id for n in chunk}
         needed = {u for n in chunk for u in deps_all.get(n.id, ()) if u not in ids}
+        name = lane_run_name(plan.hash, lane.platform, i, len(chunks))
+        upstream_file = write_outcomes(
+            Path(settings["run_dir"]) / f"{name}-upstream.json", (known[u] for u in needed if u in known)
+        )
         params = {
             **common,
             "platform": lane.platform,
-            "jobs": [n.to_dict() for n in chunk],
-            "deps": {n.id: list(deps_all.get(n.id, ())) for n in chunk},
-            "upstream_outcomes": [known[u] for u in sorted(needed) if u in known],
+            "job_ids": [n.id for n in chunk],
+            "upstream_path": str(upstream_file),
         }
-        name = lane_run_name(plan.hash, lane.platform, i, len(chunks))
         if settings.get("dispatch") == "deployments":
             outcomes = _run_deployed(lane.platform, name, params, common)
         else:
@@ -99,8 +102,8 @@ def _run_deployed(platform: str, name: str, params: dict[str, Any], common: dict
     outcomes = read_lane_file(Path(common["channel"]), str(flow_run.id))
     if outcomes is None:
         state = flow_run.state
-        return _crashed_dicts(
-            params["jobs"],
+        return _crashed_ids(
+            params["job_ids"],
             f"deployed subflow {flow_run.name} ended "
             f"{state.type.value if state else 'unknown'}: {state.message if state else ''}",
         )
@@ -111,8 +114,8 @@ def _crashed(chunk: Any, message: str) -> list[dict[str, Any]]:
     return [JobOutcome(n.id, n.platform, n.recipe, FAILED, message).to_dict() for n in chunk]
 
 
-def _crashed_dicts(jobs: list[dict[str, Any]], message: str) -> list[dict[str, Any]]:
-    return [JobOutcome(j["id"], j["platform"], j["recipe"], FAILED, message).to_dict() for j in jobs]
+def _crashed_ids(job_ids: list[str], message: str) -> list[dict[str, Any]]:
+    return [JobOutcome(j, j.rsplit("@", 1)[-1].split("[")[0], "", FAILED, message).to_dict() for j in job_ids]
 
 
 def _all_upstream(plan: Plan, lane: Lane) -> dict[str, tuple[str, ...]]:
@@ -130,7 +133,8 @@ def build_flow(
     repo: str | None = None,
     options: dict[str, Any] | None = None,
 ) -> Any:
-    """Run ``plan`` (``Plan.to_dict()``) with ``builder`` into ``channel``.
+    """Run ``plan`` (``Plan.to_dict()``, or ``{"path": plan.json}`` for a big one) with ``builder``
+    into ``channel``.
 
     ``options``: builder_options (dict), retries (2), retry_delay (10 s), retry_on ("infrastructure"),
     dispatch ("local" | "deployments"), chunk_size, tag_jobs (true: tag each job's task run), only (job
@@ -139,15 +143,18 @@ def build_flow(
     """
     started = time.time()
     opts = dict(options or {})
-    the_plan = Plan.from_dict(plan)
-    plan_hash = the_plan.hash or the_plan.compute_hash()
+    the_plan = load_plan(plan)
     if not the_plan.hash:
         the_plan = the_plan.with_hash()
+    plan_hash = the_plan.hash
     channel_path = Path(channel).resolve()
+    plan_path = store_plan(the_plan, channel_path)
+    ctx = FlowRunContext.get()
+    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
     lanes = split_lanes(the_plan, only=opts.get("only"))
     common = {
         "plan_hash": plan_hash,
-        "root": str(Path(the_plan.root).resolve()),
+        "plan_path": str(plan_path),
         "builder": builder,
         "builder_options": dict(opts.get("builder_options") or {}),
         "channel": str(channel_path),
@@ -163,6 +170,7 @@ def build_flow(
         "dispatch": opts.get("dispatch", "local"),
         "chunk_size": int(opts.get("chunk_size", DEFAULT_CHUNK_SIZE)),
         "reused": reused,
+        "run_dir": str(channel_path / STORE / "runs" / (flow_run_id or f"local-{int(started)}")),
     }
     futures: dict[str, Future[list[dict[str, Any]]]] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="stackplan-lane") as pool:
@@ -184,8 +192,6 @@ def build_flow(
         for j in sorted(reused)
         if _has_node(the_plan, j)
     )
-    ctx = FlowRunContext.get()
-    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
     report = build_report(
         plan_hash=plan_hash,
         root=the_plan.root,

@@ -22,6 +22,7 @@ def ecosystem_flow(
     from planner.plan import PlanRequest, build_plan
 
     from .build_flow import build_flow
+    from .plan_store import plan_param
 
     request = PlanRequest(
         root=Path(root), platforms=tuple(platforms) if platforms else None, skip_existing=channel
@@ -32,7 +33,7 @@ def ecosystem_flow(
         "plan %s: %d jobs to build, %d already in %s", plan.hash[:12], todo, len(plan.nodes) - todo, channel
     )
     return build_flow(
-        plan.to_dict(),
+        plan_param(plan, Path(channel).resolve()),
         builder=builder,
         channel=channel,
         parallelism=parallelism,

@@ -25,12 +25,11 @@ from prefect.futures import wait
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from planner.plan_model import PlanNode
-
 from . import hooks
 from .builders import get_builder
 from .job_task import JobRun, run_job
 from .outcomes import GOOD_STATES, JobOutcome, Ledger
+from .plan_store import load_plan, read_outcomes
 from .tags import job_tags
 
 LANES_DIR = Path(".stackplan") / "lanes"
@@ -59,10 +58,9 @@ def _call_hooks(hook_list: list[Any]) -> Any:
 def platform_flow(
     plan_hash: str,
     platform: str,
-    root: str,
-    jobs: list[dict[str, Any]],
-    deps: dict[str, list[str]],
-    upstream_outcomes: list[dict[str, Any]],
+    plan_path: str,
+    job_ids: list[str],
+    upstream_path: str | None = None,
     builder: str = "dry-run",
     builder_options: dict[str, Any] | None = None,
     channel: str = "out/channel",
@@ -73,20 +71,28 @@ def platform_flow(
     pr: int | None = None,
     tag_jobs: bool = True,
 ) -> Any:
-    """Build one lane's jobs. ``deps`` maps a job to its upstream ids (in this lane or already done);
-    ``upstream_outcomes`` are the final outcomes of upstream jobs run before this lane/chunk."""
+    """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
+    at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
+    (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume)."""
     from .retry import retry_condition
 
-    nodes = [PlanNode.from_dict(j) for j in jobs]
+    plan = load_plan(plan_path)
+    by_id = {n.id: n for n in plan.nodes}
+    nodes = [by_id[j] for j in job_ids]
+    wanted = set(job_ids)
+    deps: dict[str, list[str]] = {}
+    for e in plan.edges:
+        if e.target in wanted and e.source != e.target:
+            deps.setdefault(e.target, []).append(e.source)
     ledger = Ledger()
-    ledger.seed(JobOutcome.from_dict(o) for o in upstream_outcomes)
+    ledger.seed(JobOutcome.from_dict(o) for o in read_outcomes(upstream_path))
     options = dict(builder_options or {})
     the_builder = get_builder(builder, options)
     channel_path = Path(channel)
     the_builder.prepare(channel_path, tuple(sorted({n.platform for n in nodes} | {platform})))
     run = JobRun(
         builder=the_builder,
-        root=Path(root),
+        root=Path(plan.root),
         channel=channel_path,
         ledger=ledger,
         jobs={n.id: n for n in nodes},

@@ -42,15 +42,18 @@ def run_plan(
     options: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run the main flow in this process against the current Prefect API."""
+    from pathlib import Path
+
     from prefect import tags
 
     from .build_flow import build_flow
+    from .plan_store import plan_param
     from .tags import run_tags
 
     plan = plan if plan.hash else plan.with_hash()
     with tags(*run_tags(plan.hash, pr=pr)):
         state = build_flow.with_options(flow_run_name=f"stackplan-{plan.hash[:12]}")(
-            plan.to_dict(),
+            plan_param(plan, Path(channel).resolve()),
             builder=builder,
             channel=channel,
             parallelism=parallelism,
