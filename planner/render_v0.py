@@ -49,7 +49,14 @@ from planner.model import (
     Variant,
 )
 from planner.selectors import namespace_delta, select_lines, selector_namespace
-from planner.v0_used import REQUIREMENTS_TEXT, output_chunks, outputs_text, trim_build_only, used_in_text
+from planner.v0_used import (
+    REQUIREMENTS_TEXT,
+    candidates,
+    output_chunks,
+    outputs_text,
+    trim_build_only,
+    used_in_text,
+)
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import SPECIAL_KEYS, VariantConfig, combined_config, expand
 
@@ -123,8 +130,9 @@ def _config_keys(config: VariantConfig) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def _used(keys: frozenset[str], text: str, selectors_only: bool) -> frozenset[str]:
-    return frozenset(used_in_text(keys, text, selectors_only=selectors_only))
+def _used(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
+    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search)."""
+    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=candidates(keys, raw)))
 
 
 @lru_cache(maxsize=256)
@@ -157,7 +165,7 @@ def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> 
     first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
-    global_used = _used(keys, selected_raw, False) | _used(keys, recipe.raw, True)
+    global_used = _used(keys, selected_raw, False, recipe.raw) | _used(keys, recipe.raw, True, recipe.raw)
     first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = _noarch(_section(first_meta, "build"))
     variants = expand(config, global_used, noarch_python=noarch is not None)
@@ -494,9 +502,9 @@ def _output_used(
                 top += name
             texts.append(top.rstrip())
     unselected, selected_text = texts
-    all_used = set(_used(keys, unselected, True)) | set(_used(keys, selected_text, False))
+    all_used = set(_used(keys, unselected, True, raw)) | set(_used(keys, selected_text, False, raw))
     m = REQUIREMENTS_TEXT.search(selected_text)
-    reqs_used = set(_used(keys, m.group(0), False)) if m else set()
+    reqs_used = set(_used(keys, m.group(0), False, raw)) if m else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
