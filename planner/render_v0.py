@@ -48,7 +48,7 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.selectors import namespace_delta, select_lines, selector_namespace
+from planner.selectors import LANGUAGE_NAMES, namespace_delta, select_lines, selector_namespace
 from planner.v0_used import (
     REQUIREMENTS_TEXT,
     candidates,
@@ -161,7 +161,7 @@ def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> 
     environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     config = combined_config(_config_files(recipe, options), platform, environ)
     keys = _config_keys(config)
-    first = config.first()
+    first, _, _ = _base_context(config, platform, environ, options.build_platform)
     first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
@@ -174,11 +174,12 @@ def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> 
     seen_outputs: set[tuple] = set()
     seen_skips: set[Variant] = set()
     for variant in variants:
-        ns = namespace_delta(first_ns, first, variant, platform, environ, options.build_platform)
-        if variant == first:
+        diff = {k: v for k, v in variant.items() if first.get(k) != v}
+        ns = namespace_delta(first_ns, first, variant, platform, environ, options.build_platform, diff=diff)
+        if not diff:
             meta, record = first_meta, _
         else:
-            meta, record = _render_meta(recipe, config, platform, variant, ns, environ, options)
+            meta, record = _render_meta(recipe, config, platform, variant, ns, environ, options, diff)
         rendered = _render_variant(recipe, platform, config, keys, variant, ns, meta, record)
         if rendered.skip:
             if rendered.variant not in seen_skips:
@@ -218,14 +219,18 @@ def _render_meta(
     ns: dict[str, Any],
     environ: Mapping[str, str],
     options: RenderOptions,
+    diff: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], RenderRecord]:
-    """Jinja, then selectors, then YAML: the recipe dict for one platform and variant."""
+    """Jinja, then selectors, then YAML: the recipe dict for one platform and variant.
+
+    ``diff``: the variant's values that differ from the config's first variant (None: none).
+    """
     record = RenderRecord()
-    first, first_ns, base = _base_context(config, platform, environ, options.build_platform)
+    _, _, base = _base_context(config, platform, environ, options.build_platform)
     changed: dict[str, Any] = {}
-    if ns is not first_ns:
-        changed = {k: v for k, v in ns.items() if first_ns.get(k) is not v}
-        changed.update((k, v) for k, v in variant.items() if first.get(k) != v)
+    if diff:
+        changed = {k: ns[k] for k in LANGUAGE_NAMES if k in ns}
+        changed.update(diff)
     recipe_dir = str(recipe.source.path)
     ctx = render_context(platform, variant, base, changed, environ, record, recipe_dir=recipe_dir)
     meta = _jinja_selectors_yaml(recipe, ctx, ns, record)
