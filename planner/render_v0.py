@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from planner.model import (
     Requirements,
     Variant,
 )
+from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
 from planner.selectors import LANGUAGE_NAMES, namespace_delta, select_lines, selector_namespace
 from planner.v0_used import (
     REQUIREMENTS_TEXT,
@@ -158,6 +159,28 @@ def _config_files(recipe: _Recipe, options: RenderOptions) -> list[Path]:
 
 
 def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
+    """All variants for one target platform.
+
+    The ``noarch`` target renders as its build platform (``options.build_platform``, else
+    linux-64) and keeps only the noarch outputs, as render_v1 does. A build platform other than
+    the target (cross-compiling) is recorded on each RenderedRecipe.
+    """
+    if platform != "noarch":
+        rendered = _render_target(recipe, platform, options)
+        cross = options.build_platform if options.build_platform not in (None, platform) else None
+        if cross is None:
+            return rendered
+        return tuple(replace(r, build_platform=cross) for r in rendered)
+    target = options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM
+    out = []
+    for r in _render_target(recipe, target, options):
+        outputs = tuple(o for o in r.outputs if o.noarch)
+        if outputs:
+            out.append(replace(_with_outputs(r, outputs) if outputs else r, platform="noarch"))
+    return tuple(out)
+
+
+def _render_target(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
     environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     config = combined_config(_config_files(recipe, options), platform, environ)
     keys = _config_keys(config)

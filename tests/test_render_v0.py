@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from textwrap import dedent
 
@@ -225,9 +226,20 @@ def test_missing_recipe_file_is_an_error_not_an_exception(tmp_path: Path, option
     assert pr.error is not None
 
 
-def test_noarch_platform_renders(tmp_path: Path, options: RenderOptions) -> None:
-    (pr,) = render(
-        tmp_path, "package: {name: n, version: 1}\nbuild: {noarch: generic}\n", options, ("noarch",)
-    )
+def test_noarch_platform_keeps_noarch_outputs_only(tmp_path: Path, options: RenderOptions) -> None:
+    text = "package: {name: n, version: 1}\nbuild: {noarch: generic}\n"
+    (pr,) = render(tmp_path, text, options, ("noarch",))
     (o,) = outputs(pr)
     assert o.noarch == "generic"
+    assert pr.variants[0].platform == "noarch"
+    arch = "package: {name: a, version: 1}\nrequirements:\n  build:\n    - {{ compiler('c') }}\n"
+    (pr,) = render(tmp_path, arch, options, ("noarch",), name="arch")
+    assert pr.ok and outputs(pr) == []
+
+
+def test_cross_compiling_records_the_build_platform(tmp_path: Path, options: RenderOptions) -> None:
+    cross = replace(options, build_platform="linux-64")
+    text = "package: {name: c, version: 1}\nrequirements:\n  build:\n    - {{ compiler('c') }}\n"
+    (pr,) = render(tmp_path, text, cross, ("linux-aarch64",))
+    assert pr.variants[0].build_platform == "linux-64"
+    assert outputs(pr)[0].requirements.build == ("gcc_linux-aarch64 15.*",)
