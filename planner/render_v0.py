@@ -538,13 +538,6 @@ def _output_used(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
     )
     used = (all_used - reqs_used) | trimmed
-    # Observed in conda-build 26.7's render (88 of 89 cases in the bioconda truth): a variant key
-    # equal to a dash-separated part of the output's name, or to the whole name with dashes as
-    # underscores, counts as used (``perl-email-simple`` -> ``perl``, ``mkl-service`` ->
-    # ``mkl_service``). See docs/recipe-semantics.md.
-    for part in {*name.split("-"), name.replace("-", "_")}:
-        if part in variant:
-            used.add(part)
     build = build if build is not None else _section(meta, "build")
     if "target_platform" in variant and not noarch:
         used.add("target_platform")

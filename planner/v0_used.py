@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable
 from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
+_SET_LINE = re.compile(r"\{%-?\s*set\s+\w+\s*=")
 _IF_LINE = re.compile(r"\{%-?\s*(?:el)?if\b")
 _LANG_CALL = re.compile(r"\b(compiler|stdlib)\(\s*['\"]([^'\"]+)['\"]")
 _COMPILER_KEY = re.compile(r"(.*?)_(compiler|stdlib)(_version)?$")
@@ -51,9 +52,10 @@ def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
     if key in ("cdt_name", "cdt_arch"):
         parts.append(r"\{\s*cdt\(")
     parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?" + k + r"[^'\"]*?\}\}")
-    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"['\"][^{}]*?\}\}")
+    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"(?!\w)[^{}]*?\}\}")
     parts.append(r"^\s+\-\s+" + req + r"\s*(?:\s[\[#]|$)")
     parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
+    parts.append(r"\{%-?\s*set\s+\w+\s*=[^%]*?(?<!\w)" + k + r"(?!\w)[^%]*%\}")
     return re.compile("|".join(parts))
 
 
@@ -81,6 +83,10 @@ def candidates(keys: frozenset[str], text: str) -> frozenset[str]:
                 break
             if p in keys:
                 found.add(p)
+    for line in text.splitlines():
+        m = _SET_LINE.search(line)
+        if m:
+            found.update(w for w in _WORD.findall(line[m.end() :]) if w in keys)
     for line in normalized.splitlines():
         if _IF_LINE.search(line):
             for w in _WORD.findall(line):
