@@ -49,7 +49,13 @@ from planner.model import (
     Variant,
 )
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
-from planner.selectors import LANGUAGE_NAMES, namespace_delta, select_lines, selector_namespace
+from planner.selectors import (
+    LANGUAGE_NAMES,
+    kept_line_numbers,
+    namespace_delta,
+    select_lines,
+    selector_namespace,
+)
 from planner.v0_used import (
     REQUIREMENTS_TEXT,
     candidates,
@@ -284,7 +290,18 @@ def _jinja_selectors_yaml(
         raise
     except Exception as exc:  # errors raised inside recipe expressions (e.g. int('x'))
         raise RecipeError(recipe.path, None, f"Jinja error: {type(exc).__name__}: {exc}") from None
-    return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    try:
+        return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    except RecipeError as err:
+        if err.line is None or err.path != recipe.path:
+            raise
+        # the YAML line counts kept lines only; point at the line of the rendered recipe
+        kept = kept_line_numbers(text, ns)
+        if 0 < err.line <= len(kept):
+            line = kept[err.line - 1]
+        else:  # past the last kept line (an error at the end of the text)
+            line = (kept[-1] if kept else 0) + err.line - len(kept)
+        raise RecipeError(err.path, line, err.message) from None
 
 
 @lru_cache(maxsize=1024)

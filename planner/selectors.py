@@ -255,3 +255,22 @@ def select_lines(text: str, namespace: dict[str, Any], path: str = "meta.yaml", 
         if keep:
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def kept_line_numbers(text: str, namespace: dict[str, Any]) -> list[int]:
+    """The 1-based line numbers of ``text`` that :func:`select_lines` keeps, in order.
+
+    Only used on the error path, to turn a YAML error's line (in the selected text) back into a
+    line of the recipe.
+    """
+    kept = []
+    for i, (selector, _) in enumerate(split_selectors(text)):
+        if selector is None:
+            kept.append(i + 1)
+            continue
+        try:
+            if eval_selector(selector, namespace):
+                kept.append(i + 1)
+        except Exception:  # select_lines already accepted these; be safe on the error path
+            kept.append(i + 1)
+    return kept

@@ -216,6 +216,10 @@ def test_recipe_errors_are_located_and_per_platform(tmp_path: Path, options: Ren
     assert osx.error is not None and osx.error.line == 4
     (bad_yaml,) = render(tmp_path, "package:\n  name: [x\n", options, name="y")
     assert bad_yaml.error is not None and bad_yaml.error.line is not None
+    # a YAML error after lines dropped by selectors still points at the recipe's line
+    text = "package:\n  name: x  # [osx]\n  name: x  # [win]\n  version: [1\n"
+    (shifted,) = render(tmp_path, text, options, name="shifted")
+    assert shifted.error is not None and shifted.error.line in (4, 5)
     (bad_jinja,) = render(tmp_path, "package:\n  name: {{ x \n", options, name="j")
     assert bad_jinja.error is not None and "Jinja" in bad_jinja.error.message
 
