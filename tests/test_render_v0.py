@@ -247,3 +247,30 @@ def test_cross_compiling_records_the_build_platform(tmp_path: Path, options: Ren
     (pr,) = render(tmp_path, text, cross, ("linux-aarch64",))
     assert pr.variants[0].build_platform == "linux-64"
     assert outputs(pr)[0].requirements.build == ("gcc_linux-aarch64 15.*",)
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("linux-64", "mesa-libgl-cos6-x86_64"), ("linux-aarch64", "mesa-libgl-cos7-aarch64")],
+)
+def test_cdt_defaults(tmp_path: Path, platform: str, expected: str) -> None:
+    text = "package: {name: c, version: 1}\nrequirements:\n  build:\n    - {{ cdt('mesa-libgl') }}\n"
+    (pr,) = render(tmp_path, text, RenderOptions(), (platform,), name=platform)
+    assert outputs(pr)[0].requirements.build == (expected,)
+
+
+def test_load_str_data_and_list_mutation(tmp_path: Path, options: RenderOptions) -> None:
+    text = """\
+    {% set meta = load_str_data('{"v": "2.0"}', 'json') %}
+    {% set deps = ['a'] %}
+    {% set _ = deps.append('b') %}
+    package: {name: d, version: "{{ meta.v }}"}
+    requirements:
+      run:
+    {% for d in deps %}
+        - {{ d }}
+    {% endfor %}
+    """
+    (pr,) = render(tmp_path, text, options)
+    (o,) = outputs(pr)
+    assert (o.version, o.requirements.run) == ("2.0", ("a", "b"))
