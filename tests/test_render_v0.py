@@ -274,3 +274,10 @@ def test_load_str_data_and_list_mutation(tmp_path: Path, options: RenderOptions)
     (pr,) = render(tmp_path, text, options)
     (o,) = outputs(pr)
     assert (o.version, o.requirements.run) == ("2.0", ("a", "b"))
+
+
+def test_yaml_numbers_stay_strings_and_repeated_keys_win(tmp_path: Path, options: RenderOptions) -> None:
+    text = "package:\n  name: y\n  version: 1.10\nbuild:\n  number: 1\nbuild:\n  number: 2\n"
+    (pr,) = render(tmp_path, text, options)
+    (o,) = outputs(pr)
+    assert (o.version, o.build_number) == ("1.10", 2)
