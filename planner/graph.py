@@ -20,7 +20,8 @@ A three-node example (``a`` builds libA, ``b`` needs it in host, ``c`` needs b a
     ...     out = RenderedOutput(name, "1.0", 0, Requirements(host=host, run=run))
     ...     return RenderedRecipe(f"recipes/{name}", RecipeFormat.V0, "linux-64", Variant(), (out,))
     >>> result = build_graph(jobs_from_renders([r("a"), r("b", host=("a",)), r("c", run=("b >=1",))]))
-    >>> [(result.graph.nodes[u]["job"].name, result.graph.nodes[v]["job"].name) for u, v in result.graph.edges]
+    >>> name = lambda n: result.graph.nodes[n]["job"].name
+    >>> [(name(u), name(v)) for u, v in result.graph.edges]
     [('a', 'b'), ('b', 'c')]
 """
 
@@ -250,13 +251,8 @@ def choose_provider(
     def best(recipe: str):
         return max(cache.version_key(p.output.version) for p in by_recipe[recipe])
 
-    chosen = sorted(by_recipe, key=lambda r: (best(r), _neg(r)), reverse=True)[0]
+    chosen = max(sorted(by_recipe), key=best)  # max keeps the first of equals: the smallest dir
     return chosen, "highest version"
-
-
-def _neg(text: str) -> tuple[int, ...]:
-    """Sort key that reverses string order (so reverse=True sorting still prefers the smallest dir)."""
-    return tuple(-ord(c) for c in text) + (0,)
 
 
 def requirement_phases(job: Job) -> list[tuple[str, str]]:
