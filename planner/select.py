@@ -47,10 +47,11 @@ class Selection:
     skiplist: tuple[str, ...] = ()
     existing: frozenset[tuple[str, str, int, str]] | None = None  # (name, version, build_number, subdir)
     channel: str = ""  # where ``existing`` came from (for messages)
+    seeded: bool = False  # a seed flag was given (e.g. --changed) even if it found nothing
 
     @property
     def has_seeds(self) -> bool:
-        return bool(self.changed or self.changed_keys or self.packages)
+        return self.seeded or bool(self.changed or self.changed_keys or self.packages)
 
 
 @dataclass
