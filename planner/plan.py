@@ -101,9 +101,11 @@ def assemble_plan(
         cycles = find_cycles(graph)
         if cycles:
             raise CycleError(cycles)
-    cycles = break_cycles(graph)
-    bootstrap = [PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped)) for c in cycles]
+    all_cycles = break_cycles(graph)
     chosen = select(graph, selection)
+    # a cycle matters to this plan when one of its jobs is in it
+    cycles = [c for c in all_cycles if any(e.source in chosen.selected for e in c.edges)]
+    bootstrap = [PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped)) for c in cycles]
     active = chosen.active
     edges = carry_edges(graph, active)
     dag = nx.DiGraph()

@@ -107,7 +107,7 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
             warnings.append(f"recipe {rel} was deleted; nothing to build for it")
         kept = [c.path for c in changes if not any(c.path.startswith(g + "/") for g in gone)]
         for rel, paths in recipes_for_paths(kept, rels).items():
-            changed[rel] = f"changed: {describe_paths(paths)}"
+            changed[rel] = describe_paths(paths)
     changed_keys: dict[str, str] = {}
     if changes is not None:
         from planner.config_changes import changed_variant_keys
