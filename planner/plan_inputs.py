@@ -20,7 +20,7 @@ from planner.gitchanges import (
     describe_paths,
     recipes_for_paths,
 )
-from planner.model import PlatformRender, RenderOptions, Variant
+from planner.model import PlatformRender
 from planner.plan import PlanError, PlanRequest, PlanSettings, load_durations, read_name_list
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import Reporter
@@ -91,8 +91,10 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
     except ValueError as exc:
         raise PlanError(str(exc)) from exc
     platforms = tuple(p for p in platforms if p != "noarch") or ("linux-64",)
-    variant_configs = tuple(dict.fromkeys((*_as_paths(cfg.variant_configs), *request.variant_configs)))
-    exclusive = request.exclusive_configs or _as_paths(cfg.exclusive_configs)
+    options = cfg.render_options(
+        variant_configs=tuple(request.variant_configs), exclusive_configs=tuple(request.exclusive_configs)
+    )
+    variant_configs, exclusive = options.variant_configs, options.exclusive_configs
     for path in (*variant_configs, *exclusive):
         if not Path(path).is_file():
             raise PlanError(f"{path}: variant config not found")
@@ -115,10 +117,6 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
         changed_keys = changed_variant_keys(
             request, root, (*variant_configs, *exclusive), platforms, getattr(cfg, "environ", {}) or {}
         )
-    environ = getattr(cfg, "environ", {}) or {}
-    options = RenderOptions(
-        variant_configs=variant_configs, exclusive_configs=tuple(exclusive), environ=Variant(environ)
-    )
     renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs)
     existing = None
     if request.skip_existing:
