@@ -30,7 +30,7 @@ def bioconda_renders(corpus: Path):
 
 
 def test_whole_bioconda_graph_plans(bioconda_renders) -> None:
-    plan, result = assemble_plan(
+    plan, _ = assemble_plan(
         bioconda_renders, Selection(), PlanSettings(root="bioconda", platforms=("linux-64",))
     )
     assert len({r.recipe for r in bioconda_renders}) > 9000
