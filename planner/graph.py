@@ -268,14 +268,15 @@ def requirement_phases(job: Job) -> list[tuple[str, str]]:
 
 
 def resolve_platforms(job: Job, phase: str, platforms: Sequence[str]) -> tuple[str, ...]:
-    """The platforms on which a requirement of ``job`` in ``phase`` must be found.
+    """The platform on which a requirement of ``job`` in ``phase`` must be found.
 
     Build-phase requirements resolve on the build platform (cross-compiling); host / run / test on the
-    target. A noarch job is built and tested on its build platform, but its run requirements must exist
-    wherever it is installed, so they resolve on every platform of the plan.
+    target. A noarch job is built and tested on its build platform, so everything it needs resolves
+    there; what its run requirements need on *other* platforms is added to its dependents there
+    (see :func:`add_noarch_run_edges`).
     """
     if job.is_noarch:
-        return tuple(dict.fromkeys((job.build_platform, *platforms))) if phase == "run" else (job.lane,)
+        return (job.lane,)
     return (job.build_platform,) if phase == "build" else (job.platform,)
 
 
@@ -320,6 +321,7 @@ def build_graph(
                 deps = _resolve(job, spec, phase, platform, index, cache, providers, result, ambiguous)
                 for dep in deps:
                     reasons[(dep.id, job.id)].add((phase, raw))
+    add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons)
     for (u, v), why in sorted(reasons.items()):
         ordered = sorted(why, key=lambda r: (PHASE_RANK[r[0]], r[1]))
         graph.add_edge(u, v, phase=ordered[0][0], spec=ordered[0][1], reasons=tuple(ordered))
@@ -360,6 +362,55 @@ def _resolve(
         if spec.name not in ambiguous and why != "providers: override":
             ambiguous[spec.name] = Ambiguity(spec.name, tuple(sorted(fitting)), chosen, why)
     return sorted({p.job.id: p.job for p in fitting[chosen]}.values(), key=lambda j: j.id)
+
+
+def add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons) -> None:
+    """Order what a noarch package pulls in at run time before its dependents on every platform.
+
+    ``pure`` (noarch) run-requires ``lib``; ``user`` on osx-arm64 host-requires ``pure``. Building
+    ``user`` installs ``pure`` *and* ``lib`` for osx-arm64, so lib@osx-arm64 -> user@osx-arm64. Making
+    ``pure`` itself wait for lib on every platform would also order it, but would tie the platform
+    lanes into a cycle (linux-64 lane -> osx-arm64 lane -> linux-64 lane); this keeps edges between
+    lanes flowing only out of noarch jobs. Run requirements of noarch packages that other noarch
+    packages run-require are followed transitively.
+    """
+    by_id = {j.id: j for j in jobs}
+    dependents: dict[str, set[str]] = defaultdict(set)
+    for u, v in reasons:
+        if by_id[u].is_noarch:
+            dependents[u].add(v)
+    memo: dict[tuple[str, str], dict[str, set[tuple[str, str]]]] = {}
+
+    def needs(noarch: Job, platform: str, seen: frozenset[str]) -> dict[str, set[tuple[str, str]]]:
+        key = (noarch.id, platform)
+        if key in memo:
+            return memo[key]
+        found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for phase, raw in requirement_phases(noarch):
+            if phase != "run":
+                continue
+            spec = cache.try_parse(raw)
+            if spec is None or spec.name in noarch.names:
+                continue
+            for dep in _resolve(noarch, spec, phase, platform, index, cache, providers, result, ambiguous):
+                if dep.is_noarch:
+                    if dep.id not in seen:
+                        for k, v in needs(dep, platform, seen | {dep.id}).items():
+                            found[k] |= v
+                else:
+                    found[dep.id].add(("run", f"{raw} (run requirement of {noarch.name})"))
+        memo[key] = found
+        return found
+
+    for noarch_id in sorted(dependents):
+        noarch = by_id[noarch_id]
+        for target_id in sorted(dependents[noarch_id]):
+            target = by_id[target_id]
+            if target.is_noarch or target.platform == noarch.lane:
+                continue
+            for dep_id, why in needs(noarch, target.platform, frozenset({noarch.id})).items():
+                if dep_id != target_id:
+                    reasons[(dep_id, target_id)].update(why)
 
 
 def lane_of(graph: nx.DiGraph, node: str) -> str:

@@ -121,12 +121,25 @@ def test_noarch_build_platform_is_configurable() -> None:
     assert job.build_platform == "osx-arm64" and job.id.endswith("]") and "@noarch[" in job.id
 
 
-def test_noarch_run_requirements_wait_on_every_platform() -> None:
+def test_what_a_noarch_package_pulls_in_is_ordered_before_its_dependents_on_each_platform() -> None:
     platforms = ("linux-64", "osx-arm64")
     recipes = [recipe("r/lib", [out("lib")], p) for p in platforms]
-    recipes += [recipe("r/pure", [out("pure", run=("lib",), noarch="python")], p) for p in platforms]
+    recipes += [recipe("r/base", [out("base", run=("lib",), noarch="python")], p) for p in platforms]
+    recipes += [recipe("r/pure", [out("pure", run=("base",), noarch="python")], p) for p in platforms]
+    recipes += [recipe("r/user", [out("user", host=("pure",))], p) for p in platforms]
     result = graph_of(recipes, platforms=platforms)
-    assert edges(result) == {("r/lib", p, "r/pure", "noarch") for p in platforms}
+    assert edges(result) == {
+        ("r/lib", "linux-64", "r/base", "noarch"),  # built and tested on linux-64
+        ("r/base", "noarch", "r/pure", "noarch"),
+        ("r/pure", "noarch", "r/user", "linux-64"),
+        ("r/pure", "noarch", "r/user", "osx-arm64"),
+        ("r/lib", "osx-arm64", "r/user", "osx-arm64"),  # pulled in through pure -> base at run time
+    }
+    # edges between lanes only ever leave a noarch job: the platform lanes form no cycle
+    g = result.graph
+    for u, v in g.edges:
+        a, b = g.nodes[u]["job"], g.nodes[v]["job"]
+        assert a.lane == b.lane or a.is_noarch
 
 
 def test_cross_compiling_build_requirements_resolve_on_the_build_platform() -> None:

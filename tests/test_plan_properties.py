@@ -66,8 +66,12 @@ COMMON = settings(max_examples=60, deadline=None, suppress_health_check=[HealthC
 def test_every_edge_goes_from_an_earlier_layer_to_a_later_one(rendered) -> None:
     plan, _ = plan_of(rendered)
     layer = {n.id: n.layer for n in plan.nodes}
+    nodes = {n.id: n for n in plan.nodes}
     for e in plan.edges:
         assert layer[e.source] < layer[e.target]
+        # lanes form a DAG for the flows: an edge between lanes always leaves a noarch job
+        source, target = nodes[e.source], nodes[e.target]
+        assert source.platform == "noarch" or source.build_platform == target.build_platform
     for platform, layers in plan.layers.items():
         for i, ids in enumerate(layers):
             for job in ids:
