@@ -129,10 +129,12 @@ def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
         for node, (parent, depth) in _bfs(graph, seeds, graph.successors, selection.downstream).items():
             mark(node, Reason("downstream", f"depends on {parent} ({depth} step{'s' if depth > 1 else ''})"))
     if selection.upstream and seeds:
-        for node, (child, depth) in _bfs(graph, seeds, graph.predecessors, UNLIMITED).items():
+
+        def present(node: str) -> bool:  # in the channel already: neither it nor its ancestors are needed
             job = _job(graph, node)
-            if job.skip or (selection.existing is not None and outputs_exist(job, selection.existing)):
-                continue
+            return job.skip or (selection.existing is not None and outputs_exist(job, selection.existing))
+
+        for node, (child, depth) in _bfs(graph, seeds, graph.predecessors, UNLIMITED, present).items():
             mark(node, Reason("upstream", f"needed by {child} ({depth} step{'s' if depth > 1 else ''})"))
     skipped: dict[str, Reason] = {}
     for node in sorted(selected):
@@ -149,8 +151,10 @@ def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
     return SelectionResult(selected=dict(sorted(selected.items())), skipped=skipped, unknown_packages=unknown)
 
 
-def _bfs(graph: nx.DiGraph, seeds: list[str], step, depth: int) -> dict[str, tuple[str, int]]:
-    """Nodes reachable from ``seeds`` (not the seeds) -> (the node that reached them, distance)."""
+def _bfs(graph: nx.DiGraph, seeds: list[str], step, depth: int, stop=None) -> dict[str, tuple[str, int]]:
+    """Nodes reachable from ``seeds`` (not the seeds) -> (the node that reached them, distance).
+
+    ``stop(node)`` true: the node is neither returned nor walked through."""
     found: dict[str, tuple[str, int]] = {}
     seen = set(seeds)
     queue = deque((s, 0) for s in seeds)
@@ -161,6 +165,8 @@ def _bfs(graph: nx.DiGraph, seeds: list[str], step, depth: int) -> dict[str, tup
         for nxt in sorted(step(node)):
             if nxt not in seen:
                 seen.add(nxt)
+                if stop is not None and stop(nxt):
+                    continue
                 found[nxt] = (node, dist + 1)
                 queue.append((nxt, dist + 1))
     return found

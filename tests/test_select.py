@@ -55,6 +55,10 @@ def test_upstream_takes_ancestors_missing_from_the_channel() -> None:
     existing = frozenset({("a", "1.0", 0, "linux-64")})
     sel = select(g, Selection(packages=("c",), upstream=True, existing=existing))
     assert names(g, sel.selected) == {"b", "c"}
+    # b in the channel: a is not needed to build c either
+    existing = frozenset({("b", "1.0", 0, "linux-64")})
+    sel = select(g, Selection(packages=("c",), upstream=True, existing=existing))
+    assert names(g, sel.selected) == {"c"}
 
 
 def test_package_globs_recipe_dirs_and_unknown_names() -> None:
