@@ -255,3 +255,15 @@ def test_plan_does_not_import_prefect(repo: Path) -> None:
         [sys.executable, "-c", code, str(repo)], capture_output=True, text=True, cwd=PROJECT
     )
     assert proc.stdout.strip().splitlines()[-1] == "False", proc.stderr
+
+
+def test_changed_files_list_and_bad_config(repo: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "changed.txt"
+    listing.write_text("# from the CI\nrecipes/pysam/build.sh\nREADME.md\n")
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "--changed-files", str(listing), "-p", "linux-64", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert recipes_of(plan_at(out)) == {"pysam": "changed"}
+    (repo / "stackplan.yaml").write_text("platforms: [linux-64]\nnot_a_key: 1\n")
+    res = invoke("plan", str(repo))
+    assert res.exit_code == 1 and "stackplan.yaml" in res.output and "Traceback" not in res.output
