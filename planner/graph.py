@@ -31,7 +31,8 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import networkx as nx
 
@@ -63,6 +64,11 @@ class Job:
     outputs: tuple[RenderedOutput, ...]
     skip: bool = False
     test_on: str | None = None
+
+    @cached_property
+    def shared_variant(self) -> dict[str, str]:
+        """The variant as a plain dict without platform keys (what variant agreement compares)."""
+        return {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
 
     @property
     def name(self) -> str:
@@ -116,9 +122,13 @@ class GraphResult:
     invalid_specs: list[tuple[str, str]] = field(default_factory=list)  # (job id, raw spec)
 
 
+#: Canonical JSON (a constant encoder: building one per call is most of the cost of a small dump).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def variant_hash(variant: Mapping[str, str]) -> str:
     """First 8 hex digits of the SHA-256 of the variant's canonical JSON (stable across runs)."""
-    text = json.dumps(dict(sorted(variant.items())), sort_keys=True, separators=(",", ":"))
+    text = _CANONICAL.encode(dict(variant.items()) if not isinstance(variant, dict) else variant)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -183,7 +193,7 @@ def _job(
     build_number = first.build_number if first else 0
     test_on = next((o.test_on for o in outputs if o.test_on), None)
     return Job(
-        id=job_id(name, version, build_number, platform, variant),
+        id=job_id(name, version, build_number, platform, variant.to_dict()),
         recipe=rendered.recipe,
         format=rendered.format.value,
         platform=platform,
@@ -205,7 +215,7 @@ def _unique_ids(jobs: list[Job]) -> list[Job]:
         if counts[job.id] > 1:
             head = job.id.rsplit("[", 1)[0]
             salted = {**job.variant.to_dict(), "__recipe__": job.recipe}
-            job = Job(**{**job.__dict__, "id": f"{head}[{variant_hash(salted)}]"})
+            job = replace(job, id=f"{head}[{variant_hash(salted)}]")
         fixed.append(job)
     return sorted(fixed, key=lambda j: j.id)
 
@@ -231,9 +241,19 @@ def provider_index(jobs: Iterable[Job], platforms: Iterable[str]) -> dict[str, d
     return index
 
 
-def variants_agree(a: Variant, b: Variant) -> bool:
-    """True when every key both variants hold (platform keys aside) has the same value."""
-    return all(b[k] == v for k, v in a.items() if k in b and k not in PLATFORM_KEYS)
+def variants_agree(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    """True when every key both variants hold (platform keys aside) has the same value.
+
+    Hot: called for every candidate provider of every requirement; pass plain dicts
+    (:attr:`Job.shared_variant`) for speed.
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    for k, v in a.items():
+        w = b.get(k)
+        if w is not None and w != v and k not in PLATFORM_KEYS:
+            return False
+    return True
 
 
 def choose_provider(
@@ -322,8 +342,9 @@ def build_graph(
                 for dep in deps:
                     reasons[(dep.id, job.id)].add((phase, raw))
     add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons)
-    for (u, v), why in sorted(reasons.items()):
-        ordered = sorted(why, key=lambda r: (PHASE_RANK[r[0]], r[1]))
+    for u, v in sorted(reasons):
+        why = reasons[(u, v)]
+        ordered = sorted(why, key=lambda r: (PHASE_RANK[r[0]], r[1])) if len(why) > 1 else list(why)
         graph.add_edge(u, v, phase=ordered[0][0], spec=ordered[0][1], reasons=tuple(ordered))
     result.ambiguities = [ambiguous[k] for k in sorted(ambiguous)]
     return result
@@ -348,7 +369,9 @@ def _resolve(
     for cand in candidates:
         if cand.job.id == job.id:
             continue
-        if cache.accepts(spec, cand.output.version) and variants_agree(job.variant, cand.job.variant):
+        if cache.accepts(spec, cand.output.version) and variants_agree(
+            job.shared_variant, cand.job.shared_variant
+        ):
             fitting[cand.job.recipe].append(cand)
     if not fitting:
         result.external.setdefault(job.id, set()).add(spec.name)
@@ -361,7 +384,7 @@ def _resolve(
         chosen, why = choose_provider(spec.name, fitting, cache, providers)
         if spec.name not in ambiguous and why != "providers: override":
             ambiguous[spec.name] = Ambiguity(spec.name, tuple(sorted(fitting)), chosen, why)
-    return sorted({p.job.id: p.job for p in fitting[chosen]}.values(), key=lambda j: j.id)
+    return list({p.job.id: p.job for p in fitting[chosen]}.values())  # edges are sorted later
 
 
 def add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons) -> None:

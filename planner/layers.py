@@ -42,22 +42,31 @@ def lane_layers(numbers: Mapping[str, int], lanes: Mapping[str, str], platforms:
 
 
 def finish_times(dag: nx.DiGraph, durations: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str]]:
-    """Earliest finish of every job with unlimited workers, and the predecessor that decides it."""
+    """Earliest finish of every job with unlimited workers, and the predecessor that decides it
+    (the latest-finishing one; ties to the smallest id, so the answer never depends on graph order)."""
     finish: dict[str, float] = {}
     critical_pred: dict[str, str] = {}
-    for node in nx.lexicographical_topological_sort(dag):
-        preds = sorted(dag.predecessors(node))
+    for node in nx.topological_sort(dag):
+        best: str | None = None
         start = 0.0
-        if preds:
-            best = max(preds, key=lambda p: (finish[p], _rev(p)))
-            start = finish[best]
+        for pred in dag.predecessors(node):
+            f = finish[pred]
+            if best is None or f > start or (f == start and pred < best):
+                best, start = pred, f
+        if best is not None:
             critical_pred[node] = best
         finish[node] = start + float(durations.get(node, 1.0))
     return finish, critical_pred
 
 
-def _rev(text: str) -> tuple[int, ...]:
-    return tuple(-ord(c) for c in text)
+def _last(nodes: Iterable[str], finish: Mapping[str, float]) -> str:
+    """The node that finishes last; ties to the smallest id."""
+    best: str | None = None
+    for n in nodes:
+        if best is None or finish[n] > finish[best] or (finish[n] == finish[best] and n < best):
+            best = n
+    assert best is not None
+    return best
 
 
 def critical_path(
@@ -68,7 +77,7 @@ def critical_path(
     candidates = [n for n in lane_nodes if n in finish]
     if not candidates:
         return (), 0.0
-    end = max(candidates, key=lambda n: (finish[n], _rev(n)))
+    end = _last(candidates, finish)
     path = [end]
     while path[-1] in pred:
         path.append(pred[path[-1]])
@@ -86,7 +95,7 @@ def critical_paths(
     paths: dict[str, tuple[str, ...]] = {}
     spans: dict[str, float] = {}
     for lane, nodes in sorted(by_lane.items()):
-        end = max(nodes, key=lambda n: (finish[n], _rev(n)))
+        end = _last(nodes, finish)
         path = [end]
         while path[-1] in pred:
             path.append(pred[path[-1]])

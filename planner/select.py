@@ -180,12 +180,23 @@ def carry_edges(graph: nx.DiGraph, active: set[str]) -> list[PlanEdge]:
     edge always wins). The phase and spec are those of the last hop (what the target needs).
     """
     edges: list[PlanEdge] = []
+    succ = graph.succ
     for source in sorted(active):
+        direct = sorted(succ[source])
+        hidden = [n for n in direct if n not in active]
+        for target in direct:
+            if target in active:
+                attrs = succ[source][target]
+                edges.append(PlanEdge(source, target, attrs.get("phase", "host"), attrs.get("spec", "")))
+        if not hidden:
+            continue  # the common case (everything selected): no walk needed
         parents: dict[str, str | None] = {source: None}
-        queue = deque([source])
+        parents.update((n, None) for n in direct if n in active)
+        parents.update((n, source) for n in hidden)
+        queue = deque(hidden)
         while queue:
             node = queue.popleft()
-            for nxt in sorted(graph.successors(node)):
+            for nxt in sorted(succ[node]):
                 if nxt in parents:
                     continue
                 parents[nxt] = node
@@ -195,16 +206,9 @@ def carry_edges(graph: nx.DiGraph, active: set[str]) -> list[PlanEdge]:
                     while back != source:
                         via.append(back)
                         back = parents[back]  # type: ignore[assignment]
-                    attrs = graph.edges[node, nxt]
-                    edges.append(
-                        PlanEdge(
-                            source,
-                            nxt,
-                            attrs.get("phase", "host"),
-                            attrs.get("spec", ""),
-                            tuple(reversed(via)),
-                        )
-                    )
+                    attrs = succ[node][nxt]
+                    phase, spec = attrs.get("phase", "host"), attrs.get("spec", "")
+                    edges.append(PlanEdge(source, nxt, phase, spec, tuple(reversed(via))))
                 else:
                     queue.append(nxt)
     return sorted(edges, key=lambda e: (e.source, e.target))
