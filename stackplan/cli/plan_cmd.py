@@ -244,9 +244,11 @@ def preview(
 ) -> None:
     """Print the Markdown body of a PR comment: what the PR builds where, in which layer, and why.
 
-    Recipes changed between the merge base of --base and --head are selected with all their
-    dependents (--downstream=N to stop N edges away). The recipes are read from the work tree, so
-    check out --head first. Example:
+    Recipes changed since the merge base of --base and --head are selected with all their dependents.
+
+    --downstream=N stops N edges away. Recipes are read from the work tree: check out --head first.
+
+    Example:
 
       stackplan preview --base origin/main > comment.md
     """
