@@ -267,3 +267,30 @@ def test_changed_files_list_and_bad_config(repo: Path, tmp_path: Path) -> None:
     (repo / "stackplan.yaml").write_text("platforms: [linux-64]\nnot_a_key: 1\n")
     res = invoke("plan", str(repo))
     assert res.exit_code == 1 and "stackplan.yaml" in res.output and "Traceback" not in res.output
+
+
+def test_providers_from_stackplan_yaml_and_ambiguity_warning(repo: Path, tmp_path: Path) -> None:
+    (repo / "recipes" / "zlib-ng").mkdir()
+    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta("zlib", "1.3.1"))
+    out = tmp_path / "p.json"
+    assert (
+        invoke(
+            "plan", str(repo), "-p", "linux-64", "-k", "libhts", "--upstream", "-o", str(out), "-q"
+        ).exit_code
+        == 0
+    )
+    plan = plan_at(out)
+    assert any(w.startswith("zlib is provided by recipes/zlib, recipes/zlib-ng") for w in plan.warnings)
+    assert {n.recipe for n in plan.nodes} == {"recipes/libhts", "recipes/zlib"}  # equal versions: first dir
+    (repo / "stackplan.yaml").write_text(
+        "platforms: [linux-64, osx-arm64]\nvariant_configs: [cbc.yaml]\nproviders:\n  zlib: recipes/zlib-ng\n"
+    )
+    assert (
+        invoke(
+            "plan", str(repo), "-p", "linux-64", "-k", "libhts", "--upstream", "-o", str(out), "-q"
+        ).exit_code
+        == 0
+    )
+    plan = plan_at(out)
+    assert {n.recipe for n in plan.nodes} == {"recipes/libhts", "recipes/zlib-ng"}
+    assert not any("provided by" in w for w in plan.warnings)
