@@ -28,7 +28,14 @@ from typing import Any
 
 import jinja2
 
-from planner.jinja_env import RenderRecord, compile_template, render_context, render_template, star_spec
+from planner.jinja_env import (
+    RenderRecord,
+    base_context,
+    compile_template,
+    render_context,
+    render_template,
+    star_spec,
+)
 from planner.model import (
     PHASES,
     PlatformRender,
@@ -41,7 +48,7 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.selectors import select_lines, selector_namespace
+from planner.selectors import namespace_delta, select_lines, selector_namespace
 from planner.v0_used import REQUIREMENTS_TEXT, output_chunks, outputs_text, trim_build_only, used_in_text
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import SPECIAL_KEYS, VariantConfig, combined_config, expand
@@ -79,7 +86,9 @@ def _load(source: RecipeSource) -> _Recipe:
     return _Recipe(source, path, raw, template, local)
 
 
-def render_v0(source: RecipeSource, platforms: Sequence[str], options: RenderOptions) -> tuple[PlatformRender, ...]:
+def render_v0(
+    source: RecipeSource, platforms: Sequence[str], options: RenderOptions
+) -> tuple[PlatformRender, ...]:
     """One :class:`PlatformRender` per platform, in order; never raises for a recipe problem."""
     try:
         recipe = _load(source)
@@ -88,11 +97,17 @@ def render_v0(source: RecipeSource, platforms: Sequence[str], options: RenderOpt
     out = []
     for platform in platforms:
         try:
-            out.append(PlatformRender(source.rel, platform, variants=_render_platform(recipe, platform, options)))
+            out.append(
+                PlatformRender(source.rel, platform, variants=_render_platform(recipe, platform, options))
+            )
         except RecipeError as err:
             out.append(PlatformRender(source.rel, platform, error=err))
         except RecursionError:
-            out.append(PlatformRender(source.rel, platform, error=RecipeError(recipe.path, None, "recursion too deep")))
+            out.append(
+                PlatformRender(
+                    source.rel, platform, error=RecipeError(recipe.path, None, "recursion too deep")
+                )
+            )
         except Exception as exc:  # a recipe must never stop the others; keep the cause visible
             msg = f"{type(exc).__name__}: {exc}"
             out.append(PlatformRender(source.rel, platform, error=RecipeError(recipe.path, None, msg)))
@@ -112,32 +127,50 @@ def _used(keys: frozenset[str], text: str, selectors_only: bool) -> frozenset[st
     return frozenset(used_in_text(keys, text, selectors_only=selectors_only))
 
 
+@lru_cache(maxsize=256)
+def _base_context(
+    config: VariantConfig, platform: str, environ: Variant, build_platform: str | None
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """The first variant, its selector namespace and its template context (shared, read-only)."""
+    first = config.first()
+    ns = _base_namespace(config, platform, environ, build_platform)
+    return first, ns, base_context(ns, first)
+
+
+@lru_cache(maxsize=256)
+def _base_namespace(
+    config: VariantConfig, platform: str, environ: Variant, build_platform: str | None
+) -> dict:
+    """The selector namespace of a config's first variant, shared by every recipe (read-only)."""
+    return selector_namespace(platform, config.first(), environ, build_platform)
+
+
 def _config_files(recipe: _Recipe, options: RenderOptions) -> list[Path]:
     return [*options.exclusive_configs, *recipe.local_configs, *options.variant_configs]
 
 
 def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
-    environ = options.environ
+    environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     config = combined_config(_config_files(recipe, options), platform, environ)
     keys = _config_keys(config)
     first = config.first()
-    first_ns = selector_namespace(platform, first, environ, options.build_platform)
+    first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
     global_used = _used(keys, selected_raw, False) | _used(keys, recipe.raw, True)
-    first_meta, _ = _render_meta(recipe, platform, first, first_ns, environ, options)
+    first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = _noarch(_section(first_meta, "build"))
-    variants = expand(config, global_used, noarch_python=noarch == "python")
+    variants = expand(config, global_used, noarch_python=noarch is not None)
 
     results: list[RenderedRecipe] = []
     seen_outputs: set[tuple] = set()
     seen_skips: set[Variant] = set()
     for variant in variants:
-        ns = selector_namespace(platform, variant, environ, options.build_platform)
-        if variant is variants[0] and variant == first:
+        ns = namespace_delta(first_ns, first, variant, platform, environ, options.build_platform)
+        if variant == first:
             meta, record = first_meta, _
         else:
-            meta, record = _render_meta(recipe, platform, variant, ns, environ, options)
+            meta, record = _render_meta(recipe, config, platform, variant, ns, environ, options)
         rendered = _render_variant(recipe, platform, config, keys, variant, ns, meta, record)
         if rendered.skip:
             if rendered.variant not in seen_skips:
@@ -171,6 +204,7 @@ def _with_outputs(r: RenderedRecipe, outputs: tuple[RenderedOutput, ...]) -> Ren
 
 def _render_meta(
     recipe: _Recipe,
+    config: VariantConfig,
     platform: str,
     variant: Mapping[str, str],
     ns: dict[str, Any],
@@ -179,21 +213,32 @@ def _render_meta(
 ) -> tuple[dict[str, Any], RenderRecord]:
     """Jinja, then selectors, then YAML: the recipe dict for one platform and variant."""
     record = RenderRecord()
-    ctx = render_context(platform, variant, ns, environ, record, recipe_dir=str(recipe.source.path))
+    first, first_ns, base = _base_context(config, platform, environ, options.build_platform)
+    changed: dict[str, Any] = {}
+    if ns is not first_ns:
+        changed = {k: v for k, v in ns.items() if first_ns.get(k) is not v}
+        changed.update((k, v) for k, v in variant.items() if first.get(k) != v)
+    recipe_dir = str(recipe.source.path)
+    ctx = render_context(platform, variant, base, changed, environ, record, recipe_dir=recipe_dir)
     meta = _jinja_selectors_yaml(recipe, ctx, ns, record)
     if "PKG_" in recipe.raw:  # conda-build re-parses until PKG_NAME & co. are known
-        pkg = _section(meta, "package")
-        ctx.update(
-            PKG_NAME=str(pkg.get("name") or ""),
-            PKG_VERSION=str(pkg.get("version") or ""),
-            PKG_BUILDNUM=str(_section(meta, "build").get("number") or 0),
-        )
+        pkg_section = _section(meta, "package")
+        pkg = {
+            "PKG_NAME": str(pkg_section.get("name") or ""),
+            "PKG_VERSION": str(pkg_section.get("version") or ""),
+            "PKG_BUILDNUM": str(_section(meta, "build").get("number") or 0),
+        }
         record = RenderRecord()
+        ctx = render_context(
+            platform, variant, base, changed, environ, record, recipe_dir=recipe_dir, pkg=pkg
+        )
         meta = _jinja_selectors_yaml(recipe, ctx, ns, record)
     return meta, record
 
 
-def _jinja_selectors_yaml(recipe: _Recipe, ctx: dict[str, Any], ns: dict[str, Any], record: RenderRecord) -> dict:
+def _jinja_selectors_yaml(
+    recipe: _Recipe, ctx: Mapping[str, Any], ns: dict[str, Any], record: RenderRecord
+) -> dict:
     try:
         text = render_template(recipe.template, ctx, record)
     except jinja2.TemplateError as exc:
@@ -203,12 +248,18 @@ def _jinja_selectors_yaml(recipe: _Recipe, ctx: dict[str, Any], ns: dict[str, An
         raise
     except Exception as exc:  # errors raised inside recipe expressions (e.g. int('x'))
         raise RecipeError(recipe.path, None, f"Jinja error: {type(exc).__name__}: {exc}") from None
-    text = select_lines(text, ns, recipe.path)
-    data = load_recipe_yaml(text, recipe.path)
+    return _parse(select_lines(text, ns, recipe.path), recipe.path)
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str, path: str) -> dict:
+    """YAML of one rendered text. Cached: platforms often render to the same text (noarch
+    recipes, linux arches), and the result is never mutated by the caller."""
+    data = load_recipe_yaml(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise RecipeError(recipe.path, 1, "a meta.yaml must be a mapping")
+        raise RecipeError(path, 1, "a meta.yaml must be a mapping")
     return data
 
 
@@ -290,7 +341,9 @@ def _render_variant(
     package = _section(meta, "package")
     build = _section(meta, "build")
     top_name = str(package.get("name") or "")
-    top_version = "None" if "version" in package and package["version"] is None else str(package.get("version", ""))
+    top_version = (
+        "None" if "version" in package and package["version"] is None else str(package.get("version", ""))
+    )
     top_number = _build_number(build.get("number"), recipe.path)
     undefined = tuple(record.undefined)
     base = RenderedRecipe(
@@ -303,12 +356,16 @@ def _render_variant(
         undefined_jinja=undefined,
     )
     if _truthy(build.get("skip")):
-        used = _output_used(recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements")))
+        used = _output_used(
+            recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements"))
+        )
         v = Variant({k: variant[k] for k in used if k in variant})
         return RenderedRecipe(base.recipe, base.format, platform, v, (), True, undefined)
 
     raw_outputs = meta.get("outputs")
-    outputs: list[dict[str, Any]] = [o for o in raw_outputs if isinstance(o, dict)] if isinstance(raw_outputs, list) else []
+    outputs: list[dict[str, Any]] = (
+        [o for o in raw_outputs if isinstance(o, dict)] if isinstance(raw_outputs, list) else []
+    )
     rendered_names = [str(o.get("name", top_name)) for o in outputs]
     if not outputs:
         outputs = [{"name": top_name}]
@@ -441,8 +498,17 @@ def _output_used(
     m = REQUIREMENTS_TEXT.search(selected_text)
     reqs_used = set(_used(keys, m.group(0), False)) if m else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
-    trimmed = trim_build_only(reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore)
+    trimmed = trim_build_only(
+        reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
+    )
     used = (all_used - reqs_used) | trimmed
+    # Observed in conda-build 26.7's render (88 of 89 cases in the bioconda truth): a variant key
+    # equal to a dash-separated part of the output's name, or to the whole name with dashes as
+    # underscores, counts as used (``perl-email-simple`` -> ``perl``, ``mkl-service`` ->
+    # ``mkl_service``). See docs/recipe-semantics.md.
+    for part in {*name.split("-"), name.replace("-", "_")}:
+        if part in variant:
+            used.add(part)
     build = build if build is not None else _section(meta, "build")
     if "target_platform" in variant and not noarch:
         used.add("target_platform")

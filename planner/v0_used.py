@@ -46,10 +46,13 @@ def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
     parts = []
     m = _COMPILER_KEY.match(key)
     if m:
-        parts.append(r"\{\s*%s\([\'\"]%s[\"\'][^\{]*?\}" % (m.group(2), re.escape(m.group(1))))
+        parts.append(r"\{\s*" + m.group(2) + r"\([\'\"]" + re.escape(m.group(1)) + r"[\"\'][^\{]*?\}")
     req = "[-_]".join(map(re.escape, key.split("_")))
-    parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?%s[^'\"]*?\}\}" % k)
-    parts.append(r"^\s+\-\s+%s\s*(?:\s[\[#]|$)" % req)
+    if key in ("cdt_name", "cdt_arch"):
+        parts.append(r"\{\s*cdt\(")
+    parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?" + k + r"[^'\"]*?\}\}")
+    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"['\"][^{}]*?\}\}")
+    parts.append(r"^\s+\-\s+" + req + r"\s*(?:\s[\[#]|$)")
     parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
     return re.compile("|".join(parts))
 
@@ -72,6 +75,8 @@ def _candidates(keys: Collection[str], text: str) -> set[str]:
                     for j in range(i + 1, min(len(w), i + maxlen) + 1):
                         if w[i:j] in keys:
                             found.add(w[i:j])
+    if "cdt(" in text:
+        found.update(k for k in ("cdt_name", "cdt_arch") if k in keys)
     for _, lang in _LANG_CALL.findall(text):
         for suffix in ("_compiler", "_compiler_version", "_stdlib", "_stdlib_version"):
             if lang + suffix in keys:
@@ -88,6 +93,8 @@ def used_in_text(keys: Collection[str], text: str, *, selectors_only: bool = Fal
         if m and not selectors_only:
             lang = m.group(1)
             relevant = [ln for ln in lines if key in ln or lang in ln]
+        elif key in ("cdt_name", "cdt_arch") and not selectors_only:
+            relevant = [ln for ln in lines if "cdt(" in ln or key in ln]
         else:
             relevant = [ln for ln in lines if key in ln.replace("-", "_")]
         if not relevant:

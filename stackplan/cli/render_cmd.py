@@ -64,6 +64,7 @@ def render(
         "--relative-to",
         help="Name recipes by their dir relative to this one (e.g. the corpus root, to match truth lines).",
     ),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Render in this many processes."),
     as_json: bool = typer.Option(
         False, "--json", help="One JSON line per recipe dir and platform (conda-build truth-line shape)."
     ),
@@ -104,7 +105,7 @@ def render(
     if not sources:
         _err("no recipe dirs (meta.yaml / recipe.yaml) found under: " + ", ".join(map(str, paths)))
         raise typer.Exit(1)
-    renders = render_all(sources, platforms, options, reporter=reporter_for())
+    renders = render_all(sources, platforms, options, reporter=reporter_for(), jobs=jobs)
     if as_json:
         out = sys.stdout
         for r in renders:
