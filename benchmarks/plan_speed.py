@@ -27,7 +27,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("STACKPLAN_CORPUS", PROJECT.parent / "shared" / "corpus"))
+CORPUS = Path(
+    os.environ.get("STACKPLAN_CORPUS")
+    or next(
+        (p / "shared" / "corpus" for p in PROJECT.parents if (p / "shared" / "corpus").is_dir()),
+        PROJECT.parent / "shared" / "corpus",
+    )
+)
 PLATFORMS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64")
 TARGET_SECONDS = 5.0
 
