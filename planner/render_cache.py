@@ -160,9 +160,10 @@ class RenderCache:
     """
 
     directory: Path = field(default_factory=default_cache_dir)
+    #: What identifies the renderer; None: the stackplan version plus the planner's source digest.
+    version: str | None = None
     stats: CacheStats = field(default_factory=CacheStats)
     _options_digests: dict[RenderOptions, str] = field(default_factory=dict, repr=False)
-    _code: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
@@ -171,15 +172,15 @@ class RenderCache:
 
     def key(self, source: RecipeSource, options: RenderOptions) -> str:
         """The content key of ``source`` rendered with ``options`` (any platform)."""
-        if self._code is None:
-            self._code = code_fingerprint()
+        if self.version is None:
+            self.version = code_fingerprint()
         opts = self._options_digests.get(options)
         if opts is None:
             opts = self._options_digests[options] = options_digest(options)
         h = hashlib.sha256()
         for part in (
             _FORMAT,
-            self._code,
+            self.version,
             opts,
             source.rel,
             str(source.path),
