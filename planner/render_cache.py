@@ -198,7 +198,7 @@ class RenderCache:
 
     # -- read -------------------------------------------------------------------------------------------
 
-    def load(self, key: str) -> dict[str, dict[str, Any]]:
+    def load(self, key: str, *, count: bool = True) -> dict[str, dict[str, Any]]:
         """The verified ``platform -> PlatformRender dict`` under ``key``; ``{}`` when absent or bad."""
         try:
             with open(self.entry_path(key), "rb") as f:
@@ -207,7 +207,8 @@ class RenderCache:
             return {}
         payload = _verify(data, key)
         if payload is None:
-            self.stats.corrupt += 1
+            if count:
+                self.stats.corrupt += 1
             return {}
         return payload
 
@@ -240,7 +241,7 @@ class RenderCache:
 
         Never raises for a disk problem (a read-only or full cache dir only costs speed).
         """
-        payload: dict[str, dict[str, Any]] = self.load(key) if merge else {}
+        payload: dict[str, dict[str, Any]] = self.load(key, count=False) if merge else {}
         for r in renders:
             payload[r.platform] = r.to_dict()
         try:

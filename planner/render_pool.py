@@ -16,7 +16,8 @@ output does not depend on ``jobs`` or on which worker finished first.
 
 A recipe that makes the renderer raise (a bug: renderers return errors as values) becomes a
 :class:`PlatformRender` carrying a :class:`RecipeError`, and the pool goes on. If a worker process dies
-(a native crash), the recipes not yet done are rendered again in the caller, one by one.
+(a native crash), the recipes not yet done are rendered again one at a time in a fresh worker, so the
+one that kills it is found and reported as an error while every other recipe still renders.
 """
 
 from __future__ import annotations
@@ -99,39 +100,79 @@ def _pool(jobs: int, renderer: str) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([renderer.partition(":")[0], __name__])
+        # imported once in the server, shared by every worker it forks (missing modules are skipped)
+        preload = [renderer.partition(":")[0], "planner.render_v0", "planner.render_v1", __name__]
+        ctx.set_forkserver_preload(preload)
     else:  # pragma: no cover - Windows / some macOS builds
         ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every worker call of one ``render_many`` shares."""
+
+    options: RenderOptions
+    renderer: str
+    cache_dir: str | None
+
+
 def _render_in_pool(
     tasks: list[_Task],
-    options: RenderOptions,
-    *,
+    run: _Run,
     jobs: int,
-    renderer: str,
-    cache: RenderCache | None,
     reporter: Reporter,
     collect: Callable[[list[PlatformRender]], None],
 ) -> list[_Task]:
-    """Render ``tasks`` over ``jobs`` processes; return the tasks left undone if the pool broke."""
-    cache_dir = str(cache.directory) if cache is not None else None
+    """Render ``tasks`` over ``jobs`` processes; return the tasks left undone if a worker died."""
     pending: dict[Future, list[_Task]] = {}
-    with _pool(jobs, renderer) as pool:
+    with _pool(jobs, run.renderer) as pool:
         try:
             for chunk in _chunks(tasks, jobs):
-                pending[pool.submit(_render_chunk, chunk, options, renderer, cache_dir)] = chunk
+                fut = pool.submit(_render_chunk, chunk, run.options, run.renderer, run.cache_dir)
+                pending[fut] = chunk
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    chunk = pending.pop(fut)
-                    for renders in fut.result():
+                    results = fut.result()
+                    pending.pop(fut)
+                    for renders in results:
                         collect(renders)
                         reporter.advance(1)
         except BrokenProcessPool:
             return [t for chunk in pending.values() for t in chunk]
     return []
+
+
+def _render_isolated(
+    tasks: list[_Task], run: _Run, reporter: Reporter, collect: Callable[[list[PlatformRender]], None]
+) -> None:
+    """After a worker died: render the rest one recipe at a time in one worker, to find the culprit.
+
+    The recipe whose render kills the worker gets an error value; the others are rendered normally.
+    Never in the caller's own process: what killed a worker would kill the caller.
+    """
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for task in tasks:
+            pool = pool or _pool(1, run.renderer)
+            try:
+                renders = pool.submit(_render_chunk, [task], run.options, run.renderer, run.cache_dir)
+                renders = renders.result()[0]
+            except BrokenProcessPool:
+                pool.shutdown(wait=True)
+                pool = None
+                error = RecipeError(
+                    task.source.recipe_file,
+                    None,
+                    "internal error: the render worker process died on this recipe",
+                )
+                renders = [PlatformRender(task.source.rel, p, error=error) for p in task.platforms]
+            collect(renders)
+            reporter.advance(1)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def render_many(
@@ -169,15 +210,11 @@ def render_many(
                 reporter.advance(1)
 
         if jobs > 1 and len(todo) > jobs:
-            todo = _render_in_pool(
-                todo,
-                options,
-                jobs=jobs,
-                renderer=renderer,
-                cache=cache,
-                reporter=reporter,
-                collect=results.extend,
-            )
+            run = _Run(options, renderer, str(cache.directory) if cache is not None else None)
+            left = _render_in_pool(todo, run, jobs, reporter, results.extend)
+            if left:
+                _render_isolated(left, run, reporter, results.extend)
+            todo = []
         if todo:
             render = _resolve(renderer)
             for task in todo:
