@@ -290,3 +290,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def open_cache(directory: Path | None = None, *, enabled: bool = True) -> RenderCache | None:
+    """The cache a command uses: None when disabled (``--no-cache``), else ``directory`` or the default.
+
+    The CLI's ``--cache-dir DIR`` / ``--no-cache`` map onto the two arguments one to one.
+    """
+    if not enabled:
+        return None
+    return RenderCache(Path(directory).expanduser() if directory is not None else default_cache_dir())

@@ -261,3 +261,12 @@ def test_concurrent_writers_leave_a_valid_cache(tmp_path: Path) -> None:
             assert r.platform == platform and r.recipe == f"recipes/r{i}"
     assert cache.stats.corrupt == 0
     assert not list(cache_dir.rglob(".tmp-*")), "temporary files left behind"
+
+
+def test_open_cache_maps_cli_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.render_cache import open_cache
+
+    assert open_cache(tmp_path / "x", enabled=False) is None
+    assert open_cache(tmp_path / "x").directory == tmp_path / "x"
+    monkeypatch.setenv("STACKPLAN_CACHE_DIR", str(tmp_path / "env"))
+    assert open_cache().directory == tmp_path / "env"
