@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("STACKPLAN_CORPUS", PROJECT.parent / "shared" / "corpus"))
+
+
+def _find_corpus() -> Path:
+    """``$STACKPLAN_CORPUS``, else ``shared/corpus`` beside the checkout or one of its parents."""
+    if os.environ.get("STACKPLAN_CORPUS"):
+        return Path(os.environ["STACKPLAN_CORPUS"])
+    for parent in PROJECT.parents:
+        if (parent / "shared" / "corpus").is_dir():
+            return parent / "shared" / "corpus"
+    return PROJECT.parent / "shared" / "corpus"
+
+
+CORPUS = _find_corpus()
 GIB = 1024**3
 MIB = 1024**2
 

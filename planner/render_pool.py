@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -37,6 +37,10 @@ from planner.render_cache import RenderCache
 
 #: ``module:function`` of the renderer used when none is given (see ``planner.render``).
 DEFAULT_RENDERER = "planner.render:render_recipe"
+
+#: Below this many recipe-platforms to render, workers cost more to start (~0.5 s: an interpreter and
+#: the renderer's imports) than they save (a render takes a few ms): render in the caller instead.
+MIN_POOL_RENDERS = 64
 
 RenderFn = Callable[[RecipeSource, Sequence[str], RenderOptions], Sequence[PlatformRender]]
 
@@ -75,12 +79,28 @@ def _render_task(task: _Task, options: RenderOptions, render: RenderFn) -> list[
     return renders
 
 
-def _render_chunk(
-    tasks: Sequence[_Task], options: RenderOptions, renderer: str, cache_dir: str | None
-) -> list[list[PlatformRender]]:
-    """The worker side: render a chunk of recipes, store each in the cache, send the renders back."""
-    render = _resolve(renderer)
-    cache = RenderCache(Path(cache_dir)) if cache_dir is not None else None
+@dataclass(frozen=True)
+class _Run:
+    """What every worker call of one ``render_many`` shares."""
+
+    options: RenderOptions
+    renderer: str
+    cache_dir: str | None
+    environ: Mapping[str, str]
+
+
+def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender]]:
+    """The worker side: render a chunk of recipes, store each in the cache, send the renders back.
+
+    The worker first takes the caller's environment: a forkserver's workers inherit the environment
+    of the moment the server started, and tools under the renderer (py-rattler-build's
+    ``RATTLER_CACHE_DIR``, ``HOME``) must see what they would see in the caller.
+    """
+    if os.environ != run.environ:
+        os.environ.clear()
+        os.environ.update(run.environ)
+    options, render = run.options, _resolve(run.renderer)
+    cache = RenderCache(Path(run.cache_dir)) if run.cache_dir is not None else None
     out = []
     for task in tasks:
         renders = _render_task(task, options, render)
@@ -108,15 +128,6 @@ def _pool(jobs: int, renderer: str) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
 
 
-@dataclass(frozen=True)
-class _Run:
-    """What every worker call of one ``render_many`` shares."""
-
-    options: RenderOptions
-    renderer: str
-    cache_dir: str | None
-
-
 def _render_in_pool(
     tasks: list[_Task],
     run: _Run,
@@ -129,7 +140,7 @@ def _render_in_pool(
     with _pool(jobs, run.renderer) as pool:
         try:
             for chunk in _chunks(tasks, jobs):
-                fut = pool.submit(_render_chunk, chunk, run.options, run.renderer, run.cache_dir)
+                fut = pool.submit(_render_chunk, chunk, run)
                 pending[fut] = chunk
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -157,7 +168,7 @@ def _render_isolated(
         for task in tasks:
             pool = pool or _pool(1, run.renderer)
             try:
-                renders = pool.submit(_render_chunk, [task], run.options, run.renderer, run.cache_dir)
+                renders = pool.submit(_render_chunk, [task], run)
                 renders = renders.result()[0]
             except BrokenProcessPool:
                 pool.shutdown(wait=True)
@@ -184,11 +195,13 @@ def render_many(
     cache: RenderCache | None = None,
     reporter: Reporter | None = None,
     renderer: str = DEFAULT_RENDERER,
+    min_pool_renders: int = MIN_POOL_RENDERS,
 ) -> list[PlatformRender]:
     """Render every source on every platform; the result is sorted by ``(recipe, platform)``.
 
-    ``jobs`` > 1 renders cache misses over that many processes (a handful of misses are rendered
-    in-process: starting workers would cost more). ``renderer`` names a function with
+    ``jobs`` > 1 renders cache misses over that many processes, unless fewer than ``min_pool_renders``
+    recipe-platforms are left to render (then they render in this process: starting workers would cost
+    more than it saves). ``renderer`` names a function with
     ``render_recipe``'s signature as ``"module:function"`` so workers can import it.
     """
     platforms = tuple(platforms)
@@ -209,8 +222,10 @@ def render_many(
             else:
                 reporter.advance(1)
 
-        if jobs > 1 and len(todo) > jobs:
-            run = _Run(options, renderer, str(cache.directory) if cache is not None else None)
+        work = sum(len(t.platforms) for t in todo)
+        if jobs > 1 and len(todo) > 1 and work >= min_pool_renders:
+            cache_dir = str(cache.directory) if cache is not None else None
+            run = _Run(options, renderer, cache_dir, dict(os.environ))
             left = _render_in_pool(todo, run, jobs, reporter, results.extend)
             if left:
                 _render_isolated(left, run, reporter, results.extend)

@@ -10,7 +10,8 @@ import pytest
 
 from planner.model import PlatformRender, RecipeFormat, RecipeSource, RenderOptions
 from planner.render_cache import RenderCache
-from planner.render_pool import default_jobs, render_many
+from planner.render_pool import default_jobs
+from planner.render_pool import render_many as _render_many
 
 PLATFORMS = ("linux-64", "osx-arm64", "noarch")
 
@@ -47,6 +48,11 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[RecipeSource]:
     names = [f"pkg{i:02d}" for i in range(10)] + ["broken-one"]
     # given in an order that is not the sorted one: the result must not depend on it
     return list(reversed(write_tree(tmp_path / "tree", names)))
+
+
+def render_many(*args, **kwargs) -> list[PlatformRender]:
+    """The pool with its small-work shortcut off, so these small trees really go through workers."""
+    return _render_many(*args, min_pool_renders=0, **kwargs)
 
 
 class Recorder:
@@ -175,3 +181,23 @@ def test_corrupt_cache_entry_is_re_rendered(tree: list[RecipeSource], tmp_path: 
 
 def test_default_jobs_is_positive() -> None:
     assert default_jobs() >= 1
+
+
+def only_in_caller(
+    source: RecipeSource, platforms: Sequence[str], options: RenderOptions
+) -> tuple[PlatformRender, ...]:
+    """The real renderer, but it fails anywhere except in the process that started the test."""
+    from planner.render import render_recipe
+
+    if os.getpid() != int(os.environ["STACKPLAN_TEST_CALLER"]):
+        raise RuntimeError("rendered in a worker")
+    return render_recipe(source, platforms, options)
+
+
+def test_small_work_renders_in_the_caller(tree: list[RecipeSource], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKPLAN_TEST_CALLER", str(os.getpid()))
+    small = _render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=2, renderer=f"{__name__}:only_in_caller")
+    assert small == render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=1)
+    # the same work forced through workers does not run in the caller
+    forced = render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=2, renderer=f"{__name__}:only_in_caller")
+    assert all(r.error and "rendered in a worker" in r.error.message for r in forced)
