@@ -39,7 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from planner import __version__
-from planner.model import PlatformRender, RecipeSource, RenderOptions
+from planner.model import (
+    PlatformRender,
+    RecipeError,
+    RecipeFormat,
+    RecipeSource,
+    RenderedOutput,
+    RenderedRecipe,
+    RenderOptions,
+    Variant,
+)
 
 #: Files larger than this are hashed by size plus their first and last 64 KiB.
 HUGE_FILE = 4 * 1024 * 1024
@@ -49,7 +58,7 @@ _RECIPE_FILES = ("meta.yaml", "recipe.yaml")
 #: Directories that never hold anything a render reads.
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache"})
 _MAGIC = b"stackplan-render-cache/1"
-_FORMAT = "1"
+_FORMAT = "2"  # 2: outputs stored once per entry (see _compact)
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -198,23 +207,30 @@ class RenderCache:
 
     # -- read -------------------------------------------------------------------------------------------
 
-    def load(self, key: str, *, count: bool = True) -> dict[str, dict[str, Any]]:
-        """The verified ``platform -> PlatformRender dict`` under ``key``; ``{}`` when absent or bad."""
+    def _payload(self, key: str, *, count: bool = True) -> dict[str, Any]:
+        """The verified, still compact payload under ``key``; ``{}`` when absent or bad."""
         try:
             with open(self.entry_path(key), "rb") as f:
                 data = f.read()
         except OSError:
             return {}
         payload = _verify(data, key)
-        if payload is None:
+        if payload is None or not isinstance(payload.get("platforms"), dict):
             if count:
                 self.stats.corrupt += 1
             return {}
         return payload
 
+    def load(self, key: str) -> dict[str, dict[str, Any]]:
+        """The verified ``platform -> PlatformRender dict`` under ``key``; ``{}`` when absent or bad."""
+        return _expand(self._payload(key))
+
     def lookup(self, key: str, platforms: Sequence[str]) -> tuple[dict[str, PlatformRender], list[str]]:
         """The stored renders among ``platforms``, and the platforms still to render (in the given order)."""
-        stored = self.load(key)
+        payload = self._payload(key)
+        stored = payload.get("platforms") or {}
+        table = payload.get("outputs") or []
+        decoded: dict[int, RenderedOutput] = {}  # an output shared by several platforms is decoded once
         found: dict[str, PlatformRender] = {}
         missing: list[str] = []
         for p in platforms:
@@ -222,8 +238,8 @@ class RenderCache:
             try:
                 if d is None or d.get("platform") != p:
                     raise KeyError(p)
-                found[p] = PlatformRender.from_dict(d)
-            except (KeyError, TypeError, ValueError, AttributeError):
+                found[p] = _decode(d, table, decoded)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 missing.append(p)
         self.stats.hits += len(found)
         self.stats.misses += len(missing)
@@ -241,14 +257,85 @@ class RenderCache:
 
         Never raises for a disk problem (a read-only or full cache dir only costs speed).
         """
-        payload: dict[str, dict[str, Any]] = self.load(key, count=False) if merge else {}
+        expanded = _expand(self._payload(key, count=False)) if merge else {}
         for r in renders:
-            payload[r.platform] = r.to_dict()
+            expanded[r.platform] = r.to_dict()
         try:
-            _write_atomic(self.entry_path(key), _encode(payload, key))
+            _write_atomic(self.entry_path(key), _encode(_compact(expanded), key))
         except OSError:
             return
         self.stats.writes += 1
+
+
+def _compact(renders: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """``platform -> PlatformRender dict`` with every distinct output stored once, referenced by index.
+
+    Why: most recipes render the same outputs on every platform (all noarch ones do), so a warm run
+    parses and decodes each distinct output once instead of once per platform.
+    """
+    table: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    platforms: dict[str, Any] = {}
+    for p, render in renders.items():
+        variants = []
+        for v in render.get("variants") or ():
+            refs = []
+            for o in v.get("outputs") or ():
+                text = json.dumps(o, sort_keys=True, separators=(",", ":"))
+                if text not in index:
+                    index[text] = len(table)
+                    table.append(o)
+                refs.append(index[text])
+            variants.append({**v, "outputs": refs})
+        platforms[p] = {**render, "variants": variants}
+    return {"outputs": table, "platforms": platforms}
+
+
+def _expand(payload: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The inverse of :func:`_compact`."""
+    table = payload.get("outputs") or []
+    out: dict[str, dict[str, Any]] = {}
+    for p, render in (payload.get("platforms") or {}).items():
+        variants = [{**v, "outputs": [table[i] for i in v.get("outputs") or ()]} for v in render["variants"]]
+        out[p] = {**render, "variants": variants}
+    return out
+
+
+def _decode(
+    render: Mapping[str, Any], table: list[Any], decoded: dict[int, RenderedOutput]
+) -> PlatformRender:
+    """One platform's compact dict as a :class:`PlatformRender`, outputs decoded through ``decoded``.
+
+    The fields are read as ``RenderedRecipe.from_dict`` / ``PlatformRender.from_dict`` read them; only
+    the outputs differ (shared objects from the entry's table). Tests hold the round trip to equality.
+    """
+    variants = []
+    for v in render.get("variants") or ():
+        outputs = []
+        for i in v.get("outputs") or ():
+            o = decoded.get(i)
+            if o is None:
+                o = decoded[i] = RenderedOutput.from_dict(table[i])
+            outputs.append(o)
+        variants.append(
+            RenderedRecipe(
+                recipe=v["recipe"],
+                format=RecipeFormat(v["format"]),
+                platform=v["platform"],
+                variant=Variant(v.get("variant") or {}),
+                outputs=tuple(outputs),
+                skip=bool(v.get("skip", False)),
+                undefined_jinja=tuple(v.get("undefined_jinja") or ()),
+                build_platform=v.get("build_platform"),
+            )
+        )
+    error = render.get("error")
+    return PlatformRender(
+        recipe=render["recipe"],
+        platform=render["platform"],
+        variants=tuple(variants),
+        error=RecipeError.from_dict(error) if error else None,
+    )
 
 
 def _encode(payload: Mapping[str, Any], key: str) -> bytes:
