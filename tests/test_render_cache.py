@@ -174,7 +174,7 @@ def test_huge_file_change_at_its_end_changes_key(tmp_path: Path) -> None:
         pytest.param(lambda data: data.split(b"\n", 1)[0], id="header-only"),
         pytest.param(lambda data: b"", id="empty"),
         pytest.param(lambda data: os.urandom(len(data)), id="garbage"),
-        pytest.param(lambda data: data[:-3] + b"}}}", id="body-edited"),
+        pytest.param(lambda data: data[:-10] + bytes([data[-10] ^ 1]) + data[-9:], id="body-edited"),
         pytest.param(lambda data: data.replace(b'"foo"', b'"bar"'), id="value-edited"),
     ],
 )
