@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ CORPUS = _find_corpus()
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# renders cached by commands under test go to a private dir, never the user's ~/.cache/stackplan
+os.environ.setdefault("STACKPLAN_CACHE_DIR", tempfile.mkdtemp(prefix="stackplan-test-cache-"))
 
 
 @pytest.fixture(scope="session")
