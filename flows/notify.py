@@ -94,15 +94,15 @@ def report_target(flow_run: Any) -> ReportTarget | None:
     return ReportTarget(str(params["repo"]), str(params["head_sha"]), str(platform), int(pr) if pr else None)
 
 
-def run_url(flow_run: Any) -> str | None:
-    """The Prefect UI page of a run: PREFECT_UI_URL when set, else derived from PREFECT_API_URL."""
+def run_url(flow_run_id: Any) -> str | None:
+    """The Prefect UI page of a run (by id): PREFECT_UI_URL when set, else derived from PREFECT_API_URL."""
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
 
     base = PREFECT_UI_URL.value()
     if not base:
         api = PREFECT_API_URL.value()
         base = api[: -len("/api")] if api and api.endswith("/api") else api
-    return f"{base.rstrip('/')}/runs/flow-run/{flow_run.id}" if base else None
+    return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}" if base else None
 
 
 def _post(
@@ -120,7 +120,7 @@ def _post(
             github_state,
             context=status_context(target.platform),
             description=description,
-            target_url=run_url(flow_run),
+            target_url=run_url(flow_run.id),
         )
     except GitHubError as exc:
         log.warning("could not post %s status for run %s: %s", github_state, flow_run.id, exc)

@@ -1,0 +1,129 @@
+"""``stackplan serve``, ``stackplan history``, ``stackplan monitor``: the event-driven side.
+
+A thin shell: options are parsed here, the work is in flows/webhook.py, flows/history.py and
+flows/monitor.py, imported inside the commands so ``stackplan plan`` never pays for Prefect.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+#: Where stackplan keeps state (delivery store, checkouts, monitor memory): $STACKPLAN_HOME or ./.stackplan.
+STATE_ENV = "STACKPLAN_HOME"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get(STATE_ENV) or ".stackplan").resolve()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _use_prefect_server() -> None:
+    """Point Prefect at a server: PREFECT_API_URL when set, else the embedded one (flows/server.py)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    try:
+        from flows import server  # helper "flows": the embedded server `stackplan run` uses
+    except ImportError:
+        return  # Prefect's own default (its ephemeral local server)
+    ensure = getattr(server, "ensure_server", None) or getattr(server, "ensure_api_url", None)
+    if ensure is not None:
+        url = ensure()
+        if isinstance(url, str) and url:
+            os.environ["PREFECT_API_URL"] = url
+
+
+def serve(
+    repo_dir: Path = typer.Option(
+        Path("."), "--repo-dir", help="Local clone of the recipe repository; commits are looked up here."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (put a TLS proxy in front for GitHub)."),
+    port: int = typer.Option(8787, help="Port to listen on."),
+    subdir: str = typer.Option("", help="The stackplan root inside the repository (default: its top)."),
+    github_repo: str | None = typer.Option(
+        None, "--github-repo", help="Only accept events of this repository (owner/name)."
+    ),
+    platform: list[str] | None = typer.Option(
+        None, "--platform", "-p", help="Platforms to plan (repeatable)."
+    ),
+    skip_existing: str | None = typer.Option(
+        None, "--skip-existing", help="Channel whose existing packages need no rebuild."
+    ),
+    deployment: str = typer.Option(
+        "stackplan-build/build", help="Deployment the build runs are created from."
+    ),
+    max_body: int = typer.Option(5 * 1024 * 1024, help="Largest accepted body in bytes (413 above)."),
+    comment: bool = typer.Option(True, "--comment/--no-comment", help="Post the plan preview on the PR."),
+    insecure_no_secret: bool = typer.Option(
+        False,
+        "--insecure-no-secret",
+        help="Accept unsigned deliveries. Local testing only: anyone can start builds.",
+    ),
+) -> None:
+    """Receive GitHub webhooks and start builds: pull_request (opened/synchronize/reopened) and push
+    to the default branch.
+
+    Every delivery must be signed with the secret in STACKPLAN_WEBHOOK_SECRET (the same secret as
+    in the GitHub webhook settings; content type application/json). A valid event is planned from
+    its changed files in the checkout given by --repo-dir and starts a flow run of the deployment
+    "stackplan-build/build" (make it with `stackplan deploy`). GET /healthz answers 200.
+
+    Example:
+
+        export STACKPLAN_WEBHOOK_SECRET=$(cat secret) PREFECT_API_URL=http://prefect:4200/api
+
+        stackplan serve --repo-dir ~/recipes --github-repo octo/recipes
+    """
+    import logging
+
+    import uvicorn
+
+    from flows.webhook import SECRET_ENV, WebhookSettings, create_app
+    from flows.webhook_dispatch import DispatchSettings
+
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret and not insecure_no_secret:
+        _fail(
+            f"{SECRET_ENV} is not set: refusing to accept unsigned webhooks"
+            " (--insecure-no-secret for local tests)"
+        )
+    if not (repo_dir / ".git").exists():
+        _fail(f"--repo-dir {repo_dir} is not a git checkout")
+    if insecure_no_secret and not secret:
+        typer.echo("WARNING: --insecure-no-secret: deliveries are not authenticated", err=True)
+    if platform:
+        from planner.platforms import parse_platforms
+
+        try:
+            platforms: tuple[str, ...] | None = tuple(parse_platforms(tuple(platform)))
+        except ValueError as exc:
+            _fail(str(exc))
+    else:
+        platforms = None
+    _use_prefect_server()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = WebhookSettings(
+        secret=secret.encode() if secret else None,
+        dispatch=DispatchSettings(
+            repo_dir=repo_dir.resolve(),
+            state_dir=state_dir(),
+            subdir=subdir,
+            deployment=deployment,
+            platforms=platforms,
+            skip_existing=skip_existing,
+        ),
+        max_body=max_body,
+        allowed_repo=github_repo,
+        comment=comment,
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
