@@ -125,5 +125,81 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def history(
+    package: list[str] | None = typer.Option(
+        None, "--package", help="Only jobs building this package (repeatable)."
+    ),
+    platform: list[str] | None = typer.Option(
+        None, "--platform", "-p", help="Only this platform (repeatable)."
+    ),
+    pr: int | None = typer.Option(None, "--pr", help="Only builds of this pull request."),
+    plan: str | None = typer.Option(None, "--plan", help="Only builds of this plan (hash prefix, 12 chars)."),
+    state: list[str] | None = typer.Option(
+        None, "--state", help="Only jobs in this state: completed, failed, crashed, running... (repeatable)."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Only jobs started after: 7d, 12h, 30m, 2w or a date."
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many rows (newest first)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+) -> None:
+    """Show past build jobs from Prefect, newest first, filtered by the tags build runs carry.
+
+    Reads the Prefect server in PREFECT_API_URL (else stackplan's embedded server, as `stackplan run`
+    uses). Each row is one build job (a recipe on a platform): when it started, its final state,
+    packages, recipe, pull request, plan and duration.
+
+    Example:
+
+        stackplan history --package samtools --platform linux-64 --state failed --since 7d
+    """
+    import asyncio
+    import json
+
+    from flows.history import HistoryQuery, format_table, parse_since, query_history, row_json
+
+    try:
+        since_at = parse_since(since) if since else None
+    except ValueError as exc:
+        _fail(str(exc))
+    if platform:
+        from planner.platforms import parse_platform
+
+        try:
+            platform = [parse_platform(p).subdir for p in platform]
+        except ValueError as exc:
+            _fail(str(exc))
+    query = HistoryQuery(
+        packages=tuple(package or ()),
+        platforms=tuple(platform or ()),
+        pr=pr,
+        plan=plan,
+        states=tuple(state or ()),
+        since=since_at,
+        limit=limit,
+    )
+    _use_prefect_server()
+    try:
+        rows = asyncio.run(query_history(query))
+    except Exception as exc:  # server down, bad URL: a message, not a traceback
+        _fail(f"could not read Prefect's API: {type(exc).__name__}: {exc}", code=1)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row_json(row), sort_keys=True))
+        return
+    if not rows:
+        typer.echo("no matching build jobs", err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    cells = format_table(rows)
+    table = Table(*cells[0], box=None, pad_edge=False)
+    for line in cells[1:]:
+        table.add_row(*line)
+    Console(width=200).print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("history")(history)
