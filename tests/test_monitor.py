@@ -134,3 +134,45 @@ def test_select_new_and_message_are_plain_functions():
         "• <http://ui/runs/flow-run/a|run-a> — Running for 2h05m\n"
         "• run-b — Late for 1h35m"
     }
+
+
+def test_cli_deploy_registers_a_cron_deployment(prefect_harness, monkeypatch, tmp_path):
+    from prefect.client.orchestration import get_client
+    from typer.testing import CliRunner
+
+    from stackplan.cli import app
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    monkeypatch.setenv("STACKPLAN_HOME", str(tmp_path))
+    out = CliRunner().invoke(app, ["monitor", "--deploy", "--cron", "*/7 * * * *", "--running-minutes", "45"])
+    assert out.exit_code == 0, out.output
+    assert "stackplan-monitor/scheduled" in out.stdout
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployment_by_name("stackplan-monitor/scheduled")
+
+    dep = asyncio.run(read())
+    assert [s.schedule.cron for s in dep.schedules] == ["*/7 * * * *"]
+    assert dep.entrypoint == "flows.monitor.monitor_flow"
+    assert dep.parameters["running_minutes"] == 45
+    assert dep.parameters["memory_path"] == str(tmp_path / "monitor-reported.json")
+
+
+def test_cli_once_reports(prefect_harness, monkeypatch, tmp_path, slack):
+    from typer.testing import CliRunner
+
+    from stackplan.cli import app
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    monkeypatch.setenv("STACKPLAN_HOME", str(tmp_path))
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    tag = f"stackplan-test-{uuid.uuid4().hex}"
+    asyncio.run(_make_runs(tag))
+    args = ["monitor", "--once", "--tag", tag, "--running-minutes", "0", "--waiting-minutes", "0"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "3 stuck run(s), 3 newly reported (posted to Slack)" in out.stdout
+    again = CliRunner().invoke(app, args)
+    assert "3 stuck run(s), 0 newly reported" in again.stdout
+    assert len(slack.requests) == 1

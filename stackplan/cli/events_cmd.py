@@ -200,6 +200,81 @@ def history(
     Console(width=200).print(table)
 
 
+#: Name of the monitor's scheduled deployment: "stackplan-monitor/scheduled".
+MONITOR_DEPLOYMENT = "scheduled"
+
+
+def monitor(
+    once: bool = typer.Option(False, "--once", help="Check once now (the default when no mode is given)."),
+    deploy: bool = typer.Option(False, "--deploy", help="Register deployment stackplan-monitor/scheduled."),
+    serve_it: bool = typer.Option(
+        False, "--serve", help="Register the deployment and run it here on schedule."
+    ),
+    cron: str = typer.Option("*/10 * * * *", "--cron", help="Schedule of --deploy / --serve (cron, UTC)."),
+    pool: str | None = typer.Option(None, "--pool", help="Work pool of the deployment (--deploy)."),
+    running_minutes: float = typer.Option(
+        120, "--running-minutes", help="Running longer than this is stuck."
+    ),
+    waiting_minutes: float = typer.Option(
+        30, "--waiting-minutes", help="Late/Pending longer than this is stuck."
+    ),
+    tag: str = typer.Option("stackplan", "--tag", help="Only runs carrying this tag."),
+) -> None:
+    """Find stuck builds and post them to Slack: runs Running longer than --running-minutes, or Late /
+    Pending longer than --waiting-minutes. Each stuck run is posted once until its state changes.
+
+    The Slack incoming-webhook URL comes from SLACK_WEBHOOK_URL (without it the list is only logged).
+    What was reported is remembered in $STACKPLAN_HOME/monitor-reported.json.
+
+    Examples:
+
+        stackplan monitor --once
+
+        stackplan monitor --serve --cron "*/10 * * * *"
+
+        stackplan monitor --deploy --cron "*/15 * * * *" --pool linux-64
+    """
+    from flows.monitor import MONITOR_FLOW, monitor_flow
+
+    if deploy and serve_it:
+        _fail("--deploy and --serve are exclusive")
+    parameters = {
+        "running_minutes": running_minutes,
+        "waiting_minutes": waiting_minutes,
+        "tag": tag,
+        "memory_path": str(state_dir() / "monitor-reported.json"),
+    }
+    _use_prefect_server()
+    if serve_it:
+        typer.echo(f"serving {MONITOR_FLOW}/{MONITOR_DEPLOYMENT} on {cron!r}; Ctrl-C stops")
+        monitor_flow.serve(name=MONITOR_DEPLOYMENT, cron=cron, parameters=parameters)
+        return
+    if deploy:
+        from prefect.deployments.runner import EntrypointType
+
+        deployment = monitor_flow.to_deployment(
+            name=MONITOR_DEPLOYMENT,
+            cron=cron,
+            parameters=parameters,
+            work_pool_name=pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            tags=["stackplan-monitor"],
+        )
+        deployment_id = deployment.apply()
+        typer.echo(f"deployment {MONITOR_FLOW}/{MONITOR_DEPLOYMENT} ({deployment_id}) scheduled {cron!r}")
+        if not pool:
+            typer.echo("no --pool: runs start only while `stackplan monitor --serve` runs", err=True)
+        return
+    import asyncio
+
+    result = asyncio.run(monitor_flow(**parameters))
+    typer.echo(
+        f"{len(result['stuck'])} stuck run(s), {len(result['reported'])} newly reported"
+        + (" (posted to Slack)" if result["posted"] else "")
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("history")(history)
+    app.command("monitor")(monitor)
