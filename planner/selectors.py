@@ -1,0 +1,180 @@
+"""Line selectors: ``- gcc  # [linux and not aarch64]`` keeps or drops one line of a recipe.
+
+conda-build evaluates a selector as a Python expression in a namespace built for the target
+platform (``get_selectors`` in its ``metadata.py``). We follow its rules:
+
+* a line whose first non-blank character is ``#`` becomes an empty line (comments go first);
+* a selector is the last ``[...]`` of a line, either at the end or inside a trailing comment;
+  the line is kept without the selector when the expression is true, dropped otherwise;
+* an unknown name counts as ``False`` (conda-build retries with the name replaced);
+* the namespace holds the os and arch flags, ``py``/``np`` as ints, ``py3k``..., ``environ``,
+  ``os``, every environment variable, and every variant key (ints where they parse, "true"/
+  "false" as booleans).
+
+This module is the only place that evaluates ``# [expr]``. Compiled expressions are cached
+per process (a corpus has a few hundred distinct selectors, not thousands).
+
+>>> ns = selector_namespace("osx-arm64", {"python": "3.12.* *_cpython"}, {})
+>>> select_lines("a: 1  # [osx]\\nb: 2  # [linux]\\nc: 3  # [py>=312]\\n", ns, "meta.yaml")
+'a: 1\\n\\nc: 3\\n'
+"""
+
+from __future__ import annotations
+
+import os as _os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from types import CodeType, SimpleNamespace
+from typing import Any
+
+from planner.model import RecipeError
+from planner.platforms import parse_platform
+
+# The last ``[...]`` of a line, at the end or inside a trailing comment (conda-build's sel_pat:
+# trailing characters are allowed only after a ``#``, but not markdown links).
+_SEL_PAT = re.compile(r"(.+?)\s*(#.*)?\[([^\[\]]+)\](?(2)[^\(\)]*)$")
+_NAME_ERROR = re.compile(r"'(.+?)'")
+
+#: Every os and arch conda knows, so ``# [win]`` or ``# [armv7l]`` is False rather than unknown.
+_OSES = ("linux", "osx", "win", "zos", "emscripten", "wasi", "freebsd")
+_ARCHES = ("x86", "x86_64", "aarch64", "arm64", "ppc64le", "ppc64", "s390x", "armv6l", "armv7l", "riscv64",
+           "wasm32")  # fmt: skip
+
+DEFAULT_PYTHON = "3.12"
+DEFAULT_NUMPY = "1.26"
+DEFAULT_PERL = "5.26.2"
+DEFAULT_LUA = "5"
+
+
+def _to_int_version(value: str, default: str) -> int:
+    """``"3.12.* *_cpython"`` -> 312, ``"2"`` -> 2 (conda-build's py / np)."""
+    text = (value or default).split(" ")[0]
+    parts = [p for p in text.split(".")[:2]]
+    digits = "".join(re.sub(r"\D", "", p) for p in parts)
+    try:
+        return int(digits)
+    except ValueError:
+        return _to_int_version(default, default) if value else 0
+
+
+def _variant_value(value: str) -> Any:
+    """Variant values in the selector namespace: ints where they parse, booleans for true/false."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return value
+
+
+def os_module(environ: Mapping[str, str]) -> SimpleNamespace:
+    """A stand-in for the ``os`` module whose ``environ`` / ``getenv`` see only ``environ``.
+
+    Recipes and configs write ``os.environ.get("CF_CUDA_ENABLED", "False")``; the real module
+    would make a render depend on the shell it runs in.
+    """
+    env = dict(environ)
+    return SimpleNamespace(environ=env, getenv=env.get, sep="/", pathsep=":", path=_os.path, name="posix")
+
+
+def selector_namespace(
+    platform: str,
+    variant: Mapping[str, str],
+    environ: Mapping[str, str],
+    build_platform: str | None = None,
+) -> dict[str, Any]:
+    """The names a selector can use when rendering for ``platform`` with ``variant``."""
+    plat = parse_platform(platform)
+    ns: dict[str, Any] = {name: False for name in (*_OSES, *_ARCHES)}
+    if not plat.is_noarch:
+        ns.update(plat.selector_flags())
+        ns[plat.os] = True
+    ns["arm"] = platform.startswith("linux-arm")
+    ns["build_platform"] = build_platform or platform
+    ns["os"] = os_module(environ)
+    ns["environ"] = ns["os"].environ
+    ns["nomkl"] = environ.get("FEATURE_NOMKL", "0") not in ("", "0")
+    py_text = variant.get("python") or DEFAULT_PYTHON
+    py = _to_int_version(py_text, DEFAULT_PYTHON)
+    major = py_text.split(".")[0].strip()
+    ns.update(py=py, py3k=major == "3", py2k=major == "2")
+    for v in (26, 27, 33, 34, 35, 36):
+        ns[f"py{v}"] = py == v
+    ns["np"] = _to_int_version(variant.get("numpy") or DEFAULT_NUMPY, DEFAULT_NUMPY)
+    ns["pl"] = variant.get("perl") or DEFAULT_PERL
+    lua = variant.get("lua") or DEFAULT_LUA
+    ns["lua"] = lua
+    ns["luajit"] = lua[:1] == "2"
+    ns.update(environ)
+    for key, value in variant.items():
+        if key not in ns:
+            ns[key] = _variant_value(value)
+    ns.setdefault("target_platform", platform)
+    return ns
+
+
+@lru_cache(maxsize=8192)
+def _compile(expr: str) -> CodeType:
+    return compile(expr.strip(), "<selector>", "eval")
+
+
+def eval_selector(expr: str, namespace: dict[str, Any]) -> bool:
+    """Evaluate one selector; unknown names are False, as in conda-build.
+
+    Raises SyntaxError / other exceptions for a broken expression; callers locate them.
+    """
+    text = expr
+    for _ in range(50):  # each retry removes one unknown name; a bound guards against loops
+        try:
+            return bool(eval(_compile(text), namespace, {}))  # noqa: S307
+        except NameError as exc:
+            m = _NAME_ERROR.search(str(exc))
+            if not m:
+                raise
+            new = re.sub(rf"(?<![\w.]){re.escape(m.group(1))}(?!\w)", "False", text)
+            if new == text:
+                raise
+            text = new
+    raise ValueError(f"selector {expr!r} has too many unknown names")
+
+
+@lru_cache(maxsize=4096)
+def split_selectors(text: str) -> tuple[tuple[str | None, str], ...]:
+    """Each line as (selector or None, line without the selector); comment lines become ''."""
+    out: list[tuple[str | None, str]] = []
+    for line in text.splitlines():
+        line = line.rstrip()
+        if not line or line.lstrip().startswith("#"):
+            out.append((None, ""))
+            continue
+        quote = line[-1] if line[-1] in ("'", '"') else ""
+        if "[" in line and "]" in line:
+            m = _SEL_PAT.match(line)
+            if m and m.group(3):
+                out.append((m.group(3), (m.group(1) + quote).rstrip()))
+                continue
+        out.append((None, line))
+    return tuple(out)
+
+
+def select_lines(text: str, namespace: dict[str, Any], path: str = "meta.yaml", line_offset: int = 0) -> str:
+    """Apply every line selector of ``text``; a broken selector is a RecipeError at its line."""
+    lines: list[str] = []
+    seen: dict[str, bool] = {}
+    for i, (selector, line) in enumerate(split_selectors(text)):
+        if selector is None:
+            lines.append(line)
+            continue
+        keep = seen.get(selector)
+        if keep is None:
+            try:
+                keep = eval_selector(selector, namespace)
+            except Exception as exc:  # any error in user code is the recipe's problem
+                raise RecipeError(
+                    path, i + 1 + line_offset, f"invalid selector [{selector}]: {type(exc).__name__}: {exc}"
+                ) from None
+            seen[selector] = keep
+        if keep:
+            lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,131 @@
+"""Which variant keys a meta.yaml *uses*: the keys its variants expand over and its jobs carry.
+
+conda-build decides this by scanning the raw recipe text (before Jinja) line by line
+(``find_used_variables_in_text``); a key counts as used when a line has
+
+* ``{{ key }}`` or ``{{ key ... }}`` or ``{{ pin_xxx('key' ...) }}`` (a Jinja reference),
+* ``- key`` alone as a requirement (``-`` and ``_`` interchangeable, optional selector/comment),
+* ``{% if ... key ... %}`` (a Jinja condition),
+* ``[... key ...]`` in a selector (counted on the text *before* selectors are applied),
+* ``{{ compiler('lang') }}`` for ``lang_compiler`` / ``lang_compiler_version`` (and ``stdlib``
+  likewise); ``c_compiler`` / ``cxx_compiler`` also bring ``CONDA_BUILD_SYSROOT``.
+
+Then, per output: keys used only as a bare run requirement are dropped, and keys listed in
+``ignore_build_only_deps`` (python, numpy) that appear in build but not host are dropped;
+``target_platform`` is added unless noarch, ``channel_targets`` always when configured;
+``build.force_use_keys`` / ``force_ignore_keys`` have the last word.
+
+Scanning every one of ~600 pinning keys against every line is the slow part of conda-build's
+render; we first collect the few keys that can possibly match (word prefixes, words inside
+``{% if %}`` lines, compiler languages) and run the exact patterns on those only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from functools import lru_cache
+
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+_IF_LINE = re.compile(r"\{%-?\s*(?:el)?if\b")
+_LANG_CALL = re.compile(r"\b(compiler|stdlib)\(\s*['\"]([^'\"]+)['\"]")
+_COMPILER_KEY = re.compile(r"(.*?)_(compiler|stdlib)(_version)?$")
+
+#: conda-build's regexes that find an output's text and an output chunk.
+OUTPUTS_SECTION = re.compile(r"(^outputs:.*?)(?=^test:|^extra:|^about:|\Z)", re.M | re.S)
+OUTPUT_CHUNK = re.compile(r"^\ +-\ +(?:name|type):.+?(?=^\w|\Z|^\ +-\ +(?:name|type))", re.M | re.S)
+REQUIREMENTS_TEXT = re.compile(r"requirements:.+?(?=^\w|\Z|^\s+-\s(?=name|type))", re.M | re.S)
+
+
+@lru_cache(maxsize=4096)
+def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
+    k = re.escape(key)
+    selector = rf"^[^#\[]*?\#?\s\[[^\]]*?(?<![_\w\d]){k}[=\s<>!\]]"
+    if selectors_only:
+        return re.compile(selector)
+    parts = []
+    m = _COMPILER_KEY.match(key)
+    if m:
+        parts.append(r"\{\s*%s\([\'\"]%s[\"\'][^\{]*?\}" % (m.group(2), re.escape(m.group(1))))
+    req = "[-_]".join(map(re.escape, key.split("_")))
+    parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?%s[^'\"]*?\}\}" % k)
+    parts.append(r"^\s+\-\s+%s\s*(?:\s[\[#]|$)" % req)
+    parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
+    return re.compile("|".join(parts))
+
+
+def _candidates(keys: Collection[str], text: str) -> set[str]:
+    """Keys that could match any pattern in ``text`` (a superset; cheap to compute)."""
+    found: set[str] = set()
+    normalized = text.replace("-", "_")
+    words = set(_WORD.findall(normalized))
+    maxlen = 48
+    for w in words:
+        for i in range(1, min(len(w), maxlen) + 1):
+            p = w[:i]
+            if p in keys:
+                found.add(p)
+    for line in normalized.splitlines():
+        if _IF_LINE.search(line):
+            for w in _WORD.findall(line):
+                for i in range(len(w)):
+                    for j in range(i + 1, min(len(w), i + maxlen) + 1):
+                        if w[i:j] in keys:
+                            found.add(w[i:j])
+    for _, lang in _LANG_CALL.findall(text):
+        for suffix in ("_compiler", "_compiler_version", "_stdlib", "_stdlib_version"):
+            if lang + suffix in keys:
+                found.add(lang + suffix)
+    return found
+
+
+def used_in_text(keys: Collection[str], text: str, *, selectors_only: bool = False) -> set[str]:
+    """The keys of ``keys`` that ``text`` uses, by conda-build's line patterns."""
+    used: set[str] = set()
+    lines = text.splitlines()
+    for key in _candidates(keys, text):
+        m = _COMPILER_KEY.match(key)
+        if m and not selectors_only:
+            lang = m.group(1)
+            relevant = [ln for ln in lines if key in ln or lang in ln]
+        else:
+            relevant = [ln for ln in lines if key in ln.replace("-", "_")]
+        if not relevant:
+            continue
+        pat = _patterns(key, selectors_only)
+        if any(pat.search(ln) for ln in relevant):
+            used.add(key)
+            if key in ("c_compiler", "cxx_compiler") and "CONDA_BUILD_SYSROOT" in keys:
+                used.add("CONDA_BUILD_SYSROOT")
+    return used
+
+
+def outputs_text(raw: str) -> str:
+    m = OUTPUTS_SECTION.search(raw)
+    return m.group(1) if m else ""
+
+
+def output_chunks(raw_outputs: str) -> list[str]:
+    return OUTPUT_CHUNK.findall(raw_outputs)
+
+
+def trim_build_only(
+    used_in_reqs: Iterable[str],
+    build: Iterable[str],
+    host: Iterable[str],
+    run: Iterable[str],
+    ignore_build_only: Collection[str],
+) -> set[str]:
+    """Drop keys used only as bare run requirements, and build-only keys conda-build ignores."""
+    build_names = {r.split()[0].replace("-", "_") for r in build if r and r.split()}
+    host_names = {r.split()[0].replace("-", "_") for r in host if r and r.split()}
+    run_list = list(run)
+    keep: set[str] = set()
+    for dep in used_in_reqs:
+        if dep in run_list:
+            if dep not in build_names and dep not in host_names:
+                continue
+        elif dep in build_names and dep not in host_names and dep in ignore_build_only:
+            continue
+        keep.add(dep)
+    return keep
