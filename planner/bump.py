@@ -298,13 +298,14 @@ def bump_text(text: str, fmt: RecipeFormat | str, path: str) -> BumpResult:
 def bump_recipe_dir(recipe_dir: Path, *, write: bool = False, label: str | None = None) -> BumpResult:
     """Bump the recipe in ``recipe_dir`` (recipe.yaml wins over meta.yaml, as discovery decides).
 
-    With ``write`` the file is rewritten in place, byte for byte except the bumped lines.
+    With ``write`` the file is rewritten in place, byte for byte except the bumped lines. ``label``
+    names the recipe dir in the result (e.g. its path relative to the recipe tree).
     """
     for name, fmt in (("recipe.yaml", RecipeFormat.V1), ("meta.yaml", RecipeFormat.V0)):
         file = recipe_dir / name
         if file.is_file():
             text = file.read_text(encoding="utf-8")
-            result = bump_text(text, fmt, label or str(file))
+            result = bump_text(text, fmt, f"{label}/{name}" if label else str(file))
             if write and result.changed:
                 file.write_text(result.new_text, encoding="utf-8")
             return result

@@ -354,7 +354,7 @@ def test_v1_expression_number_is_a_located_error():
 def test_bump_recipe_dir_writes_in_place(tmp_path: Path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "meta.yaml").write_text(PLAIN)
-    result = bump_recipe_dir(tmp_path / "a", write=True, label="a/meta.yaml")
+    result = bump_recipe_dir(tmp_path / "a", write=True, label="a")
     assert result.changed
     assert (tmp_path / "a" / "meta.yaml").read_text() == PLAIN.replace("number: 3", "number: 4")
     assert result.diff().startswith("--- a/a/meta.yaml\n+++ b/a/meta.yaml\n")
