@@ -80,11 +80,11 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     params = run.parameters
     assert (params["pr"], params["head_sha"], params["repo"]) == (31, head, "octo/recipes")
     built = sorted({n["recipe"] for n in params["plan"]["nodes"] if n["skipped"] is None})
-    assert built == ["libpng"]  # the changed recipe only: zlib and jq did not change
+    assert built == ["recipes/libpng"]  # the changed recipe only: zlib and jq did not change
     assert params["plan"]["root"].endswith(f"checkouts/{head}")
     assert {"stackplan", "pr:31", f"plan:{params['plan']['hash'][:12]}"} <= set(run.tags)
     # the preview comment: one, with our marker, naming the recipe and the run
     [comment] = github.comments[31]
     assert comment["body"].startswith(PREVIEW_MARKER)
-    assert "`libpng`" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
+    assert "`recipes/libpng`" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
     assert textwrap.dedent(comment["body"]).count("| linux-64 | 1 |") == 1
