@@ -31,6 +31,7 @@ __all__ = [
     "DispatchSettings",
     "changed_paths",
     "create_build_run",
+    "ensure_commits",
     "export_tree",
     "make_plan",
     "run_tags",
@@ -52,6 +53,7 @@ class DispatchSettings:
     deployment: str = BUILD_DEPLOYMENT
     platforms: tuple[str, ...] | None = None  # None: stackplan.yaml / defaults
     skip_existing: str | None = None  # channel whose packages need no rebuild
+    fetch_remote: str | None = None  # fetch missing commits from this remote of repo_dir (e.g. "origin")
 
 
 def _git(repo: Path, *args: str, binary: bool = False) -> Any:
@@ -71,13 +73,34 @@ def _has_commit(repo: Path, sha: str) -> bool:
     )
 
 
-def changed_paths(trigger: BuildTrigger, repo_dir: Path) -> tuple[str, ...]:
+def ensure_commits(trigger: BuildTrigger, repo_dir: Path, remote: str | None) -> None:
+    """Make sure the event's commits are in ``repo_dir``: fetch them from ``remote`` when missing.
+
+    GitHub serves any reachable commit by sha, and a PR's head also as ``refs/pull/<n>/head`` (which
+    reaches commits of forks); both are tried. Without a remote, a missing commit is an error.
+    """
+    missing = [sha for sha in (trigger.head_sha, trigger.base_sha) if sha and not _has_commit(repo_dir, sha)]
+    if missing and remote:
+        refspecs = list(missing)
+        if trigger.pr is not None:
+            refspecs.append(f"+refs/pull/{trigger.pr}/head:refs/stackplan/pr-{trigger.pr}")
+        for spec in refspecs:
+            subprocess.run(
+                ["git", "-C", str(repo_dir), "fetch", "--quiet", "--no-tags", remote, spec],
+                capture_output=True,
+                check=False,
+            )
+        missing = [sha for sha in missing if not _has_commit(repo_dir, sha)]
+    if missing:
+        hint = f"could not fetch it from {remote!r}" if remote else "fetch it into the checkout first"
+        raise DispatchError(f"commit {missing[0]} is not in {repo_dir}: {hint}")
+
+
+def changed_paths(trigger: BuildTrigger, repo_dir: Path, remote: str | None = None) -> tuple[str, ...]:
     """Paths (relative to the repository top) the event changes, sorted."""
     if trigger.changed_paths is not None:
         return trigger.changed_paths
-    for sha in filter(None, (trigger.head_sha, trigger.base_sha)):
-        if not _has_commit(repo_dir, sha):
-            raise DispatchError(f"commit {sha} is not in {repo_dir}: fetch it into the checkout first")
+    ensure_commits(trigger, repo_dir, remote)
     if trigger.base_sha:
         dots = "..." if trigger.merge_base else ".."
         out = _git(
@@ -125,6 +148,7 @@ def export_tree(repo_dir: Path, sha: str, state_dir: Path) -> Path:
 
 def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) -> Any:
     """The plan for the event: the changed recipes at the head commit (and what they pull in)."""
+    ensure_commits(trigger, settings.repo_dir, settings.fetch_remote)
     paths = changed_paths(trigger, settings.repo_dir)
     tree = export_tree(settings.repo_dir, trigger.head_sha, settings.state_dir)
     from planner.plan import PlanRequest, build_plan

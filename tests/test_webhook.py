@@ -214,3 +214,49 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path):
     assert proc.returncode == 2
     assert "STACKPLAN_WEBHOOK_SECRET" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_command_runs_a_real_server(tmp_path):
+    """`stackplan serve` as a user starts it: a subprocess, a free port, signed and unsigned pings."""
+    import os
+    import socket
+    import subprocess as sp
+
+    from tests.gitrepo import init
+
+    repo = init(tmp_path / "repo")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "STACKPLAN_WEBHOOK_SECRET": SECRET.decode(),
+        "STACKPLAN_HOME": str(tmp_path / "st"),
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+    }
+    proc = sp.Popen(
+        [sys.executable, "-m", "stackplan", "serve", "--repo-dir", str(repo), "--port", str(port)],
+        cwd=PROJECT,
+        env=env,
+        stdout=sp.PIPE,
+        stderr=sp.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.2)
+        assert post(url, "ping", {"zen": "z"}).status_code == 200
+        assert post(url, "ping", {"zen": "z"}, secret=None).status_code == 401
+        assert (tmp_path / "st" / "webhook-deliveries.sqlite").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    log = proc.stdout.read().decode()
+    assert SECRET.decode() not in log

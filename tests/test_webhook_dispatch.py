@@ -216,3 +216,28 @@ def test_missing_deployment_is_a_clear_error(prefect_harness):
         asyncio.run(
             create_build_run({"hash": ""}, trig, deployment="stackplan-build/nope", idempotency_key="x")
         )
+
+
+def test_missing_commits_are_fetched_from_the_remote(tmp_path):
+    from flows.webhook_dispatch import ensure_commits
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(origin, "config", "uploadpack.allowAnySHA1InWant", "true")
+    work = init(tmp_path / "dev")
+    base = commit(work, {"recipes/a/meta.yaml": "a\n"}, "base")
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "push", "-q", "origin", "main")
+    mirror = tmp_path / "mirror"
+    git(tmp_path, "clone", "-q", str(origin), str(mirror))
+    # a PR branch pushed after the receiver's clone was made, under GitHub's refs/pull/<n>/head
+    git(work, "checkout", "-q", "-b", "pr")
+    head = commit(work, {"recipes/b/meta.yaml": "b\n"}, "pr change")
+    git(work, "push", "-q", "origin", "pr:refs/pull/3/head")
+    trig = BuildTrigger("pull_request", "o/r", head, base, "pr", 3, merge_base=True)
+    with pytest.raises(DispatchError, match="fetch it into the checkout first"):
+        ensure_commits(trig, mirror, None)
+    ensure_commits(trig, mirror, "origin")
+    assert changed_paths(trig, mirror) == ("recipes/b/meta.yaml",)
+    with pytest.raises(DispatchError, match="could not fetch it from 'origin'"):
+        ensure_commits(BuildTrigger("push", "o/r", "e" * 40, base, "main"), mirror, "origin")

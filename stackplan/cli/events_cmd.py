@@ -58,6 +58,9 @@ def serve(
     deployment: str = typer.Option(
         "stackplan-build/build", help="Deployment the build runs are created from."
     ),
+    fetch_remote: str | None = typer.Option(
+        None, "--fetch-remote", help="Fetch an event's commits from this remote of --repo-dir when missing."
+    ),
     max_body: int = typer.Option(5 * 1024 * 1024, help="Largest accepted body in bytes (413 above)."),
     comment: bool = typer.Option(True, "--comment/--no-comment", help="Post the plan preview on the PR."),
     insecure_no_secret: bool = typer.Option(
@@ -117,6 +120,7 @@ def serve(
             deployment=deployment,
             platforms=platforms,
             skip_existing=skip_existing,
+            fetch_remote=fetch_remote,
         ),
         max_body=max_body,
         allowed_repo=github_repo,
