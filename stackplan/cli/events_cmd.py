@@ -24,19 +24,19 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _use_prefect_server() -> None:
-    """Point Prefect at a server: PREFECT_API_URL when set, else the embedded one (flows/server.py)."""
+def _prefect_api(echo: bool = False):
+    """A context in which Prefect talks to a server: PREFECT_API_URL when set, else stackplan's
+    embedded server (flows/server.py, as `stackplan run` uses it: one left running by
+    `stackplan server start`, or one started for this command and stopped after)."""
+    import contextlib
+
     if os.environ.get("PREFECT_API_URL"):
-        return
+        return contextlib.nullcontext()
     try:
-        from flows import server  # helper "flows": the embedded server `stackplan run` uses
-    except ImportError:
-        return  # Prefect's own default (its ephemeral local server)
-    ensure = getattr(server, "ensure_server", None) or getattr(server, "ensure_api_url", None)
-    if ensure is not None:
-        url = ensure()
-        if isinstance(url, str) and url:
-            os.environ["PREFECT_API_URL"] = url
+        from flows.server import prefect_api
+    except ImportError:  # the embedded server is helper "flows"' part; Prefect's own default then
+        return contextlib.nullcontext()
+    return prefect_api(echo=echo)
 
 
 def serve(
@@ -109,7 +109,6 @@ def serve(
             _fail(str(exc))
     else:
         platforms = None
-    _use_prefect_server()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = WebhookSettings(
         secret=secret.encode() if secret else None,
@@ -126,7 +125,8 @@ def serve(
         allowed_repo=github_repo,
         comment=comment,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    with _prefect_api(echo=True):
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def history(
@@ -182,9 +182,9 @@ def history(
         since=since_at,
         limit=limit,
     )
-    _use_prefect_server()
     try:
-        rows = asyncio.run(query_history(query))
+        with _prefect_api():
+            rows = asyncio.run(query_history(query))
     except Exception as exc:  # server down, bad URL: a message, not a traceback
         _fail(f"could not read Prefect's API: {type(exc).__name__}: {exc}", code=1)
     if as_json:
@@ -238,7 +238,7 @@ def monitor(
 
         stackplan monitor --deploy --cron "*/15 * * * *" --pool linux-64
     """
-    from flows.monitor import MONITOR_FLOW, monitor_flow
+    from flows.monitor import monitor_flow
 
     if deploy and serve_it:
         _fail("--deploy and --serve are exclusive")
@@ -248,7 +248,15 @@ def monitor(
         "tag": tag,
         "memory_path": str(state_dir() / "monitor-reported.json"),
     }
-    _use_prefect_server()
+    with _prefect_api(echo=serve_it or deploy):
+        _monitor(monitor_flow, parameters, serve_it=serve_it, deploy=deploy, cron=cron, pool=pool)
+
+
+def _monitor(
+    monitor_flow, parameters: dict, *, serve_it: bool, deploy: bool, cron: str, pool: str | None
+) -> None:
+    from flows.monitor import MONITOR_FLOW
+
     if serve_it:
         typer.echo(f"serving {MONITOR_FLOW}/{MONITOR_DEPLOYMENT} on {cron!r}; Ctrl-C stops")
         monitor_flow.serve(name=MONITOR_DEPLOYMENT, cron=cron, parameters=parameters)
