@@ -129,8 +129,9 @@ def _post(
 
 
 def _describe(state: Any, default: str) -> str:
-    message = (getattr(state, "message", None) or "").strip()
-    return f"{default}: {message}" if message and default != "building" else default
+    """Prefect's state message ("linux-64: 4 jobs built", the failure) or ``default``."""
+    message = " ".join((getattr(state, "message", None) or "").split())
+    return message or default
 
 
 def platform_running(flow: Any, flow_run: Any, state: Any) -> None:
@@ -140,7 +141,7 @@ def platform_running(flow: Any, flow_run: Any, state: Any) -> None:
 
 def platform_completed(flow: Any, flow_run: Any, state: Any) -> None:
     """on_completion: every job of the platform built -> success."""
-    _post(flow_run, state, "success", "built", None)
+    _post(flow_run, state, "success", _describe(state, "built"), None)
 
 
 def platform_failed(flow: Any, flow_run: Any, state: Any) -> None:
@@ -150,7 +151,7 @@ def platform_failed(flow: Any, flow_run: Any, state: Any) -> None:
 
 def platform_crashed(flow: Any, flow_run: Any, state: Any) -> None:
     """on_crashed / on_cancellation: the run did not finish -> error."""
-    _post(flow_run, state, "error", _describe(state, getattr(state, "name", "crashed").lower()), None)
+    _post(flow_run, state, "error", _describe(state, getattr(state, "name", "crashed")), None)
 
 
 #: Ready-made hook lists for flows/hooks.py.
