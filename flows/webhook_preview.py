@@ -17,6 +17,22 @@ _MAX_RECIPES = 50
 
 
 def preview_markdown(plan: Plan, *, run_url: str | None = None, head_sha: str | None = None) -> str:
+    """The PR comment: the planner's own preview (``planner.export.markdown``, what ``stackplan preview``
+    prints) when it is there, else the short summary below; plus the commit and the run link."""
+    try:
+        from planner.export.markdown import to_markdown
+    except ImportError:
+        return _summary(plan, run_url=run_url, head_sha=head_sha)
+    tail = []
+    if head_sha:
+        tail.append(f"for `{head_sha[:12]}`")
+    if run_url:
+        tail.append(f"[Prefect run]({run_url})")
+    body = to_markdown(plan).rstrip("\n")
+    return body + ("\n\n" + " · ".join(tail) if tail else "") + "\n"
+
+
+def _summary(plan: Plan, *, run_url: str | None = None, head_sha: str | None = None) -> str:
     building = [n for n in plan.nodes if n.skipped is None]
     per_platform: dict[str, int] = defaultdict(int)
     for node in building:

@@ -4,7 +4,6 @@ repository -> a flow run of stackplan-build/build in Prefect -> the preview comm
 from __future__ import annotations
 
 import asyncio
-import textwrap
 
 import pytest
 
@@ -86,5 +85,5 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     # the preview comment: one, with our marker, naming the recipe and the run
     [comment] = github.comments[31]
     assert comment["body"].startswith(PREVIEW_MARKER)
-    assert "`recipes/libpng`" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
-    assert textwrap.dedent(comment["body"]).count("| linux-64 | 1 |") == 1
+    assert "recipes/libpng" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
+    assert comment["body"].count(PREVIEW_MARKER) == 1 and "recipes/jq" not in comment["body"]
