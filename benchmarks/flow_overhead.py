@@ -146,7 +146,7 @@ def _write(rows: list[dict], args: argparse.Namespace) -> None:
         "Zero-length dry-run jobs in a layered plan (100 jobs per layer, 2 upstreams each) run by the",
         "`stackplan-build` flow through the embedded Prefect server (SQLite, recorder/persister batch 200).",
         f"Parallelism {args.parallelism} threads per platform, chunks of at most {args.chunk_size} jobs per",
-        "subflow run. Medians of the repeats. *Overhead per job* is the flow's wall time divided by the jobs.",
+        "subflow run. Medians of the repeats. *Overhead per job*: the flow's wall time divided by the jobs.",
         "*Record lag* is the time from the flow's end until the API shows every job's final state.",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other work "
