@@ -138,7 +138,7 @@ def build_flow(
 
     ``options``: builder_options (dict), retries (2), retry_delay (10 s), retry_on ("infrastructure"),
     dispatch ("local" | "deployments"), chunk_size, tag_jobs (true: tag each job's task run), only (job
-    ids to run: resume), reused ({job: state}
+    ids to run: resume), root (where the recipes are, if not at plan.root), reused ({job: state}
     of jobs an earlier run built), report (write the JSON report; default true).
     """
     started = time.time()
@@ -155,6 +155,7 @@ def build_flow(
     common = {
         "plan_hash": plan_hash,
         "plan_path": str(plan_path),
+        "root": str(Path(opts.get("root") or the_plan.root).resolve()),
         "builder": builder,
         "builder_options": dict(opts.get("builder_options") or {}),
         "channel": str(channel_path),

@@ -70,10 +70,12 @@ def platform_flow(
     retry_on: str = "infrastructure",
     pr: int | None = None,
     tag_jobs: bool = True,
+    root: str | None = None,
 ) -> Any:
     """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
     at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
-    (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume)."""
+    (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume).
+    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root."""
     from .retry import retry_condition
 
     plan = load_plan(plan_path)
@@ -92,7 +94,7 @@ def platform_flow(
     the_builder.prepare(channel_path, tuple(sorted({n.platform for n in nodes} | {platform})))
     run = JobRun(
         builder=the_builder,
-        root=Path(plan.root),
+        root=Path(root or plan.root).resolve(),
         channel=channel_path,
         ledger=ledger,
         jobs={n.id: n for n in nodes},

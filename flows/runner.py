@@ -60,7 +60,7 @@ def run_plan(
             pr=pr,
             head_sha=head_sha,
             repo=repo,
-            options=dict(options or {}),
+            options={"root": str(Path(plan.root).resolve()), **dict(options or {})},
             return_state=True,
         )
     report = state.result(raise_on_failure=False) if state.data is not None else None

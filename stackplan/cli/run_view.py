@@ -71,6 +71,7 @@ def summary_table(report: Mapping[str, Any]) -> Any:
         report.get("jobs", ()), key=lambda j: (order.get(j["state"], 2), j["platform"], j["job"])
     ):
         detail = j["message"] if j["state"] not in ("Completed",) else ", ".join(j["packages"])
+        detail = detail if len(detail) <= 80 else detail[:77] + "..."
         table.add_row(
             j["job"],
             j["platform"],
