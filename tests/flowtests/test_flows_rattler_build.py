@@ -123,3 +123,23 @@ def test_failing_recipe_skips_dependents_and_resume_builds_only_what_is_missing(
         "sp-tools-cli",
         "sp-app",
     }
+
+
+def test_planned_example_stack_builds_end_to_end(prefect_harness, build_env, tmp_path):
+    """The planner's own plan of examples/stack (stackplan.yaml: linux-64 + osx-arm64), built for real."""
+    from planner.plan import PlanRequest, build_plan
+
+    root = tmp_path / "stack"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "stack", root)
+    plan = build_plan(PlanRequest(root=root))
+    assert set(plan.platforms) == {"linux-64", "osx-arm64"}
+    runnable = [n for n in plan.nodes if n.skipped is None]
+    assert len(plan.layers["linux-64"]) >= 4  # base -> core -> tools -> app
+    noarch = [n for n in runnable if n.platform == "noarch"]
+    assert [n.recipe for n in noarch] == ["sp-docs"] and noarch[0].build_platform == "linux-64"
+    assert not [n for n in runnable if n.recipe == "sp-linux-extra" and n.platform == "osx-arm64"]
+    channel = tmp_path / "channel"
+    result = run_plan(plan, builder="rattler-build", channel=str(channel), parallelism=2, options=OPTS)
+    assert result.ok, [(j["job"], j["message"]) for j in result.report["jobs"] if j["state"] != "Completed"]
+    assert len(result.report["jobs"]) == len(runnable)
+    assert len(list(channel.glob("*/*.conda"))) == 12
