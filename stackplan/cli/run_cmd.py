@@ -60,6 +60,9 @@ def run(
     deployments: bool = typer.Option(
         False, "--deployments", help="Run each platform on its work pool (after `stackplan deploy`)."
     ),
+    no_job_tags: bool = typer.Option(
+        False, "--no-job-tags", help="Leave job task runs untagged (faster huge dry runs; see docs/flows.md)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too."),
     platform: list[str] = typer.Option([], "--platform", "-p", help="Plan: target platform; repeatable."),
     variant_config: list[Path] = typer.Option([], "--variant-config", "-m", help="Plan: variant config."),
@@ -102,6 +105,8 @@ def run(
         _die(f"{target}: no such plan file or recipe tree")
     plan = plan if plan.hash else plan.with_hash()
     options = _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments)
+    if no_job_tags:
+        options["tag_jobs"] = False
     code = _execute(plan, builder, channel, parallelism, pr, options)
     raise typer.Exit(code)
 
@@ -131,7 +136,6 @@ def _plan_root(
 ):
     try:
         from planner.plan import build_plan
-
         from stackplan.cli.plan_options import make_request
     except ImportError as exc:  # the planner is a separate part; say so instead of a traceback
         _die(f"planning a recipe tree needs planner.plan ({exc}); pass a plan.json instead")
