@@ -135,3 +135,36 @@ def test_chunked_lanes_record_every_job(prefect_harness, tmp_path):
     assert recorded, counts
     assert sum(counts.values()) == 240
     assert count_recorded(sorted(flow_runs)) == counts
+
+
+def test_platform_hooks_fire_with_the_subflow_state(prefect_harness, stack_plan, tmp_path):
+    from flows import hooks
+
+    seen: list[tuple[str, str, str]] = []
+
+    def record(kind):
+        return lambda flow, flow_run, state: seen.append((kind, flow_run.name, state.type.value))
+
+    added = [
+        (hooks.PLATFORM_ON_RUNNING, record("running")),
+        (hooks.PLATFORM_ON_COMPLETION, record("completed")),
+        (hooks.PLATFORM_ON_FAILURE, record("failed")),
+    ]
+    for hook_list, hook in added:
+        hook_list.append(hook)
+    try:
+        run_plan(
+            stack_plan,
+            channel=str(tmp_path / "ch"),
+            options={**FAST, "builder_options": {"time_scale": 0, "fail": [job_id("sp-base", "osx-arm64")]}},
+        )
+    finally:
+        for hook_list, hook in added:
+            hook_list.remove(hook)
+    h = stack_plan.hash[:12]
+    assert sorted(seen) == [
+        ("completed", f"{h}-linux-64", "COMPLETED"),
+        ("failed", f"{h}-osx-arm64", "FAILED"),
+        ("running", f"{h}-linux-64", "RUNNING"),
+        ("running", f"{h}-osx-arm64", "RUNNING"),
+    ]
