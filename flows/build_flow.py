@@ -25,7 +25,7 @@ from prefect.states import Completed, Failed
 
 from planner.plan_model import Plan
 
-from .lanes import DEFAULT_CHUNK_SIZE, Lane, split_lanes
+from .lanes import DEFAULT_CHUNK_SIZE, Lane, expand, split_lanes
 from .outcomes import FAILED, GOOD_STATES, REUSED, JobOutcome
 from .plan_store import STORE, load_plan, store_plan, write_outcomes
 from .platform_flow import platform_flow, read_lane_file
@@ -188,10 +188,11 @@ def build_flow(
             outcomes.extend(JobOutcome.from_dict(o) for o in futures[lane.platform].result())
         except Exception as exc:  # the lane itself broke (not a job): its jobs failed
             outcomes.extend(JobOutcome.from_dict(o) for o in _crashed(lane.jobs, f"lane crashed: {exc!r}"))
+    known_nodes = {n.id: n for n in expand(the_plan)[0]}
     outcomes.extend(
-        JobOutcome(j, the_plan.node(j).platform, the_plan.node(j).recipe, REUSED, "built by an earlier run")
+        JobOutcome(j, known_nodes[j].platform, known_nodes[j].recipe, REUSED, "built by an earlier run")
         for j in sorted(reused)
-        if _has_node(the_plan, j)
+        if j in known_nodes
     )
     report = build_report(
         plan_hash=plan_hash,
@@ -219,11 +220,3 @@ def build_flow(
     if bad:
         return Failed(message=f"stackplan run failed: {counts}", data=report)
     return Completed(message=f"stackplan run built everything: {counts}", data=report)
-
-
-def _has_node(plan: Plan, job: str) -> bool:
-    try:
-        plan.node(job)
-    except KeyError:
-        return False
-    return True

@@ -24,7 +24,8 @@ from prefect.states import Completed
 
 from planner.plan_model import PlanNode
 
-from .builders import BuildContext, Builder, BuildFailure
+from .builders import BuildContext, Builder, BuildFailure, BuildResult, InfrastructureFailure
+from .lanes import is_gpu_test, tested_job
 from .outcomes import COMPLETED, FAILED, RUNNING, SKIPPED, JobOutcome, Ledger, announce, skip_message
 from .retry import should_retry
 
@@ -57,6 +58,15 @@ class JobRun:
         self.builder_options = builder_options
 
 
+def _test(job_id: str, run: JobRun, ctx: BuildContext) -> BuildResult:
+    """A GPU test job: run the tests of the packages its build job published."""
+    test = getattr(run.builder, "test", None)
+    if test is None:
+        raise InfrastructureFailure(f"builder {run.builder.name!r} cannot run tests on their own")
+    built = run.ledger.get(tested_job(job_id))
+    return test(run.jobs[job_id], ctx, built.packages if built else ())
+
+
 @dataclass(frozen=True)
 class _Attempt:
     number: int
@@ -87,7 +97,8 @@ def run_job(job_id: str, run: JobRun) -> Any:
         options=run.builder_options,
     )
     try:
-        result = run.builder.build(job, build_ctx)
+        testing = is_gpu_test(job_id)
+        result = _test(job_id, run, build_ctx) if testing else run.builder.build(job, build_ctx)
     except BuildFailure as exc:
         final = not should_retry(exc, run.retry_on) or attempt.number > run.retries
         if final:

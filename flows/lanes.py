@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from planner.plan_model import Plan, PlanNode
+from planner.plan_model import Plan, PlanEdge, PlanNode
 
 #: A flow run well under the 10,000 task runs that overflow the server's event queue.
 DEFAULT_CHUNK_SIZE = 2500
@@ -63,13 +63,42 @@ class Lane:
 
 
 def lane_of(node: PlanNode) -> str:
-    """The lane (= work pool platform) a job runs in: its build platform."""
+    """The lane (= work pool) a job runs in: its build platform ("gpu" for GPU test jobs)."""
     return node.build_platform or node.platform
+
+
+GPU_LANE = "gpu"
+TEST_SUFFIX = "#gpu-test"
 
 
 def buildable(plan: Plan) -> tuple[PlanNode, ...]:
     """The jobs that will run: selected and not skipped by the planner."""
     return tuple(n for n in plan.nodes if n.skipped is None)
+
+
+def is_gpu_test(job_id: str) -> bool:
+    return job_id.endswith(TEST_SUFFIX)
+
+
+def tested_job(job_id: str) -> str:
+    """The build job a GPU test job tests."""
+    return job_id.removesuffix(TEST_SUFFIX)
+
+
+def expand(plan: Plan) -> tuple[tuple[PlanNode, ...], tuple[PlanEdge, ...]]:
+    """The runnable jobs and edges, plus one GPU test job per job whose tests belong on the gpu pool
+    (``test_pool == "gpu"``): it runs in the "gpu" lane after its build job, so the build happens on
+    the platform's workers and the tests on a GPU machine."""
+    nodes = list(buildable(plan))
+    edges = list(plan.edges)
+    for n in list(nodes):
+        if n.test_pool == GPU_LANE and n.pool != GPU_LANE:
+            test = replace(
+                n, id=n.id + TEST_SUFFIX, build_platform=GPU_LANE, pool=GPU_LANE, tags=(*n.tags, "gpu-test")
+            )
+            nodes.append(test)
+            edges.append(PlanEdge(n.id, test.id, "test", "gpu test"))
+    return tuple(nodes), tuple(edges)
 
 
 def split_lanes(plan: Plan, only: Iterable[str] | None = None) -> tuple[Lane, ...]:
@@ -78,7 +107,7 @@ def split_lanes(plan: Plan, only: Iterable[str] | None = None) -> tuple[Lane, ..
     ``only`` (resume) keeps just those job ids; edges from jobs left out are dropped, their packages
     being in the channel already.
     """
-    nodes = buildable(plan)
+    nodes, edges = expand(plan)
     if only is not None:
         keep = set(only)
         nodes = tuple(n for n in nodes if n.id in keep)
@@ -86,7 +115,7 @@ def split_lanes(plan: Plan, only: Iterable[str] | None = None) -> tuple[Lane, ..
     deps: dict[str, set[str]] = defaultdict(set)
     external: dict[str, set[str]] = defaultdict(set)
     lane_needs: dict[str, set[str]] = defaultdict(set)
-    for e in plan.edges:
+    for e in edges:
         if e.source not in by_id or e.target not in by_id or e.source == e.target:
             continue
         src_lane, dst_lane = lane_of(by_id[e.source]), lane_of(by_id[e.target])

@@ -28,6 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from . import hooks
 from .builders import get_builder
 from .job_task import JobRun, run_job
+from .lanes import expand
 from .outcomes import GOOD_STATES, JobOutcome, Ledger
 from .plan_store import load_plan, read_outcomes
 from .tags import job_tags
@@ -79,11 +80,12 @@ def platform_flow(
     from .retry import retry_condition
 
     plan = load_plan(plan_path)
-    by_id = {n.id: n for n in plan.nodes}
+    all_nodes, all_edges = expand(plan)
+    by_id = {n.id: n for n in all_nodes}
     nodes = [by_id[j] for j in job_ids]
     wanted = set(job_ids)
     deps: dict[str, list[str]] = {}
-    for e in plan.edges:
+    for e in all_edges:
         if e.target in wanted and e.source != e.target:
             deps.setdefault(e.target, []).append(e.source)
     ledger = Ledger()

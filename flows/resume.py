@@ -12,7 +12,7 @@ from typing import Any
 
 from planner.plan_model import Plan
 
-from .lanes import buildable
+from .lanes import expand
 from .outcomes import GOOD_STATES
 
 
@@ -29,5 +29,5 @@ def resume_options(plan: Plan, report: Mapping[str, Any]) -> dict[str, list[str]
             "resume with the plan that run used"
         )
     done = {j["job"] for j in report.get("jobs", ()) if j.get("state") in GOOD_STATES}
-    jobs = [n.id for n in buildable(plan)]
+    jobs = [n.id for n in expand(plan)[0]]
     return {"only": sorted(j for j in jobs if j not in done), "reused": sorted(j for j in jobs if j in done)}

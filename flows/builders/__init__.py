@@ -57,6 +57,9 @@ class Builder(Protocol):
     def build(self, job: PlanNode, ctx: BuildContext) -> BuildResult:
         """Build one job into the channel or raise a :class:`BuildFailure`."""
 
+    # Optional: ``test(job, ctx, packages) -> BuildResult`` runs the tests of built packages on their
+    # own (GPU test jobs on the gpu pool). Builders without it cannot serve the gpu lane.
+
 
 #: builder name -> "module:factory"; the factory takes the builder options mapping.
 BUILDERS: dict[str, str] = {

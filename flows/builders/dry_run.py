@@ -2,7 +2,8 @@
 
 For demos, tests and overhead benchmarks. Options: ``time_scale`` (the estimate is multiplied by it;
 0 = no wait), ``fail`` (job ids, package names or recipe dirs whose build fails as a recipe failure),
-``flaky`` (the same, failing with an infrastructure error on the first attempt only: exercises retries).
+``flaky`` (the same, failing with an infrastructure error on the first attempt only: exercises retries),
+``fail_tests`` (jobs whose GPU tests fail).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from . import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
 
 
 def _matches(job: PlanNode, names: set[str]) -> bool:
-    return bool(names & ({job.id, job.recipe} | {o.name for o in job.outputs}))
+    base = job.id.split("#", 1)[0]  # a GPU test job matches as the job it tests
+    return bool(names & ({job.id, base, job.recipe} | {o.name for o in job.outputs}))
 
 
 class DryRunBuilder:
@@ -28,6 +30,7 @@ class DryRunBuilder:
         self.time_scale = float(options.get("time_scale", 1.0))
         self.fail = set(options.get("fail") or ())
         self.flaky = set(options.get("flaky") or ())
+        self.fail_tests = set(options.get("fail_tests") or ())
 
     def prepare(self, channel: Path, platforms: tuple[str, ...]) -> None:
         """A dry run writes nothing."""
@@ -41,3 +44,9 @@ class DryRunBuilder:
         if _matches(job, self.fail):
             raise RecipeFailure(f"dry-run: injected failure of {job.id}")
         return BuildResult(packages=(), detail="dry run")
+
+    def test(self, job: PlanNode, ctx: BuildContext, packages: tuple[str, ...]) -> BuildResult:
+        ctx.log(f"dry-run: testing {job.id} on {job.pool}")
+        if _matches(job, self.fail_tests):
+            raise RecipeFailure(f"dry-run: injected test failure of {job.id}")
+        return BuildResult(packages=(), detail="dry-run tests passed")

@@ -106,3 +106,29 @@ class RattlerBuilder:
             elif line.strip():
                 ctx.log(line)
         return proc.wait(), result
+
+    def test(self, job: PlanNode, ctx: BuildContext, packages: tuple[str, ...]) -> BuildResult:
+        """Run the tests of the packages a build job published (a GPU test job)."""
+        if not packages:
+            raise RecipeFailure(f"{job.id}: no packages to test")
+        channel = ctx.channel.resolve()
+        key = hashlib.sha256(f"{job.id}#{ctx.attempt}".encode()).hexdigest()[:16]
+        work = channel_mod.staging_dir(channel, key)
+        try:
+            spec = {
+                "mode": "test",
+                "packages": [str(channel / p) for p in packages],
+                "channels": [channel.as_uri(), *self.extra_channels],
+            }
+            spec_file = work / "job.json"
+            spec_file.write_text(json.dumps(spec))
+            code, result = self._run_child(spec_file, ctx)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if code == EXIT_RECIPE:
+            raise RecipeFailure(f"{job.id}: {result.get('error', 'tests failed')}")
+        if code != EXIT_OK:
+            raise InfrastructureFailure(
+                f"{job.id}: rattler-build test exited {code}: {result.get('error', '')}"
+            )
+        return BuildResult(detail=f"tests passed for {len(packages)} package(s)")

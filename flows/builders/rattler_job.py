@@ -65,8 +65,25 @@ def classify(exc: BaseException) -> int:
     return EXIT_INFRA
 
 
+def run_tests(spec: dict[str, Any]) -> list[str]:
+    """Run every test of each package in ``spec["packages"]``; fail on the first failing one."""
+    from rattler_build import Package
+
+    for path in spec["packages"]:
+        results = Package.from_file(path).run_tests(
+            channel=spec["channels"], progress_callback=_PrintCallback()
+        )
+        failed = [r.test_index for r in results if not r.success]
+        if failed:
+            raise RuntimeError(f"Tests failed: {Path(path).name} test(s) {failed}")
+        print(f"{Path(path).name}: {len(results)} test(s) passed", flush=True)
+    return []
+
+
 def run(spec: dict[str, Any]) -> list[str]:
     """Build the recipe described by ``spec``; return the package files written."""
+    if spec.get("mode") == "test":
+        return run_tests(spec)
     from rattler import Platform
     from rattler_build import PlatformConfig, RenderConfig, Stage0Recipe, ToolConfiguration, VariantConfig
 

@@ -168,3 +168,26 @@ def test_platform_hooks_fire_with_the_subflow_state(prefect_harness, stack_plan,
         ("running", f"{h}-linux-64", "RUNNING"),
         ("running", f"{h}-osx-arm64", "RUNNING"),
     ]
+
+
+def test_gpu_tests_run_in_the_gpu_lane_after_the_build(prefect_harness, stack_plan, tmp_path):
+    from dataclasses import replace
+
+    from planner.plan_model import Plan
+
+    tools = job_id("sp-tools", "linux-64")
+    nodes = tuple(replace(n, test_pool="gpu") if n.id == tools else n for n in stack_plan.nodes)
+    plan = replace(stack_plan, nodes=nodes, hash="").with_hash()
+    assert isinstance(plan, Plan)
+    result = run_plan(
+        plan,
+        channel=str(tmp_path / "ch"),
+        options={**FAST, "builder_options": {"time_scale": 0, "fail_tests": [tools]}},
+    )
+    jobs = _by_job(result.report)
+    test = jobs[f"{tools}#gpu-test"]
+    assert jobs[tools]["state"] == "Completed"  # the build itself passed on its platform lane
+    assert test["state"] == "Failed" and "injected test failure" in test["message"]
+    assert jobs[job_id("sp-app", "linux-64")]["state"] == "Completed"  # a test failure blocks nothing
+    assert test["flow_run"] not in {j["flow_run"] for j in jobs.values() if j is not test}
+    assert not result.ok
