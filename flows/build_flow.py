@@ -97,6 +97,7 @@ def _run_deployed(platform: str, name: str, params: dict[str, Any], common: dict
         parameters=params,
         flow_run_name=name,
         timeout=None,
+        poll_interval=2,
         tags=run_tags(common["plan_hash"], platform=platform, pr=common.get("pr")),
     )
     outcomes = read_lane_file(Path(common["channel"]), str(flow_run.id))

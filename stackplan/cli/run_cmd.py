@@ -177,6 +177,13 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
     if retry_delay is not None:
         options["retry_delay"] = retry_delay
     if deployments:
+        from flows.server import running
+
+        if not os.environ.get("PREFECT_API_URL") and running() is None:
+            _die(
+                "--deployments needs the server the workers use: "
+                "set PREFECT_API_URL or run `stackplan server start`"
+            )
         options["dispatch"] = "deployments"
     if resume:
         from flows.report import latest_report, read_report
