@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prefect import allow_failure, flow, tags
-from prefect.context import FlowRunContext
+from prefect import allow_failure, flow
+from prefect.context import FlowRunContext, TagsContext
 from prefect.futures import wait
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -113,10 +113,8 @@ def platform_flow(
         for node in nodes:  # topological order: every upstream was submitted before its dependents
             wait_for = [allow_failure(futures[u]) for u in deps.get(node.id, ()) if u in futures]
             params = {"job_id": node.id, "run": run}
-            if tag_jobs:
-                with tags(*job_tags(plan_hash, node, pr=pr)):
-                    futures[node.id] = runner.submit(task, params, wait_for=wait_for)
-            else:
+            # exactly the job's tags (or none): not the flow run's tags inherited from the context
+            with TagsContext(current_tags=set(job_tags(plan_hash, node, pr=pr)) if tag_jobs else set()):
                 futures[node.id] = runner.submit(task, params, wait_for=wait_for)
         wait(list(futures.values()))
     ctx = FlowRunContext.get()

@@ -1,9 +1,10 @@
 """The dry-run builder: builds nothing, waits the job's estimated duration, fails on request.
 
 For demos, tests and overhead benchmarks. Options: ``time_scale`` (the estimate is multiplied by it;
-0 = no wait), ``fail`` (job ids, package names or recipe dirs whose build fails as a recipe failure),
-``flaky`` (the same, failing with an infrastructure error on the first attempt only: exercises retries),
-``fail_tests`` (jobs whose GPU tests fail).
+0 = no wait and no log line: zero-length jobs measure the orchestration alone), ``fail`` (job ids,
+package names or recipe dirs whose build fails as a recipe failure), ``flaky`` (the same, failing with
+an infrastructure error on the first attempt only: exercises retries), ``fail_tests`` (jobs whose GPU
+tests fail).
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ class DryRunBuilder:
         """A dry run writes nothing."""
 
     def build(self, job: PlanNode, ctx: BuildContext) -> BuildResult:
-        ctx.log(f"dry-run: {job.id} ({job.recipe}) for {job.platform}")
-        if self.time_scale > 0 and job.duration_estimate > 0:
-            time.sleep(job.duration_estimate * self.time_scale)
+        if self.time_scale > 0:  # a rehearsal logs like a build; a zero-length run measures orchestration
+            ctx.log(f"dry-run: {job.id} ({job.recipe}) for {job.platform}")
+            if job.duration_estimate > 0:
+                time.sleep(job.duration_estimate * self.time_scale)
         if _matches(job, self.flaky) and ctx.attempt == 1:
             raise InfrastructureFailure(f"dry-run: injected infrastructure failure of {job.id}")
         if _matches(job, self.fail):
