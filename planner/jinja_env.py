@@ -21,14 +21,17 @@ once per recipe (``compile_template``), then rendered per platform and variant.
 from __future__ import annotations
 
 import datetime
+import json
 import time
+import tomllib
+from collections import ChainMap
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import jinja2
 import jinja2.nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 
 from planner.selectors import os_module
 
@@ -55,7 +58,7 @@ def star_spec(spec: str) -> str:
 class RenderRecord:
     """What one render noticed: undefined names and the source-reading helpers it called."""
 
-    __slots__ = ("undefined", "loaders")
+    __slots__ = ("loaders", "undefined")
 
     def __init__(self) -> None:
         self.undefined: list[str] = []
@@ -131,8 +134,10 @@ _CURRENT: dict[str, RenderRecord | None] = {"record": None}
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The one Jinja environment (sandboxed: recipes are untrusted input)."""
-    env = ImmutableSandboxedEnvironment(undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False)
+    """The one Jinja environment (sandboxed: recipes are untrusted input; no private attributes)."""
+    env = SandboxedEnvironment(
+        undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False
+    )
     return env
 
 
@@ -161,17 +166,38 @@ def _compiler(lang: str, platform: str, variant: Mapping[str, str], component: s
 
 def _cdt(package: str, platform: str, variant: Mapping[str, str]) -> str:
     arch = platform.split("-")[-1]
-    arch = {"64": "x86_64", "32": "i686"}.get(arch, arch)
-    name = variant.get("cdt_name", "cos6")
+    if arch in ("ppc64le", "aarch64", "ppc64", "s390x"):
+        name, arch = "cos7", arch
+    else:
+        name, arch = "cos6", ("x86_64" if arch == "64" else "i686")
+    name = variant.get("cdt_name", name)
     arch = variant.get("cdt_arch", arch)
     head, _, rest = package.partition(" ")
     return f"{head}-{name}-{arch}" + (f" {rest}" if rest else "")
 
 
+def load_str_data(text: str, fmt: str, *args: Any, **kwargs: Any) -> Any:
+    """conda-build's ``load_str_data``: parse a string the recipe itself holds (json/yaml/toml)."""
+    fmt = fmt.lower()
+    if fmt == "json":
+        return json.loads(text)
+    if fmt in ("yaml", "yml"):
+        from planner.v0_yaml import load_recipe_yaml
+
+        return load_recipe_yaml(text, "<load_str_data>")
+    if fmt == "toml":
+        return tomllib.loads(text)
+    raise ValueError(f"unknown format {fmt!r} for load_str_data (json, yaml or toml)")
+
+
 def _language_vars(variant: Mapping[str, str]) -> dict[str, str]:
     py = (variant.get("python") or "3.12").split(" ")[0]
     py_ver = ".".join(py.replace("*", "").strip(".").split(".")[:2])
-    out = {"PY_VER": py_ver, "CONDA_PY": py_ver.replace(".", ""), "PY3K": "1" if py_ver.startswith("3") else "0"}
+    out = {
+        "PY_VER": py_ver,
+        "CONDA_PY": py_ver.replace(".", ""),
+        "PY3K": "1" if py_ver.startswith("3") else "0",
+    }
     if "numpy" in variant:
         np = ".".join(variant["numpy"].split(" ")[0].replace("*", "").strip(".").split(".")[:2])
         out.update(NPY_VER=np, CONDA_NPY=np.replace(".", ""))
@@ -182,30 +208,16 @@ def _language_vars(variant: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def render_context(
-    platform: str,
-    variant: Mapping[str, str],
-    selector_ns: Mapping[str, Any],
-    environ: Mapping[str, str],
-    record: RenderRecord,
-    *,
-    recipe_dir: str = "",
-    pkg: Mapping[str, str] | None = None,
+def base_context(
+    selector_ns: Mapping[str, Any], variant: Mapping[str, str], recipe_dir: str = ""
 ) -> dict[str, Any]:
-    """The names a meta.yaml template sees for one platform and variant."""
+    """The part of the template context shared by every recipe on one platform (cache it).
 
-    def loader(name: str, value: Any):
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if name not in record.loaders:
-                record.loaders.append(name)
-            return value() if callable(value) else value
-
-        return call
-
+    Variant values are strings here, as conda-build's ``get_dict`` puts them after the
+    selector namespace (where they may be ints).
+    """
     ctx: dict[str, Any] = dict(selector_ns)
-    ctx.update(_language_vars(variant))
     ctx.update(
-        RECIPE_DIR=recipe_dir,
         SRC_DIR="",
         PREFIX="$PREFIX",
         BUILD_PREFIX="$BUILD_PREFIX",
@@ -216,11 +228,45 @@ def render_context(
         PKG_BUILDNUM="0",
         PKG_BUILD_STRING="placeholder",
         PKG_HASH="1234567",
+        installed={},
+        time=time,
+        datetime=datetime,
     )
+    ctx.update(variant)
+    return ctx
+
+
+def render_context(
+    platform: str,
+    variant: Mapping[str, str],
+    base: Mapping[str, Any],
+    changed: Mapping[str, Any],
+    environ: Mapping[str, str],
+    record: RenderRecord,
+    *,
+    recipe_dir: str = "",
+    pkg: Mapping[str, str] | None = None,
+) -> ChainMap:
+    """The names a meta.yaml template sees for one platform and variant.
+
+    ``base`` comes from :func:`base_context` for the config's first variant; ``changed`` holds
+    the selector names and variant values where this variant differs. Layered, not copied.
+    """
+
+    def loader(name: str, value: Any):
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if name not in record.loaders:
+                record.loaders.append(name)
+            return value() if callable(value) else value
+
+        return call
+
+    top: dict[str, Any] = dict(changed)
+    top.update(_language_vars(variant))
+    top["RECIPE_DIR"] = recipe_dir
     if pkg:
-        ctx.update(pkg)
-    ctx.update({k: v for k, v in variant.items()})
-    ctx.update(
+        top.update(pkg)
+    top.update(
         compiler=lambda lang, *a, **k: _compiler(lang, platform, variant, "compiler"),
         stdlib=lambda lang, *a, **k: _compiler(lang, platform, variant, "stdlib"),
         cdt=lambda package, *a, **k: _cdt(package, platform, variant),
@@ -231,21 +277,24 @@ def render_context(
         load_npm=loader("load_npm", dict),
         load_file_regex=loader("load_file_regex", None),
         load_file_data=loader("load_file_data", dict),
-        installed={},
+        load_str_data=load_str_data,
         resolved_packages=lambda *a, **k: [],
         ccache=lambda *a, **k: "ccache",
-        time=time,
-        datetime=datetime,
         os=os_module(environ),
         environ=dict(environ),
     )
-    return ctx
+    return ChainMap(top, base)  # type: ignore[arg-type]
 
 
 def render_template(template: jinja2.Template, context: Mapping[str, Any], record: RenderRecord) -> str:
     """Render with ``record`` collecting undefined names; Jinja runtime errors propagate."""
     _CURRENT["record"] = record
+    env = template.environment
     try:
-        return template.render(context)
+        ctx = template.new_context(context, shared=True)  # type: ignore[arg-type]
+        try:
+            return env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+        except Exception:
+            return env.handle_exception()
     finally:
         _CURRENT["record"] = None

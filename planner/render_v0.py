@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from planner.jinja_env import RenderRecord, compile_template, render_context, render_template, star_spec
+from planner.jinja_env import (
+    RenderRecord,
+    base_context,
+    compile_template,
+    render_context,
+    render_template,
+    star_spec,
+)
 from planner.model import (
     PHASES,
     PlatformRender,
@@ -41,8 +48,22 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.selectors import select_lines, selector_namespace
-from planner.v0_used import REQUIREMENTS_TEXT, output_chunks, outputs_text, trim_build_only, used_in_text
+from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
+from planner.selectors import (
+    LANGUAGE_NAMES,
+    kept_line_numbers,
+    namespace_delta,
+    select_lines,
+    selector_namespace,
+)
+from planner.v0_used import (
+    REQUIREMENTS_TEXT,
+    candidates,
+    output_chunks,
+    outputs_text,
+    trim_build_only,
+    used_in_text,
+)
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import SPECIAL_KEYS, VariantConfig, combined_config, expand
 
@@ -79,7 +100,9 @@ def _load(source: RecipeSource) -> _Recipe:
     return _Recipe(source, path, raw, template, local)
 
 
-def render_v0(source: RecipeSource, platforms: Sequence[str], options: RenderOptions) -> tuple[PlatformRender, ...]:
+def render_v0(
+    source: RecipeSource, platforms: Sequence[str], options: RenderOptions
+) -> tuple[PlatformRender, ...]:
     """One :class:`PlatformRender` per platform, in order; never raises for a recipe problem."""
     try:
         recipe = _load(source)
@@ -88,11 +111,17 @@ def render_v0(source: RecipeSource, platforms: Sequence[str], options: RenderOpt
     out = []
     for platform in platforms:
         try:
-            out.append(PlatformRender(source.rel, platform, variants=_render_platform(recipe, platform, options)))
+            out.append(
+                PlatformRender(source.rel, platform, variants=_render_platform(recipe, platform, options))
+            )
         except RecipeError as err:
             out.append(PlatformRender(source.rel, platform, error=err))
         except RecursionError:
-            out.append(PlatformRender(source.rel, platform, error=RecipeError(recipe.path, None, "recursion too deep")))
+            out.append(
+                PlatformRender(
+                    source.rel, platform, error=RecipeError(recipe.path, None, "recursion too deep")
+                )
+            )
         except Exception as exc:  # a recipe must never stop the others; keep the cause visible
             msg = f"{type(exc).__name__}: {exc}"
             out.append(PlatformRender(source.rel, platform, error=RecipeError(recipe.path, None, msg)))
@@ -108,8 +137,27 @@ def _config_keys(config: VariantConfig) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def _used(keys: frozenset[str], text: str, selectors_only: bool) -> frozenset[str]:
-    return frozenset(used_in_text(keys, text, selectors_only=selectors_only))
+def _used(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
+    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search)."""
+    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=candidates(keys, raw)))
+
+
+@lru_cache(maxsize=256)
+def _base_context(
+    config: VariantConfig, platform: str, environ: Variant, build_platform: str | None
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """The first variant, its selector namespace and its template context (shared, read-only)."""
+    first = config.first()
+    ns = _base_namespace(config, platform, environ, build_platform)
+    return first, ns, base_context(ns, first)
+
+
+@lru_cache(maxsize=256)
+def _base_namespace(
+    config: VariantConfig, platform: str, environ: Variant, build_platform: str | None
+) -> dict:
+    """The selector namespace of a config's first variant, shared by every recipe (read-only)."""
+    return selector_namespace(platform, config.first(), environ, build_platform)
 
 
 def _config_files(recipe: _Recipe, options: RenderOptions) -> list[Path]:
@@ -117,27 +165,50 @@ def _config_files(recipe: _Recipe, options: RenderOptions) -> list[Path]:
 
 
 def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
-    environ = options.environ
+    """All variants for one target platform.
+
+    The ``noarch`` target renders as its build platform (``options.build_platform``, else
+    linux-64) and keeps only the noarch outputs, as render_v1 does. A build platform other than
+    the target (cross-compiling) is recorded on each RenderedRecipe.
+    """
+    if platform != "noarch":
+        rendered = _render_target(recipe, platform, options)
+        cross = options.build_platform if options.build_platform not in (None, platform) else None
+        if cross is None:
+            return rendered
+        return tuple(replace(r, build_platform=cross) for r in rendered)
+    target = options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM
+    out = []
+    for r in _render_target(recipe, target, options):
+        outputs = tuple(o for o in r.outputs if o.noarch)
+        if outputs:
+            out.append(replace(_with_outputs(r, outputs) if outputs else r, platform="noarch"))
+    return tuple(out)
+
+
+def _render_target(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
+    environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     config = combined_config(_config_files(recipe, options), platform, environ)
     keys = _config_keys(config)
-    first = config.first()
-    first_ns = selector_namespace(platform, first, environ, options.build_platform)
+    first, _, _ = _base_context(config, platform, environ, options.build_platform)
+    first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
-    global_used = _used(keys, selected_raw, False) | _used(keys, recipe.raw, True)
-    first_meta, _ = _render_meta(recipe, platform, first, first_ns, environ, options)
+    global_used = _used(keys, selected_raw, False, recipe.raw) | _used(keys, recipe.raw, True, recipe.raw)
+    first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = _noarch(_section(first_meta, "build"))
-    variants = expand(config, global_used, noarch_python=noarch == "python")
+    variants = expand(config, global_used, noarch_python=noarch is not None)
 
     results: list[RenderedRecipe] = []
     seen_outputs: set[tuple] = set()
     seen_skips: set[Variant] = set()
     for variant in variants:
-        ns = selector_namespace(platform, variant, environ, options.build_platform)
-        if variant is variants[0] and variant == first:
+        diff = {k: v for k, v in variant.items() if first.get(k) != v}
+        ns = namespace_delta(first_ns, first, variant, platform, environ, options.build_platform, diff=diff)
+        if not diff:
             meta, record = first_meta, _
         else:
-            meta, record = _render_meta(recipe, platform, variant, ns, environ, options)
+            meta, record = _render_meta(recipe, config, platform, variant, ns, environ, options, diff)
         rendered = _render_variant(recipe, platform, config, keys, variant, ns, meta, record)
         if rendered.skip:
             if rendered.variant not in seen_skips:
@@ -171,29 +242,45 @@ def _with_outputs(r: RenderedRecipe, outputs: tuple[RenderedOutput, ...]) -> Ren
 
 def _render_meta(
     recipe: _Recipe,
+    config: VariantConfig,
     platform: str,
     variant: Mapping[str, str],
     ns: dict[str, Any],
     environ: Mapping[str, str],
     options: RenderOptions,
+    diff: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], RenderRecord]:
-    """Jinja, then selectors, then YAML: the recipe dict for one platform and variant."""
+    """Jinja, then selectors, then YAML: the recipe dict for one platform and variant.
+
+    ``diff``: the variant's values that differ from the config's first variant (None: none).
+    """
     record = RenderRecord()
-    ctx = render_context(platform, variant, ns, environ, record, recipe_dir=str(recipe.source.path))
+    _, _, base = _base_context(config, platform, environ, options.build_platform)
+    changed: dict[str, Any] = {}
+    if diff:
+        changed = {k: ns[k] for k in LANGUAGE_NAMES if k in ns}
+        changed.update(diff)
+    recipe_dir = str(recipe.source.path)
+    ctx = render_context(platform, variant, base, changed, environ, record, recipe_dir=recipe_dir)
     meta = _jinja_selectors_yaml(recipe, ctx, ns, record)
     if "PKG_" in recipe.raw:  # conda-build re-parses until PKG_NAME & co. are known
-        pkg = _section(meta, "package")
-        ctx.update(
-            PKG_NAME=str(pkg.get("name") or ""),
-            PKG_VERSION=str(pkg.get("version") or ""),
-            PKG_BUILDNUM=str(_section(meta, "build").get("number") or 0),
-        )
+        pkg_section = _section(meta, "package")
+        pkg = {
+            "PKG_NAME": str(pkg_section.get("name") or ""),
+            "PKG_VERSION": str(pkg_section.get("version") or ""),
+            "PKG_BUILDNUM": str(_section(meta, "build").get("number") or 0),
+        }
         record = RenderRecord()
+        ctx = render_context(
+            platform, variant, base, changed, environ, record, recipe_dir=recipe_dir, pkg=pkg
+        )
         meta = _jinja_selectors_yaml(recipe, ctx, ns, record)
     return meta, record
 
 
-def _jinja_selectors_yaml(recipe: _Recipe, ctx: dict[str, Any], ns: dict[str, Any], record: RenderRecord) -> dict:
+def _jinja_selectors_yaml(
+    recipe: _Recipe, ctx: Mapping[str, Any], ns: dict[str, Any], record: RenderRecord
+) -> dict:
     try:
         text = render_template(recipe.template, ctx, record)
     except jinja2.TemplateError as exc:
@@ -203,12 +290,29 @@ def _jinja_selectors_yaml(recipe: _Recipe, ctx: dict[str, Any], ns: dict[str, An
         raise
     except Exception as exc:  # errors raised inside recipe expressions (e.g. int('x'))
         raise RecipeError(recipe.path, None, f"Jinja error: {type(exc).__name__}: {exc}") from None
-    text = select_lines(text, ns, recipe.path)
-    data = load_recipe_yaml(text, recipe.path)
+    try:
+        return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    except RecipeError as err:
+        if err.line is None or err.path != recipe.path:
+            raise
+        # the YAML line counts kept lines only; point at the line of the rendered recipe
+        kept = kept_line_numbers(text, ns)
+        if 0 < err.line <= len(kept):
+            line = kept[err.line - 1]
+        else:  # past the last kept line (an error at the end of the text)
+            line = (kept[-1] if kept else 0) + err.line - len(kept)
+        raise RecipeError(err.path, line, err.message) from None
+
+
+@lru_cache(maxsize=1024)
+def _parse(text: str, path: str) -> dict:
+    """YAML of one rendered text. Cached: platforms often render to the same text (noarch
+    recipes, linux arches), and the result is never mutated by the caller."""
+    data = load_recipe_yaml(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise RecipeError(recipe.path, 1, "a meta.yaml must be a mapping")
+        raise RecipeError(path, 1, "a meta.yaml must be a mapping")
     return data
 
 
@@ -290,7 +394,9 @@ def _render_variant(
     package = _section(meta, "package")
     build = _section(meta, "build")
     top_name = str(package.get("name") or "")
-    top_version = "None" if "version" in package and package["version"] is None else str(package.get("version", ""))
+    top_version = (
+        "None" if "version" in package and package["version"] is None else str(package.get("version", ""))
+    )
     top_number = _build_number(build.get("number"), recipe.path)
     undefined = tuple(record.undefined)
     base = RenderedRecipe(
@@ -303,12 +409,16 @@ def _render_variant(
         undefined_jinja=undefined,
     )
     if _truthy(build.get("skip")):
-        used = _output_used(recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements")))
+        used = _output_used(
+            recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements"))
+        )
         v = Variant({k: variant[k] for k in used if k in variant})
         return RenderedRecipe(base.recipe, base.format, platform, v, (), True, undefined)
 
     raw_outputs = meta.get("outputs")
-    outputs: list[dict[str, Any]] = [o for o in raw_outputs if isinstance(o, dict)] if isinstance(raw_outputs, list) else []
+    outputs: list[dict[str, Any]] = (
+        [o for o in raw_outputs if isinstance(o, dict)] if isinstance(raw_outputs, list) else []
+    )
     rendered_names = [str(o.get("name", top_name)) for o in outputs]
     if not outputs:
         outputs = [{"name": top_name}]
@@ -437,11 +547,13 @@ def _output_used(
                 top += name
             texts.append(top.rstrip())
     unselected, selected_text = texts
-    all_used = set(_used(keys, unselected, True)) | set(_used(keys, selected_text, False))
+    all_used = set(_used(keys, unselected, True, raw)) | set(_used(keys, selected_text, False, raw))
     m = REQUIREMENTS_TEXT.search(selected_text)
-    reqs_used = set(_used(keys, m.group(0), False)) if m else set()
+    reqs_used = set(_used(keys, m.group(0), False, raw)) if m else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
-    trimmed = trim_build_only(reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore)
+    trimmed = trim_build_only(
+        reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
+    )
     used = (all_used - reqs_used) | trimmed
     build = build if build is not None else _section(meta, "build")
     if "target_platform" in variant and not noarch:

@@ -13,8 +13,9 @@ Two of its entry points are used, each for what it does right (measured, see ``.
 
 Normalisation into the v0 model: requirements become strings (``pin_subpackage`` and
 ``pin_compatible`` become the bare package name, as conda-build's ``finalize=False`` render writes
-them), ``run_constraints`` is ``run_constrained``, the variant is rattler-build's used variant minus
-the pins of the recipe's own outputs, test requirements are the union of the script tests'
+them; bare build/host names that are variant keys get the variant's value, as rattler-build applies
+it when it builds), ``run_constraints`` is ``run_constrained``, the variant is rattler-build's
+used variant minus the pins of the recipe's own outputs, test requirements are the union of the script tests'
 ``requirements``. The outputs of one platform are grouped into build jobs (:class:`RenderedRecipe`)
 greedily: an output joins the first job whose variant agrees with its own.
 
@@ -24,6 +25,7 @@ Not thread-safe (fd 1 is process-wide): parallel renders use processes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -56,7 +58,7 @@ def render_v1(
 ) -> tuple[PlatformRender, ...]:
     """One :class:`PlatformRender` per platform; a recipe problem on one platform is that platform's error."""
     text = read_recipe_text(source.recipe_file)
-    configs = [str(p) for p in (*options.exclusive_configs, *options.variant_configs)]
+    configs = rattler_config_files((*options.exclusive_configs, *options.variant_configs))
     parse_error = _parse_error(source.recipe_file, text)
     if parse_error is not None:  # the same for every platform: say it once, without rendering
         return tuple(PlatformRender(source.rel, p, error=parse_error) for p in platforms)
@@ -98,7 +100,7 @@ def _render_platform(
     if platform == "noarch":
         outputs = [o for o in outputs if o.noarch]
     own_names = {o.name for o in outputs} | {str(i["recipe"]["package"]["name"]) for i in raw}
-    outputs = [_drop_own_pins(o, own_names) for o in outputs]
+    outputs = [_pin_variant_values(_drop_own_pins(o, own_names)) for o in outputs]
     cross = build_platform if build_platform != target else None
     jobs = _group(source, platform, outputs, cross)
     return PlatformRender(source.rel, platform, variants=jobs)
@@ -121,7 +123,9 @@ def _render_only(
         )
     text = captured.read().decode("utf-8", "replace")
     start = text.find("[")
-    return json.loads(text[start:]) if start >= 0 else []
+    if start < 0:  # even a recipe skipped everywhere prints "[]": silence is a failure
+        raise RuntimeError("rattler-build printed no render")
+    return json.loads(text[start:])
 
 
 class _Captured:
@@ -169,6 +173,33 @@ def _environ(extra: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def rattler_config_files(paths: Sequence[Path]) -> list[str]:
+    """The variant files as rattler-build must see them.
+
+    rattler-build tells the two formats apart by file name: ``conda_build_config.yaml`` is read
+    conda-build style (``# [sel]`` selectors), anything else as ``variants.yaml``. A global pinning
+    is often called something else (``conda-forge-pinning.yaml``), so a file whose name does not say
+    "variants" is handed over through a symlink named ``conda_build_config.yaml`` in a private temp
+    dir (one per file, reused; a symlink always shows the current content).
+    """
+    out = []
+    for p in paths:
+        p = Path(p).absolute()
+        if p.name == "conda_build_config.yaml" or "variants" in p.name:
+            out.append(str(p))
+            continue
+        key = hashlib.sha256(str(p).encode()).hexdigest()[:16]
+        link = Path(tempfile.gettempdir()) / f"stackplan-{os.getuid()}-cbc" / key / "conda_build_config.yaml"
+        if not link.is_symlink() or os.readlink(link) != str(p):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            tmp = link.with_name(f".{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(p)
+            os.replace(tmp, link)  # atomic: parallel workers never see a half-made link
+        out.append(str(link))
+    return out
+
+
 def _spec(item: Any) -> str | None:
     """One requirement as a MatchSpec string; pins become the bare package name."""
     if isinstance(item, str):
@@ -189,7 +220,12 @@ def _output(item: Mapping[str, Any]) -> RenderedOutput:
     recipe = item["recipe"]
     build = recipe.get("build") or {}
     reqs = recipe.get("requirements") or {}
-    requirements = Requirements(**{ours: _specs(reqs.get(theirs)) for theirs, ours in _PHASE_KEYS.items()})
+    phases = {ours: list(_specs(reqs.get(theirs))) for theirs, ours in _PHASE_KEYS.items()}
+    for cache in _inherited_caches(recipe):  # a staging cache is built as part of this output
+        creqs = cache.get("requirements") or {}
+        for phase in ("build", "host"):
+            phases[phase] = list(dict.fromkeys([*_specs(creqs.get(phase)), *phases[phase]]))
+    requirements = Requirements(**{k: tuple(v) for k, v in phases.items()})
     test_requires: list[str] = []
     for test in recipe.get("tests") or ():
         treqs = (test.get("requirements") or {}) if isinstance(test, Mapping) else {}
@@ -213,12 +249,40 @@ def _output(item: Mapping[str, Any]) -> RenderedOutput:
     )
 
 
+def _inherited_caches(recipe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The staging caches (``outputs: - staging:``) this output inherits: their build and host
+    requirements must exist before this output can be built, so they are part of its own."""
+    inherits = recipe.get("inherits_from")
+    name = inherits.get("cache_name") if isinstance(inherits, Mapping) else None
+    if not name:
+        return []
+    return [c for c in recipe.get("staging_caches") or () if isinstance(c, Mapping) and c.get("name") == name]
+
+
 def _drop_own_pins(out: RenderedOutput, own_names: set[str]) -> RenderedOutput:
     """rattler-build puts ``pin_subpackage`` targets in the variant (``libm: 1.2 h123_0``); they are
     outputs of this recipe, not variant keys of a job."""
     if not any(k in own_names for k in out.variant):
         return out
     return replace(out, variant=Variant({k: v for k, v in out.variant.items() if k not in own_names}))
+
+
+def _pin_variant_values(out: RenderedOutput) -> RenderedOutput:
+    """Bare build/host names that are variant keys get the variant's value, as rattler-build does
+    when it finalizes (``python`` -> ``python 3.12.* *_cpython``) and as conda-build's render writes
+    them; spelled like the v0 side (``star_spec``) so both dialects give the same strings."""
+    from planner.jinja_env import star_spec
+
+    def pin(spec: str) -> str:
+        if " " in spec:
+            return spec  # a constrained requirement keeps its own constraint
+        key = spec if spec in out.variant else spec.replace("-", "_")
+        value = out.variant.get(key)
+        return star_spec(f"{spec} {value}") if value is not None and key != "target_platform" else spec
+
+    reqs = out.requirements
+    pinned = replace(reqs, build=tuple(map(pin, reqs.build)), host=tuple(map(pin, reqs.host)))
+    return out if pinned == reqs else replace(out, requirements=pinned)
 
 
 def _group(
@@ -279,9 +343,15 @@ def _diagnose(
     path = source.recipe_file
     recipe = Stage0Recipe.from_file(path)  # parsed before without error
     target = (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if platform == "noarch" else platform
+    pc = PlatformConfig(target_platform=target, build_platform=options.build_platform or target)
+    files = [*configs, *(str(p) for p in source.local_configs)]
+    for f in files:  # a broken variant config is the config's error, not the recipe's
+        try:
+            VariantConfig.from_files_with_context([f], JinjaConfig(platform=pc))
+        except Exception as config_exc:
+            shown = Path(os.path.realpath(f))
+            return _located(shown, shown.read_text(errors="replace"), str(config_exc), "bad variant config")
     try:
-        pc = PlatformConfig(target_platform=target, build_platform=options.build_platform or target)
-        files = [*configs, *(str(p) for p in source.local_configs)]
         vc = VariantConfig.from_files_with_context(files, JinjaConfig(platform=pc)) if files else None
         with _environ(options.environ):
             recipe.render(vc, RenderConfig(platform=pc))
@@ -317,7 +387,7 @@ def _bad_expression_line(text: str) -> int | None:
     import jinja2
 
     env = jinja2.Environment()
-    lines = text.splitlines()
+    lines = text.split("\n")  # editor lines: str.splitlines() would also break at \x0b, \x85, ...
     for number, line in enumerate(lines, start=1):
         if "${{" in line and "}}" not in line.split("${{", 1)[1]:
             return number

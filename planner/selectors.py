@@ -21,8 +21,10 @@ per process (a corpus has a few hundred distinct selectors, not thousands).
 
 from __future__ import annotations
 
+import ast
 import os as _os
 import re
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from types import CodeType, SimpleNamespace
@@ -40,6 +42,28 @@ _NAME_ERROR = re.compile(r"'(.+?)'")
 _OSES = ("linux", "osx", "win", "zos", "emscripten", "wasi", "freebsd")
 _ARCHES = ("x86", "x86_64", "aarch64", "arm64", "ppc64le", "ppc64", "s390x", "armv6l", "armv7l", "riscv64",
            "wasm32")  # fmt: skip
+
+#: The names derived from python / numpy / perl / lua (see _language_flags).
+LANGUAGE_NAMES = (
+    "py",
+    "py3k",
+    "py2k",
+    "py26",
+    "py27",
+    "py33",
+    "py34",
+    "py35",
+    "py36",
+    "np",
+    "pl",
+    "lua",
+    "luajit",
+)
+
+#: Names a variant key cannot override in the namespace (conda-build sets them first).
+_RESERVED = frozenset({*_OSES, *_ARCHES, "arm", "unix", "linux32", "linux64", "win32", "win64", "osx64",
+                       "build_platform", "os", "environ", "nomkl", "py", "py3k", "py2k", "py26", "py27",
+                       "py33", "py34", "py35", "py36", "np", "pl", "lua", "luajit"})  # fmt: skip
 
 DEFAULT_PYTHON = "3.12"
 DEFAULT_NUMPY = "1.26"
@@ -78,6 +102,23 @@ def os_module(environ: Mapping[str, str]) -> SimpleNamespace:
     return SimpleNamespace(environ=env, getenv=env.get, sep="/", pathsep=":", path=_os.path, name="posix")
 
 
+def _language_flags(variant: Mapping[str, str]) -> dict[str, Any]:
+    """``py`` / ``np`` as ints, ``py3k``, ``py27``..., ``pl``, ``lua``: derived from the variant."""
+    ns: dict[str, Any] = {}
+    py_text = variant.get("python") or DEFAULT_PYTHON
+    py = _to_int_version(py_text, DEFAULT_PYTHON)
+    major = py_text.split(".")[0].strip()
+    ns.update(py=py, py3k=major == "3", py2k=major == "2")
+    for v in (26, 27, 33, 34, 35, 36):
+        ns[f"py{v}"] = py == v
+    ns["np"] = _to_int_version(variant.get("numpy") or DEFAULT_NUMPY, DEFAULT_NUMPY)
+    ns["pl"] = variant.get("perl") or DEFAULT_PERL
+    lua = variant.get("lua") or DEFAULT_LUA
+    ns["lua"] = lua
+    ns["luajit"] = lua[:1] == "2"
+    return ns
+
+
 def selector_namespace(
     platform: str,
     variant: Mapping[str, str],
@@ -92,20 +133,11 @@ def selector_namespace(
         ns[plat.os] = True
     ns["arm"] = platform.startswith("linux-arm")
     ns["build_platform"] = build_platform or platform
+    ns["__builtins__"] = SAFE_BUILTINS
     ns["os"] = os_module(environ)
     ns["environ"] = ns["os"].environ
     ns["nomkl"] = environ.get("FEATURE_NOMKL", "0") not in ("", "0")
-    py_text = variant.get("python") or DEFAULT_PYTHON
-    py = _to_int_version(py_text, DEFAULT_PYTHON)
-    major = py_text.split(".")[0].strip()
-    ns.update(py=py, py3k=major == "3", py2k=major == "2")
-    for v in (26, 27, 33, 34, 35, 36):
-        ns[f"py{v}"] = py == v
-    ns["np"] = _to_int_version(variant.get("numpy") or DEFAULT_NUMPY, DEFAULT_NUMPY)
-    ns["pl"] = variant.get("perl") or DEFAULT_PERL
-    lua = variant.get("lua") or DEFAULT_LUA
-    ns["lua"] = lua
-    ns["luajit"] = lua[:1] == "2"
+    ns.update(_language_flags(variant))
     ns.update(environ)
     for key, value in variant.items():
         if key not in ns:
@@ -114,9 +146,54 @@ def selector_namespace(
     return ns
 
 
+def namespace_delta(
+    base_ns: dict[str, Any],
+    base_variant: Mapping[str, str],
+    variant: Mapping[str, str],
+    platform: str,
+    environ: Mapping[str, str],
+    build_platform: str | None = None,
+    *,
+    diff: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The namespace for ``variant`` from the one already built for ``base_variant``.
+
+    Most variants differ from the config's first variant in one or two keys; rebuilding the
+    namespace of ~600 pinning keys for each was the largest cost of a render.
+    """
+    if diff is None:
+        diff = {k: v for k, v in variant.items() if base_variant.get(k) != v}
+    if not diff:
+        return base_ns
+    ns = dict(base_ns)
+    if diff.keys() & {"python", "numpy", "perl", "lua"}:
+        ns.update(_language_flags(variant))
+    for key, value in diff.items():
+        if key not in _RESERVED and key not in environ:
+            ns[key] = _variant_value(value)
+    return ns
+
+
+#: The builtins a selector may call. conda-build evaluates selectors with every builtin; a recipe
+#: in a pull request is untrusted input, so we keep the ones recipes use and nothing that imports,
+#: opens or executes.
+SAFE_BUILTINS = {f.__name__: f for f in (int, str, float, bool, len, min, max, any, all, tuple, list, abs)}
+
+
 @lru_cache(maxsize=8192)
 def _compile(expr: str) -> CodeType:
-    return compile(expr.strip(), "<selector>", "eval")
+    """Compile a selector once; reject private attributes and ``**`` (a way out or a hang)."""
+    tree = ast.parse(expr.strip(), "<selector>", "eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ValueError(f"private attribute {node.attr!r} not allowed in a selector")
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            raise ValueError(f"name {node.id!r} not allowed in a selector")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            raise ValueError("the power operator is not allowed in a selector")
+    with warnings.catch_warnings():  # e.g. "'bool' object is not callable" after a False rewrite
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return compile(tree, "<selector>", "eval")
 
 
 def eval_selector(expr: str, namespace: dict[str, Any]) -> bool:
@@ -127,7 +204,7 @@ def eval_selector(expr: str, namespace: dict[str, Any]) -> bool:
     text = expr
     for _ in range(50):  # each retry removes one unknown name; a bound guards against loops
         try:
-            return bool(eval(_compile(text), namespace, {}))  # noqa: S307
+            return bool(eval(_compile(text), namespace, {}))
         except NameError as exc:
             m = _NAME_ERROR.search(str(exc))
             if not m:
@@ -178,3 +255,22 @@ def select_lines(text: str, namespace: dict[str, Any], path: str = "meta.yaml", 
         if keep:
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def kept_line_numbers(text: str, namespace: dict[str, Any]) -> list[int]:
+    """The 1-based line numbers of ``text`` that :func:`select_lines` keeps, in order.
+
+    Only used on the error path, to turn a YAML error's line (in the selected text) back into a
+    line of the recipe.
+    """
+    kept = []
+    for i, (selector, _) in enumerate(split_selectors(text)):
+        if selector is None:
+            kept.append(i + 1)
+            continue
+        try:
+            if eval_selector(selector, namespace):
+                kept.append(i + 1)
+        except Exception:  # select_lines already accepted these; be safe on the error path
+            kept.append(i + 1)
+    return kept

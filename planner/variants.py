@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ruamel.yaml.cyaml import CBaseLoader
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from planner.model import RecipeError
-from planner.selectors import selector_namespace, select_lines
+from planner.selectors import select_lines, selector_namespace
 
 #: Keys whose values merge across files instead of replacing (conda-build's extend_keys).
 EXTEND_KEYS = frozenset({"pin_run_as_build", "ignore_version", "ignore_build_only_deps", "extend_keys"})
@@ -55,7 +55,10 @@ def internal_defaults(platform: str) -> dict[str, Any]:
         "lua": ["5"],
         "r_base": ["3.5"],
         "cpu_optimization_target": ["nocona"],
-        "pin_run_as_build": {"python": {"min_pin": "x.x", "max_pin": "x.x"}, "r-base": {"min_pin": "x.x", "max_pin": "x.x"}},
+        "pin_run_as_build": {
+            "python": {"min_pin": "x.x", "max_pin": "x.x"},
+            "r-base": {"min_pin": "x.x", "max_pin": "x.x"},
+        },
         "ignore_version": [],
         "ignore_build_only_deps": ["python", "numpy"],
         "extend_keys": sorted(EXTEND_KEYS),
@@ -94,7 +97,9 @@ def _normalize(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _load_cached(path: str, mtime: float, platform: str, environ: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def _load_cached(
+    path: str, mtime: float, platform: str, environ: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
     ns = selector_namespace(platform, {}, dict(environ))
     selected = select_lines(text, ns, path)
@@ -144,8 +149,16 @@ class VariantConfig:
         return (key,)
 
     def first(self) -> dict[str, str]:
-        """The variant made of every key's first value (conda-build's ``variants[0]``)."""
-        return {k: str(v[0]) for k, v in self.values.items() if isinstance(v, list) and v and k not in SPECIAL_KEYS}
+        """The variant made of every key's first value (conda-build's ``variants[0]``); a copy."""
+        return dict(self._first)
+
+    @cached_property
+    def _first(self) -> dict[str, str]:
+        return {
+            k: str(v[0])
+            for k, v in self.values.items()
+            if isinstance(v, list) and v and k not in SPECIAL_KEYS
+        }
 
 
 def merge_specs(specs: Iterable[Mapping[str, Any]]) -> VariantConfig:
@@ -191,12 +204,17 @@ def _combined_cached(
     return merge_specs(specs)
 
 
+@lru_cache(maxsize=1024)
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
+
+
 def combined_config(files: Sequence[Path], platform: str, environ: Mapping[str, str]) -> VariantConfig:
     """The merged config for ``platform`` from ``files`` in order (cached per process)."""
     keyed = []
     for f in files:
         try:
-            keyed.append((str(Path(f).resolve()), Path(f).stat().st_mtime))
+            keyed.append((_resolved(str(f)), Path(f).stat().st_mtime))
         except OSError as exc:
             raise RecipeError(str(f), None, f"cannot read variant config: {exc.strerror}") from None
     return _combined_cached(tuple(keyed), platform, tuple(sorted(environ.items())))
@@ -209,7 +227,9 @@ def _version_key(text: str) -> tuple:
     return tuple(parts)
 
 
-def expand(config: VariantConfig, used: Iterable[str], *, noarch_python: bool = False) -> list[dict[str, str]]:
+def expand(
+    config: VariantConfig, used: Iterable[str], *, noarch_python: bool = False
+) -> list[dict[str, str]]:
     """Every combination of the used keys' values; other keys keep their first value.
 
     Zipped keys move together (a used key brings its whole group). With ``noarch_python`` the
@@ -241,7 +261,9 @@ def expand(config: VariantConfig, used: Iterable[str], *, noarch_python: bool = 
             cols = {k: [str(v) for v in values.get(k) or []] for k in group}
             pys = cols["python"]
             best_i = max(range(len(pys)), key=lambda i: _version_key(pys[i]))
-            dims.append((group, [tuple(cols[k][best_i] if best_i < len(cols[k]) else cols[k][0] for k in group)]))
+            dims.append(
+                (group, [tuple(cols[k][best_i] if best_i < len(cols[k]) else cols[k][0] for k in group)])
+            )
             done.update(group)
     base = config.first()
     # a non-used key of a zip group that a used key brought in already sits in ``done``;

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.config import StackplanConfig, load_config, schema
 from planner.model import RecipeError, Variant
@@ -137,3 +140,42 @@ def test_schema_platform_enums_are_the_platform_table():
 def test_schema_names_exactly_the_dataclass_fields():
     fields = set(StackplanConfig.__dataclass_fields__) - {"root", "path"}
     assert set(schema()["properties"]) == fields
+
+
+keys = st.sampled_from([*schema()["properties"], "platfroms", "chanels", "x"])
+values = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["linux-64", "amiga", "a.yaml", ""])
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["osx-64", "k"]), inner)
+    ),
+    max_leaves=6,
+)
+
+
+def block_yaml(data) -> str:
+    from ruamel.yaml import YAML
+
+    out = io.StringIO()
+    yaml = YAML(typ="safe")
+    yaml.default_flow_style = False
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(keys, values, max_size=5), junk=st.text(max_size=20), use_junk=st.booleans())
+def test_any_file_gives_a_config_or_a_located_error(tmp_path_factory, data, junk, use_junk):
+    root = tmp_path_factory.mktemp("cfg")
+    text = junk if use_junk else block_yaml(data)
+    f = write(root, text)
+    try:
+        cfg = load_config(root)
+    except RecipeError as err:
+        assert err.path == str(f)
+        assert err.line is None or 1 <= err.line <= text.count("\n") + 2
+        assert err.message
+    else:
+        assert isinstance(cfg, StackplanConfig)
+        assert set(cfg.platforms) <= set(ALL_SUBDIRS)

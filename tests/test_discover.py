@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.discover import DiscoveryWarning, discover
 from planner.model import RecipeFormat
@@ -124,3 +127,34 @@ def test_the_corpus_root_gives_the_truth_files_recipe_names(corpus):
     assert sample and set(sample) <= rels
     anaconda = (corpus / "truth" / "anaconda-sample.txt").read_text().split()
     assert anaconda and set(anaconda) <= rels
+
+
+names = st.sampled_from(["a", "b", "recipes", "recipe", "1.0", ".hidden", "output", "x-feedstock", "deep"])
+files = st.sampled_from(["meta.yaml", "recipe.yaml", "build.sh", "variants.yaml", "conda_build_config.yaml"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=st.lists(st.tuples(st.lists(names, min_size=0, max_size=4), files), max_size=25))
+def test_discover_finds_exactly_the_dirs_holding_a_recipe_file(tmp_path_factory, layout):
+    root = tmp_path_factory.mktemp("tree")
+    expected: dict[str, set[str]] = {}
+    for parts, fname in layout:
+        d = root.joinpath(*parts)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / fname).write_text("x\n")
+        visible = not any(p.startswith(".") or p == "output" for p in parts)
+        if visible:
+            expected.setdefault("/".join(parts) or ".", set()).add(fname)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiscoveryWarning)
+        found = discover(root)
+    want = {
+        rel: ("recipe.yaml" if "recipe.yaml" in fs else "meta.yaml")
+        for rel, fs in expected.items()
+        if fs & {"meta.yaml", "recipe.yaml"}
+    }
+    assert {s.rel: s.recipe_file.name for s in found} == want
+    assert [s.rel for s in found] == sorted(want)
+    for s in found:
+        local = {p.name for p in s.local_configs}
+        assert local == expected[s.rel] & {"variants.yaml", "conda_build_config.yaml"}

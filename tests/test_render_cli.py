@@ -147,3 +147,73 @@ def test_as_a_real_subprocess(tmp_path):
     assert recipes == ["alpha", "broken", "zeta"]
     assert "broken/recipe.yaml:3:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.corpus
+def test_corpus_recipes_are_named_and_shaped_like_the_truth_lines(corpus):
+    sample = (corpus / "truth" / "sample.txt").read_text().split()[:12]
+    truth = {}
+    for line in (corpus / "truth" / "conda-build.osx-arm64.jsonl").read_text().splitlines():
+        d = json.loads(line)
+        if d["recipe"] in sample:
+            truth[d["recipe"]] = d
+    cfg = corpus / "config"
+    res = run(
+        *(str(corpus / rel) for rel in sample),
+        "--relative-to",
+        str(corpus),
+        "-p",
+        "osx-arm64",
+        "-e",
+        str(cfg / "conda-forge-pinning.yaml"),
+        "-e",
+        str(cfg / "bioconda_utils-conda_build_config.yaml"),
+        "--json",
+    )
+    ours = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [(d["recipe"], d["platform"]) for d in ours] == sorted((r, "osx-arm64") for r in sample)
+    for d in ours:
+        assert set(d) in ({"recipe", "platform", "outputs"}, {"recipe", "platform", "error"})
+        truth_keys = {k for out in truth[d["recipe"]].get("outputs", ()) for k in out}
+        for out in d.get("outputs", ()):
+            assert truth_keys <= set(out)
+
+
+def test_progress_reporter_is_quiet_off_a_terminal_and_draws_on_one():
+    import io
+
+    from planner.progress import NullReporter
+    from stackplan.cli.progress import RichReporter, reporter_for
+
+    assert isinstance(reporter_for(io.StringIO()), NullReporter)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    rep = reporter_for(stream)
+    assert isinstance(rep, RichReporter)
+    rep.start("render", 50)
+    rep.advance(25)
+    rep.finish()
+    rep.start("small", 3)  # too small for a bar: nothing drawn, nothing fails
+    rep.advance()
+    rep.finish()
+    assert "render" in stream.getvalue()
+
+
+def test_render_never_imports_prefect(tmp_path):
+    root = tree(tmp_path)
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from stackplan.cli import app\n"
+        f"res = CliRunner().invoke(app, ['render', {str(root / 'recipes' / 'alpha')!r}, '--json'])\n"
+        "assert res.exit_code == 0, res.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -190,10 +190,13 @@ def test_multi_output_is_deduplicated_pins_are_bare_names_and_outputs_grouped_in
         [("libm", None), ("py-m", None), ("m-ext", "3.11"), ("m-ext", "3.12")], key=str
     )
     by_name = {o.name: o for v in pr.variants for o in v.outputs}
-    assert by_name["m-ext"].requirements.host == ("python", "numpy", "libm")
-    assert by_name["m-ext"].requirements.run == ("python", "numpy")
+    for ext in (o for v in pr.variants for o in v.outputs if o.name == "m-ext"):
+        # variant values pinned into bare build/host names (as rattler-build builds them), not into run
+        assert ext.requirements.host == (f"python {ext.variant['python']}.*", "numpy 2.*", "libm")
+        assert ext.requirements.run == ("python", "numpy")
     assert by_name["m-ext"].requirements.run_constrained == ("foo >1",)
     assert by_name["py-m"].requirements.run == ("python", "libm")
+    assert by_name["py-m"].requirements.host == ("python", "pip")  # noarch: python is no variant key
     assert "libm" not in by_name["py-m"].variant  # a pin of an own output is not a variant key
     assert by_name["libm"].requirements.build == ("gcc_linux-64 13.*",)
     assert all(o.build_number == 3 and o.version == "1.2.0" for o in by_name.values())
@@ -269,3 +272,64 @@ def test_binary_junk_is_a_located_error(tmp_path):
     src = RecipeSource(d, "junk", RecipeFormat.V1, d / "recipe.yaml")
     [pr] = render_recipe(src, ["linux-64"], RenderOptions())
     assert pr.error is not None and pr.error.line == 3 and "UTF-8" in pr.error.message
+
+
+def test_a_conda_build_config_under_another_name_is_read_with_its_selectors(tmp_path):
+    pinning = tmp_path / "global-pinning.yaml"
+    pinning.write_text('python:\n  - "3.10"  # [osx]\n  - "3.13"  # [linux]\n')
+    src = recipe(tmp_path, "package:\n  name: p\n  version: '1'\nrequirements:\n  host: [python]\n")
+    opts = RenderOptions(exclusive_configs=(pinning,))
+    lin, osx = render_recipe(src, ["linux-64", "osx-64"], opts)
+    assert lin.ok and osx.ok, (lin.error, osx.error)
+    assert [v.variant["python"] for v in lin.variants] == ["3.13"]
+    assert [v.variant["python"] for v in osx.variants] == ["3.10"]
+    pinning.write_text('python:\n  - "3.9"\n')  # the file is read afresh, never a stale copy
+    [lin] = render_recipe(src, ["linux-64"], opts)
+    assert [v.variant["python"] for v in lin.variants] == ["3.9"]
+
+
+def test_a_broken_variant_config_is_the_configs_error_not_the_recipes(tmp_path):
+    bad = tmp_path / "variants.yaml"
+    bad.write_text("python: 3.12\n")  # a scalar where a list is required
+    src = recipe(tmp_path, "package:\n  name: p\n  version: '1'\nrequirements:\n  host: [python]\n")
+    [pr] = render_recipe(src, ["linux-64"], RenderOptions(variant_configs=(bad,)))
+    assert pr.error is not None
+    assert pr.error.path == str(bad), pr.error
+    assert "python" in pr.error.message
+
+
+def test_staging_cache_requirements_belong_to_the_outputs_that_inherit_it(tmp_path, pythons):
+    src = recipe(
+        tmp_path,
+        """\
+        context:
+          version: "3.0"
+        recipe:
+          name: foo-split
+          version: ${{ version }}
+        outputs:
+          - staging:
+              name: foo-cache
+            requirements:
+              build:
+                - ${{ compiler('c') }}
+                - cmake
+              host:
+                - zlib
+          - package:
+              name: libfoo
+            inherit: foo-cache
+            requirements:
+              run: [zlib]
+          - package:
+              name: foo-doc
+            build:
+              noarch: generic
+        """,
+    )
+    [pr] = render_recipe(src, ["linux-64"], pythons)
+    by_name = {o.name: o for v in pr.variants for o in v.outputs}
+    assert set(by_name) == {"libfoo", "foo-doc"}  # the cache itself is no package
+    assert by_name["libfoo"].requirements.build == ("gcc_linux-64 13.*", "cmake")
+    assert by_name["libfoo"].requirements.host == ("zlib",)
+    assert by_name["foo-doc"].requirements.build == by_name["foo-doc"].requirements.host == ()
