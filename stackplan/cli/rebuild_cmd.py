@@ -125,7 +125,6 @@ def rebuild(
     try:
         from planner.cycles import CycleError
         from planner.plan import PlanError, build_plan
-
         from stackplan.cli.plan_options import make_request
     except ImportError as exc:  # the planner is another part of stackplan
         _fail(f"the planner is not available: {exc}", code=1)
