@@ -132,6 +132,8 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
             sort=TaskRunSort.EXPECTED_START_TIME_DESC,
         ):
             tags = list(run.tags or ())
+            if not _tag(tags, "recipe:"):
+                continue  # not a build job (e.g. the task that runs a platform's subflow)
             packages = tuple(sorted(_tag(tags, "package:")))
             platform = (_tag(tags, "platform:") or [""])[0]
             if wanted_packages and not wanted_packages & set(packages):
