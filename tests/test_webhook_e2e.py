@@ -82,6 +82,11 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     assert built == ["recipes/libpng"]  # the changed recipe only: zlib and jq did not change
     assert params["plan"]["root"].endswith(f"checkouts/{head}")
     assert {"stackplan", "pr:31", f"plan:{params['plan']['hash'][:12]}"} <= set(run.tags)
+    # a queued status per platform that builds, linking to the build run, before any worker picks it up
+    assert [(sha, st["context"], st["state"], st["description"]) for sha, st in github.statuses] == [
+        (head, "stackplan/linux-64", "pending", "queued")
+    ]
+    assert github.statuses[0][1]["target_url"].endswith(f"/runs/flow-run/{row.flow_run_id}")
     # the preview comment: one, with our marker, naming the recipe and the run
     [comment] = github.comments[31]
     assert comment["body"].startswith(PREVIEW_MARKER)

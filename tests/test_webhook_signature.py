@@ -88,3 +88,20 @@ def test_summary_lists_platforms_recipes_and_errors():
         "",
         "[Prefect run](http://ui/runs/flow-run/1)",
     ]
+
+
+def test_lanes_to_build_are_the_layers_with_a_job_that_builds():
+    from flows.webhook import lanes_to_build
+
+    a = _node("recipes/a", "linux-64", "changed")
+    doc = _node("recipes/doc", "noarch", "changed")  # a noarch job lives in its build platform's lane
+    c = _node("recipes/c", "osx-arm64", "changed", Reason("exists"))
+    d = _node("recipes/d", "win-64", "downstream")
+    plan = Plan(
+        root="/r",
+        platforms=("linux-64", "osx-arm64", "win-64"),
+        nodes=(a, doc, c, d),
+        edges=(),
+        layers={"linux-64": ((a.id, doc.id),), "osx-arm64": ((c.id,),), "win-64": ((d.id,),)},
+    )
+    assert lanes_to_build(plan) == ["linux-64", "win-64"]
