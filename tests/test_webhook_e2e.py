@@ -92,3 +92,47 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     assert comment["body"].startswith(PREVIEW_MARKER)
     assert "recipes/libpng" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
     assert comment["body"].count(PREVIEW_MARKER) == 1 and "recipes/jq" not in comment["body"]
+
+
+def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harness, tmp_path, monkeypatch):
+    """The PR touches only the global variant config: the plan, made from the commit range inside the
+    worktree checkout, selects the recipes whose variant uses the changed key."""
+    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo = init(tmp_path / "pins-repo")
+    base = commit(
+        repo,
+        {
+            "stackplan.yaml": "variant_configs:\n  - conda_build_config.yaml\n",
+            "conda_build_config.yaml": "zlib:\n  - '1.2'\n",
+            "recipes/zlib/meta.yaml": _meta("zlib", 0),
+            "recipes/libpng/meta.yaml": _meta("libpng", 0, ("zlib",)),
+            "recipes/jq/meta.yaml": _meta("jq", 0),
+        },
+        "base",
+    )
+    git(repo, "checkout", "-q", "-b", "zlib-1.3")
+    head = commit(repo, {"conda_build_config.yaml": "zlib:\n  - '1.3'\n"}, "zlib 1.3")
+    git(repo, "checkout", "-q", "main")
+    _deploy_build_flow()
+    settings = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),
+    )
+    with RunningReceiver(settings) as receiver:
+        r = post(receiver.url, "pull_request", pr_payload(number=40, head=head, base=base), delivery="pin-1")
+        assert r.status_code == 202
+        row = wait_settled(DeliveryStore(settings.store_path), "pin-1", timeout=120)
+    assert row.status == "started", row.detail
+
+    async def read(run_id):
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    plan = asyncio.run(read(row.flow_run_id)).parameters["plan"]
+    building = {n["recipe"]: n for n in plan["nodes"] if n["skipped"] is None}
+    assert sorted(building) == ["recipes/libpng"]
+    assert building["recipes/libpng"]["selected"]["kind"] == "config-change"
+    assert building["recipes/libpng"]["variant"]["zlib"] == "1.3"
