@@ -85,6 +85,18 @@ def test_since_and_limit(plan_hash):
     assert rows[0].started >= rows[1].started  # newest first
 
 
+def test_state_names():
+    from flows.history import state_name
+
+    assert [state_name(s) for s in ("failed", "COMPLETED", "timed-out", "awaiting retry", "Bogus")] == [
+        "Failed",
+        "Completed",
+        "TimedOut",
+        "AwaitingRetry",
+        "Bogus",
+    ]
+
+
 def test_parse_since():
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     assert parse_since("7d", now) == now - timedelta(days=7)
