@@ -136,3 +136,42 @@ def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harn
     assert sorted(building) == ["recipes/libpng"]
     assert building["recipes/libpng"]["selected"]["kind"] == "config-change"
     assert building["recipes/libpng"]["variant"]["zlib"] == "1.3"
+
+
+def test_push_to_the_default_branch_builds_the_pushed_range(
+    prefect_harness, recipes_repo, tmp_path, monkeypatch
+):
+    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo, base, head = recipes_repo
+    git(repo, "merge", "-q", "--ff-only", "bump-libpng")  # main now at head
+    _deploy_build_flow()
+    settings = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),
+    )
+    push = {
+        "ref": "refs/heads/main",
+        "before": base,
+        "after": head,
+        "repository": {"full_name": "octo/recipes", "default_branch": "main"},
+        "commits": [{"added": [], "modified": ["recipes/libpng/meta.yaml"], "removed": []}],
+    }
+    with RunningReceiver(settings) as receiver:
+        r = post(receiver.url, "push", push, delivery="push-1")
+        assert (r.status_code, r.json()["pr"]) == (202, None)
+        row = wait_settled(DeliveryStore(settings.store_path), "push-1", timeout=120)
+    assert row.status == "started", row.detail
+
+    async def read(run_id):
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    run = asyncio.run(read(row.flow_run_id))
+    assert (run.parameters["pr"], run.parameters["head_sha"]) == (None, head)
+    assert sorted({n["recipe"] for n in run.parameters["plan"]["nodes"] if n["skipped"] is None}) == [
+        "recipes/libpng"
+    ]
+    assert "event:push" in run.tags and not any(t.startswith("pr:") for t in run.tags)
