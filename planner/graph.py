@@ -74,7 +74,7 @@ class Job:
     def name(self) -> str:
         return self.outputs[0].name if self.outputs else self.recipe.rsplit("/", 1)[-1]
 
-    @property
+    @cached_property
     def names(self) -> frozenset[str]:
         return frozenset(o.name for o in self.outputs)
 
