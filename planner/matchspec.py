@@ -72,11 +72,12 @@ class SpecCache:
         return hit
 
     def try_parse(self, raw: str) -> Spec | None:
-        """Like :meth:`parse` but None for an invalid spec."""
-        try:
-            return self.parse(raw)
-        except InvalidSpecError:
-            return None
+        """Like :meth:`parse` but None for an invalid spec (no exception: this is the hot path)."""
+        hit = self._specs.get(raw)
+        if hit is None:
+            hit = _parse(raw)
+            self._specs[raw] = hit
+        return None if isinstance(hit, InvalidSpecError) else hit
 
     def accepts(self, spec: Spec, version: str) -> bool:
         """True when ``version`` satisfies the spec's version constraint (conda semantics)."""
