@@ -32,7 +32,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 
 import networkx as nx
 
@@ -64,19 +63,19 @@ class Job:
     outputs: tuple[RenderedOutput, ...]
     skip: bool = False
     test_on: str | None = None
+    #: The output names (precomputed: asked for every requirement of every job).
+    names: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: The variant as a plain dict without platform keys (what variant agreement compares).
+    shared_variant: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def shared_variant(self) -> dict[str, str]:
-        """The variant as a plain dict without platform keys (what variant agreement compares)."""
-        return {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(o.name for o in self.outputs))
+        shared = {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
+        object.__setattr__(self, "shared_variant", shared)
 
     @property
     def name(self) -> str:
         return self.outputs[0].name if self.outputs else self.recipe.rsplit("/", 1)[-1]
-
-    @cached_property
-    def names(self) -> frozenset[str]:
-        return frozenset(o.name for o in self.outputs)
 
     @property
     def lane(self) -> str:
