@@ -126,8 +126,9 @@ def _parse(raw: str) -> Spec | InvalidSpecError:
     try:
         ms = MatchSpec(text)
     except Exception as exc:
-        # Fall back to the first token as a bare name (e.g. "foo >=1.0 # comment" or odd build strings).
-        first = text.split(" ", 1)[0]
+        # Fall back to the first token as a bare name (e.g. "foo >=1.0 # comment", odd build strings,
+        # or pip-style extras "dask[complete] >=2022" that recipes carry over from setup.py).
+        first = text.split(" ", 1)[0].split("[", 1)[0]
         if _NAME_RE.match(first):
             return Spec(raw=raw, name=first.lower())
         return InvalidSpecError(raw, str(exc).splitlines()[0])
