@@ -128,7 +128,12 @@ def _parse(raw: str) -> Spec | InvalidSpecError:
     except Exception as exc:
         # Fall back to the first token as a bare name (e.g. "foo >=1.0 # comment", odd build strings,
         # or pip-style extras "dask[complete] >=2022" that recipes carry over from setup.py).
-        first = text.split(" ", 1)[0].split("[", 1)[0]
+        head, _, rest = text.partition(" ")
+        first = head.split("[", 1)[0]
+        if first != head and _NAME_RE.match(first):
+            retry = _parse(f"{first} {rest}".strip())
+            if isinstance(retry, Spec):
+                return Spec(raw=raw, name=retry.name, version=retry.version, build=retry.build)
         if _NAME_RE.match(first):
             return Spec(raw=raw, name=first.lower())
         return InvalidSpecError(raw, str(exc).splitlines()[0])
