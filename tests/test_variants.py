@@ -152,3 +152,35 @@ def test_trim_build_only() -> None:
     # numpy only in run (bare) is dropped; python only in build is ignored (ignore_build_only_deps)
     kept = trim_build_only({"numpy", "python", "zlib"}, ["python"], ["zlib"], ["numpy"], ["python", "numpy"])
     assert kept == {"zlib"}
+
+
+def test_partial_zip_override_selects_rows(cfg: Path, tmp_path: Path) -> None:
+    # a recipe-local config listing fewer pythons than its zip partners selects those rows
+    local = tmp_path / "local.yaml"
+    local.write_text("python:\n  - 3.11.* *_cpython\n  - 3.12.* *_cpython\n")
+    config = combined_config([cfg, local], "linux-64", {})
+    assert config.values["python"] == ["3.11.* *_cpython", "3.12.* *_cpython"]
+    assert config.values["is_python_min"] == ["false", "false"]
+    assert [v["python"] for v in expand(config, {"python"})] == ["3.11.* *_cpython", "3.12.* *_cpython"]
+
+
+def test_partial_zip_override_with_new_values_is_an_error(cfg: Path, tmp_path: Path) -> None:
+    local = tmp_path / "local.yaml"
+    local.write_text("python:\n  - 3.9.* *_cpython\n")
+    with pytest.raises(RecipeError) as info:
+        combined_config([cfg, local], "linux-64", {})
+    assert info.value.path.endswith("local.yaml")
+
+
+def test_whole_zip_group_override_replaces(cfg: Path, tmp_path: Path) -> None:
+    local = tmp_path / "local.yaml"
+    local.write_text("python:\n  - 3.9.* *_cpython\nis_python_min:\n  - true\n")
+    config = combined_config([cfg, local], "linux-64", {})
+    assert config.values["python"] == ["3.9.* *_cpython"]
+
+
+def test_zip_group_lengths_must_agree(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a:\n  - 1\n  - 2\nb:\n  - 1\nzip_keys:\n  -\n    - a\n    - b\n")
+    with pytest.raises(RecipeError):
+        combined_config([bad], "linux-64", {})
