@@ -56,6 +56,7 @@ from planner.selectors import (
     select_lines,
     selector_namespace,
 )
+from planner.v0_build_string import build_string
 from planner.v0_used import (
     REQUIREMENTS_TEXT,
     candidates,
@@ -409,7 +410,7 @@ def _render_variant(
         undefined_jinja=undefined,
     )
     if _truthy(build.get("skip")):
-        used = _output_used(
+        used, _ = _output_used(
             recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements"))
         )
         v = Variant({k: variant[k] for k in used if k in variant})
@@ -464,9 +465,23 @@ def _render_variant(
             noarch = _noarch(out_build)
         _pin_variant_versions(reqs, variant)
         index = rendered_names.index(name) if name in rendered_names else None
-        used = _output_used(recipe, keys, variant, ns, config, meta, name if not is_top else top_name,
-                            None if is_top else index, reqs, is_top_name_index=index if is_top else None,
-                            noarch=noarch, build=out_build)  # fmt: skip
+        used, reqs_text = _output_used(
+            recipe, keys, variant, ns, config, meta, top_name if is_top else name, None if is_top else index,
+            reqs, is_top_name_index=index if is_top else None, noarch=noarch, build=out_build,
+        )  # fmt: skip
+        used_values = {k: variant[k] for k in used if k in variant}
+        bstring = build_string(
+            requirements=reqs,
+            has_host_section="host" in reqs,
+            variant=variant,
+            used=used_values,
+            noarch=noarch,
+            build_number=number,
+            build=out_build,
+            requirements_text=reqs_text,
+            raw_text=recipe.raw,
+            ignore_version=config.values.get("ignore_version") or (),
+        )
         extra = _section(out, "extra") or _section(meta, "extra")
         test_on = extra.get("test_on")
         results.append(
@@ -478,7 +493,8 @@ def _render_variant(
                 test_requires=tuple(_spec_list(test.get("requires"))),
                 noarch=noarch,
                 skip=_truthy(out_build.get("skip")),
-                variant=Variant({k: variant[k] for k in used if k in variant}),
+                build_string=bstring,
+                variant=Variant(used_values),
                 undefined_jinja=undefined,
                 test_on=str(test_on) if test_on else None,
             )
@@ -529,8 +545,9 @@ def _output_used(
     is_top_name_index: int | None = None,
     noarch: str | None = None,
     build: Mapping[str, Any] | None = None,
-) -> set[str]:
-    """The variant keys one output uses (conda-build's get_used_vars for that output)."""
+) -> tuple[set[str], str]:
+    """The variant keys one output uses (conda-build's get_used_vars for that output), and the
+    text of its requirements section (for the build string's numpy rules)."""
     raw = recipe.raw
     selected = select_lines(raw, ns, recipe.path)
     texts = []
@@ -549,7 +566,8 @@ def _output_used(
     unselected, selected_text = texts
     all_used = set(_used(keys, unselected, True, raw)) | set(_used(keys, selected_text, False, raw))
     m = REQUIREMENTS_TEXT.search(selected_text)
-    reqs_used = set(_used(keys, m.group(0), False, raw)) if m else set()
+    reqs_text = m.group(0) if m else ""
+    reqs_used = set(_used(keys, reqs_text, False, raw)) if m else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
@@ -564,4 +582,4 @@ def _output_used(
     force_ignore = _spec_list(build.get("force_ignore_keys"))
     if force_use or force_ignore:
         used = (used - set(force_ignore)) | set(force_use)
-    return {k for k in used if k not in SPECIAL_KEYS}
+    return {k for k in used if k not in SPECIAL_KEYS}, reqs_text
