@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.model import RecipeError
 from planner.v0_used import trim_build_only, used_in_text
-from planner.variants import combined_config, expand, load_variant_file, merge_specs
+from planner.variants import VariantConfig, combined_config, expand, load_variant_file, merge_specs
 
 CONFIG = """\
 c_compiler:
@@ -184,3 +186,33 @@ def test_zip_group_lengths_must_agree(tmp_path: Path) -> None:
     bad.write_text("a:\n  - 1\n  - 2\nb:\n  - 1\nzip_keys:\n  -\n    - a\n    - b\n")
     with pytest.raises(RecipeError):
         combined_config([bad], "linux-64", {})
+
+
+# --- properties of the expansion -------------------------------------------------------------
+
+_values = st.lists(st.sampled_from(["1", "2", "3", "4"]), min_size=1, max_size=3, unique=True)
+
+
+@given(
+    a=_values,
+    b=_values,
+    zipped=st.lists(st.sampled_from(["5", "6", "7"]), min_size=1, max_size=3),
+    used=st.sets(st.sampled_from(["a", "b", "z1", "z2", "unused"])),
+)
+def test_expand_properties(a: list[str], b: list[str], zipped: list[str], used: set[str]) -> None:
+    config = VariantConfig({"a": a, "b": b, "z1": zipped, "z2": [v + "x" for v in zipped]}, (("z1", "z2"),))
+    variants = expand(config, used)
+    expected = 1
+    if "a" in used:
+        expected *= len(a)
+    if "b" in used:
+        expected *= len(b)
+    if used & {"z1", "z2"}:
+        expected *= len(dict.fromkeys(zipped))
+    assert len(variants) == expected
+    for v in variants:
+        assert v["z2"] == v["z1"] + "x"  # zipped keys move together
+        for key in ("a", "b", "z1"):
+            if key not in used and not (key == "z1" and "z2" in used):
+                assert v[key] == config.values[key][0]  # unused keys keep their first value
+    assert len({tuple(sorted(v.items())) for v in variants}) == len(variants)  # no duplicates
