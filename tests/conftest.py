@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("STACKPLAN_CORPUS", PROJECT.parent / "shared" / "corpus"))
+
+
+def _find_corpus() -> Path:
+    """``$STACKPLAN_CORPUS``, else ``shared/corpus`` beside the checkout or beside one of its parents
+    (a git worktree may sit a level deeper than the clone CI makes)."""
+    if os.environ.get("STACKPLAN_CORPUS"):
+        return Path(os.environ["STACKPLAN_CORPUS"])
+    for parent in PROJECT.parents:
+        candidate = parent / "shared" / "corpus"
+        if candidate.is_dir():
+            return candidate
+    return PROJECT.parent / "shared" / "corpus"
+
+
+CORPUS = _find_corpus()
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# renders cached by commands under test go to a private dir, never the user's ~/.cache/stackplan
+os.environ.setdefault("STACKPLAN_CACHE_DIR", tempfile.mkdtemp(prefix="stackplan-test-cache-"))
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +37,13 @@ def corpus() -> Path:
     if not (CORPUS / "bioconda" / "recipes").is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server (temporary SQLite) for the whole session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
