@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 import time
 import tomllib
 from collections import ChainMap
@@ -75,7 +76,7 @@ class NeverFailUndefined(jinja2.Undefined):
     __slots__ = ()
 
     def _record(self) -> None:
-        record = _CURRENT.get("record")
+        record = getattr(_CURRENT, "record", None)
         if record is not None and self._undefined_name:
             record.note_undefined(self._undefined_name)
 
@@ -127,9 +128,9 @@ class NeverFailUndefined(jinja2.Undefined):
         return 0
 
 
-# The record of the render in progress. Rendering is synchronous, one template at a time per
-# process, so a module-level slot is enough; it is always reset in a ``finally``.
-_CURRENT: dict[str, RenderRecord | None] = {"record": None}
+# The record of the render in progress, per thread: Jinja creates undefined values without access
+# to the render's context, so they find their record here. Always reset in a ``finally``.
+_CURRENT = threading.local()
 
 
 @lru_cache(maxsize=1)
@@ -288,7 +289,7 @@ def render_context(
 
 def render_template(template: jinja2.Template, context: Mapping[str, Any], record: RenderRecord) -> str:
     """Render with ``record`` collecting undefined names; Jinja runtime errors propagate."""
-    _CURRENT["record"] = record
+    _CURRENT.record = record
     env = template.environment
     try:
         ctx = template.new_context(context, shared=True)  # type: ignore[arg-type]
@@ -297,4 +298,4 @@ def render_template(template: jinja2.Template, context: Mapping[str, Any], recor
         except Exception:
             return env.handle_exception()
     finally:
-        _CURRENT["record"] = None
+        _CURRENT.record = None
