@@ -142,7 +142,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=64)  # reused across a recipe's platforms; compiled templates are big
 def compile_template(text: str) -> jinja2.Template:
     """Compile a recipe once; raises jinja2.TemplateSyntaxError (the caller locates it)."""
     return environment().from_string(text)

@@ -268,7 +268,7 @@ def _jinja_selectors_yaml(
         raise RecipeError(err.path, line, err.message) from None
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=512)
 def _parse(text: str, path: str) -> dict:
     """YAML of one rendered text. Cached: platforms often render to the same text (noarch
     recipes, linux arches), and the result is never mutated by the caller."""

@@ -56,7 +56,7 @@ class RecipeText:
     local_configs: tuple[Path, ...]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # a recipe's texts; bounded: the keys hold whole texts
 def used_keys(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
     """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search)."""
     return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=candidates(keys, raw)))

@@ -65,7 +65,7 @@ def _prefixes(keys: frozenset[str]) -> frozenset[str]:
     return frozenset(k[:i] for k in keys for i in range(1, len(k) + 1))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def candidates(keys: frozenset[str], text: str) -> frozenset[str]:
     """Keys that could match any pattern in ``text`` (a superset; cheap to compute).
 
