@@ -5,16 +5,18 @@ Per platform:
 1. merge the variant configs (exclusive configs, the recipe-local conda_build_config.yaml, then
    ``--variant-config`` files) -> :class:`planner.variants.VariantConfig`;
 2. find the keys the whole recipe uses (:mod:`planner.v0_used`) and expand over them only
-   (noarch: python takes the newest python instead of every python);
+   (a noarch recipe takes the newest python instead of every python);
 3. per variant: render the Jinja template (compiled once per recipe), apply line selectors to the
-   rendered text, read YAML;
-4. per output: its requirements (top-level ones for the output named like the recipe), variant
-   pins on bare build/host names (``python`` -> ``python 3.12.* *_cpython``), the keys it uses,
-   skip, noarch, test requirements;
+   rendered text, read YAML (:mod:`planner.v0_yaml`);
+4. per output (:mod:`planner.v0_outputs`): its requirements (top-level ones for the output named
+   like the recipe), variant pins on bare build/host names (``python`` ->
+   ``python 3.12.* *_cpython``), the keys it uses, skip, noarch, test requirements, build string;
 5. drop outputs already produced by an earlier variant with the same used values (conda-build
    renders them once).
 
-A problem on one platform becomes that platform's ``PlatformRender.error``; the others go on.
+The ``noarch`` target renders as its build platform and keeps the noarch outputs. A problem on
+one platform becomes that platform's ``PlatformRender.error``; the others go on. The rules, with
+conda-build as the reference, are in docs/recipe-semantics.md.
 """
 
 from __future__ import annotations
