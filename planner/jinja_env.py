@@ -32,6 +32,7 @@ from typing import Any
 
 import jinja2
 import jinja2.nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from planner.selectors import os_module
@@ -133,12 +134,43 @@ class NeverFailUndefined(jinja2.Undefined):
 _CURRENT = threading.local()
 
 
+#: How many loop steps ``range`` may hand out in one render, and how long a string or list ``*``
+#: may build: a recipe is untrusted input and must not hang or exhaust the planner.
+RANGE_BUDGET = 100_000
+MAX_PRODUCT = 1_000_000
+
+
+def _budget_range(*args: int) -> range:
+    r = range(*args)
+    left = getattr(_CURRENT, "range_left", RANGE_BUDGET) - len(r)
+    if left < 0:
+        raise SecurityError(f"range() over {RANGE_BUDGET} steps in one recipe")
+    _CURRENT.range_left = left
+    return r
+
+
+class GuardedEnvironment(SandboxedEnvironment):
+    """The sandbox plus limits on ``*`` and ``**`` (sizes and exponents)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > 64:
+                raise SecurityError("exponent too large in a recipe expression")
+            return left**right
+        if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
+            seq, n = (left, right) if isinstance(left, (str, list, tuple)) else (right, left)
+            if isinstance(n, int) and len(seq) * n > MAX_PRODUCT:
+                raise SecurityError("sequence repetition too large in a recipe expression")
+        return left * right
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The one Jinja environment (sandboxed: recipes are untrusted input; no private attributes)."""
-    env = SandboxedEnvironment(
-        undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False
-    )
+    env = GuardedEnvironment(undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False)
+    env.globals["range"] = _budget_range
     return env
 
 
@@ -217,7 +249,8 @@ def base_context(
     Variant values are strings here, as conda-build's ``get_dict`` puts them after the
     selector namespace (where they may be ints).
     """
-    ctx: dict[str, Any] = dict(selector_ns)
+    ctx: dict[str, Any] = dict(environment().globals)  # range, dict, namespace, cycler, joiner
+    ctx.update(selector_ns)
     ctx.update(
         SRC_DIR="",
         PREFIX="$PREFIX",
@@ -290,6 +323,7 @@ def render_context(
 def render_template(template: jinja2.Template, context: Mapping[str, Any], record: RenderRecord) -> str:
     """Render with ``record`` collecting undefined names; Jinja runtime errors propagate."""
     _CURRENT.record = record
+    _CURRENT.range_left = RANGE_BUDGET
     env = template.environment
     try:
         ctx = template.new_context(context, shared=True)  # type: ignore[arg-type]

@@ -281,3 +281,26 @@ def test_yaml_numbers_stay_strings_and_repeated_keys_win(tmp_path: Path, options
     (pr,) = render(tmp_path, text, options)
     (o,) = outputs(pr)
     assert (o.version, o.build_number) == ("1.10", 2)
+
+
+def test_jinja_globals_are_available(tmp_path: Path, options: RenderOptions) -> None:
+    text = """\
+    {% set ns = namespace(n=0) %}
+    {% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor %}
+    package: {name: g, version: "{{ ns.n }}"}
+    """
+    (pr,) = render(tmp_path, text, options)
+    assert outputs(pr)[0].version == "3"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+        "{{ 'a' * 100000000 }}",
+        "{{ 10 ** 100000000 }}",
+    ],
+)
+def test_runaway_templates_are_errors_not_hangs(tmp_path: Path, options: RenderOptions, expr: str) -> None:
+    (pr,) = render(tmp_path, expr + "\npackage: {name: x, version: 1}\n", options)
+    assert pr.error is not None and "Jinja" in pr.error.message
