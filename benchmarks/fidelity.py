@@ -234,12 +234,12 @@ bioconda lines it fixed.
 
 - Any `noarch` recipe, not only `noarch: python`, is rendered for one python (the newest) (5).
 - `{{ cdt('...') }}` makes `cdt_name` used (4).
-- `{{ pin_compatible('numpy') }}` / `{{ pin_subpackage('name-...') }}`: a key right after the
-  quote, followed by a non-word character, is used (`pango-designation` -> `pango`, not `ntlink`
-  -> `ntl`) (2).
+- `{{ pin_compatible('numpy') }}` / `{{ pin_subpackage('name-...') }}` / `{{ key }}`: the key as
+  a whole word (`pango-designation` -> `pango`, not `ntlink` -> `ntl`) (2); conda-build PR #5535.
 - `{% set name = "perl-email-simple" %}`: a key that appears as a whole word on the right of a
   `{% set %}` is used (`perl`; `taxator-tk` -> `tk`; `perl-minion-backend-sqlite` -> `perl`,
-  `sqlite`) (6); the variable being set does not count (Anaconda `compilers`).
+  `sqlite`) (6); the variable being set does not count (Anaconda `compilers`); conda-build PRs
+  #5447, #5514, #5811.
 """
 
 

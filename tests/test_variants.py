@@ -114,7 +114,7 @@ def test_noarch_takes_the_newest_python(cfg: Path) -> None:
 
 KEYS = frozenset(
     {"python", "zlib", "c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT", "numpy", "perl", "openmpi"}
-    | {"r_base", "cdt_name", "mpi"}
+    | {"r_base", "cdt_name", "mpi", "python_min"}
 )
 COMPILER_C = {"c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT"}
 
@@ -139,6 +139,9 @@ COMPILER_C = {"c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT"}
         ('{% set name = "perl-email-zlib" %}\n', {"perl", "zlib"}),  # whole words right of set
         ('{% set zlib = "x" %}\n', set()),  # the variable being set does not count
         ('{% set name = "zlibber" %}\n', set()),
+        ("    - python {{ python_min }}\n", {"python_min"}),  # a whole word: not python
+        ("    - python >={{python_min}}\n", {"python_min"}),
+        ("{% for m in mpi %}\n", {"mpi"}),
         ("    - foo  # [perl]\n", set()),  # selectors count only on the unselected text
     ],
 )
