@@ -1,7 +1,7 @@
 """The Jinja2 side of a meta.yaml: one environment, conda-build's functions, tolerant undefined names.
 
-conda-build renders Jinja first, on the whole file, then applies selectors to the rendered text,
-then reads YAML. Its render step sees the selector namespace, the variant values (as strings),
+conda-build applies line selectors to the raw text (its template loader filters the source), renders
+Jinja, applies selectors again to the rendered text, then reads YAML. Its render step sees the selector namespace, the variant values (as strings),
 ``environ``, ``PKG_NAME``-style build variables and these functions:
 
 * ``compiler('c')`` -> ``gcc_linux-64 15.*``: the variant's ``c_compiler`` (or the platform's
@@ -15,7 +15,7 @@ then reads YAML. Its render step sees the selector namespace, the variant values
 
 Undefined names render as empty strings and never fail; their names are recorded (they land in
 ``undefined_jinja``). The environment is created once per process and templates are compiled
-once per recipe (``compile_template``), then rendered per platform and variant.
+once per distinct selected text (``compile_template``), then rendered per platform and variant.
 """
 
 from __future__ import annotations

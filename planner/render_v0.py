@@ -6,8 +6,9 @@ Per platform:
    ``--variant-config`` files) -> :class:`planner.variants.VariantConfig`;
 2. find the keys the whole recipe uses (:mod:`planner.v0_used`) and expand over them only
    (a noarch recipe takes the newest python instead of every python);
-3. per variant: render the Jinja template (compiled once per recipe), apply line selectors to the
-   rendered text, read YAML (:mod:`planner.v0_yaml`);
+3. per variant: apply line selectors to the raw text (conda-build's template loader does), render
+   it with Jinja (compiled once per distinct selected text), apply selectors again to the rendered
+   text, read YAML (:mod:`planner.v0_yaml`);
 4. per output (:mod:`planner.v0_outputs`): its requirements (top-level ones for the output named
    like the recipe), variant pins on bare build/host names (``python`` ->
    ``python 3.12.* *_cpython``), the keys it uses, skip, noarch, test requirements, build string;
@@ -58,16 +59,12 @@ def _load(source: RecipeSource) -> RecipeText:
         raw = source.recipe_file.read_bytes().decode("utf-8", errors="replace")
     except OSError as exc:
         raise RecipeError(path, None, f"cannot read recipe: {exc.strerror}") from None
-    try:
-        template = compile_template(raw)
-    except jinja2.TemplateSyntaxError as exc:
-        raise RecipeError(path, exc.lineno, f"Jinja syntax error: {exc.message}") from None
     local = tuple(p for p in source.local_configs if p.name == "conda_build_config.yaml")
     if not local:
         candidate = source.path / "conda_build_config.yaml"
         if candidate.is_file():
             local = (candidate,)
-    return RecipeText(source, path, raw, template, local)
+    return RecipeText(source, path, raw, local)
 
 
 def render_v0(
@@ -244,13 +241,32 @@ def _render_meta(
     return meta, record
 
 
+def _map_line(line: int | None, text: str, ns: dict[str, Any]) -> int | None:
+    """A line of ``select_lines(text)`` as the line of ``text`` it came from."""
+    if line is None:
+        return None
+    kept = kept_line_numbers(text, ns)
+    if 0 < line <= len(kept):
+        return kept[line - 1]
+    return (kept[-1] if kept else 0) + line - len(kept)  # past the last kept line: the end
+
+
 def _jinja_selectors_yaml(
     recipe: RecipeText, ctx: Mapping[str, Any], ns: dict[str, Any], record: RenderRecord
 ) -> dict:
+    """conda-build's order: selectors on the raw text (its template loader filters the source),
+    then Jinja, then selectors again on the rendered text, then YAML. Error lines point at the
+    recipe's lines (through the Jinja output, which keeps the source's lines but for multi-line
+    blocks)."""
+    source = select_lines(recipe.raw, ns, recipe.path)
     try:
-        text = render_template(recipe.template, ctx, record)
+        template = compile_template(source)
+        text = render_template(template, ctx, record)
+    except jinja2.TemplateSyntaxError as exc:
+        line = _map_line(exc.lineno, recipe.raw, ns)
+        raise RecipeError(recipe.path, line, f"Jinja syntax error: {exc.message}") from None
     except jinja2.TemplateError as exc:
-        line = getattr(exc, "lineno", None)
+        line = _map_line(getattr(exc, "lineno", None), recipe.raw, ns)
         raise RecipeError(recipe.path, line, f"Jinja error: {exc}") from None
     except RecipeError:
         raise
@@ -261,12 +277,9 @@ def _jinja_selectors_yaml(
     except RecipeError as err:
         if err.line is None or err.path != recipe.path:
             raise
-        # the YAML line counts kept lines only; point at the line of the rendered recipe
-        kept = kept_line_numbers(text, ns)
-        if 0 < err.line <= len(kept):
-            line = kept[err.line - 1]
-        else:  # past the last kept line (an error at the end of the text)
-            line = (kept[-1] if kept else 0) + err.line - len(kept)
+        # YAML line -> line of the Jinja output -> (about) the same line of the selected source
+        # -> line of the recipe
+        line = _map_line(_map_line(err.line, text, ns), recipe.raw, ns)
         raise RecipeError(err.path, line, err.message) from None
 
 

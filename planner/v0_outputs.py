@@ -16,8 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from planner.jinja_env import RenderRecord, star_spec
 from planner.model import (
     PHASES,
@@ -47,12 +45,11 @@ _XX = re.compile(r"([0-9a-zA-Z.\-_]+)\s+x\.x")
 
 @dataclass(frozen=True)
 class RecipeText:
-    """What stays the same across platforms: the text, its template, where it lives."""
+    """What stays the same across platforms: the text and where it lives."""
 
     source: RecipeSource
     path: str
     raw: str
-    template: jinja2.Template
     local_configs: tuple[Path, ...]
 
 

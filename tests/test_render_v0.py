@@ -304,3 +304,21 @@ def test_jinja_globals_are_available(tmp_path: Path, options: RenderOptions) -> 
 def test_runaway_templates_are_errors_not_hangs(tmp_path: Path, options: RenderOptions, expr: str) -> None:
     (pr,) = render(tmp_path, expr + "\npackage: {name: x, version: 1}\n", options)
     assert pr.error is not None and "Jinja" in pr.error.message
+
+
+def test_selectors_apply_to_the_raw_text_before_jinja(tmp_path: Path, options: RenderOptions) -> None:
+    # conda-build's template loader drops unselected lines before Jinja runs: only the selected
+    # {% set %} happens, and a comment or selector inside a multi-line Jinja block is harmless.
+    text = """\
+    {% set version = "1.0" %}  # [linux]
+    {% set version = "2.0" %}  # [osx]
+    {% set parts = [
+        "a",
+        "b",   # [osx]
+        # a comment with {{ broken jinja
+    ] %}
+    package: {name: s, version: "{{ version }}-{{ parts|join('') }}"}
+    """
+    lin, osx = render(tmp_path, text, options, ("linux-64", "osx-arm64"))
+    assert outputs(lin)[0].version == "1.0-a"
+    assert outputs(osx)[0].version == "2.0-ab"
