@@ -1,8 +1,9 @@
 """The Jinja2 side of a meta.yaml: one environment, conda-build's functions, tolerant undefined names.
 
-conda-build applies line selectors to the raw text (its template loader filters the source), renders
-Jinja, applies selectors again to the rendered text, then reads YAML. Its render step sees the selector namespace, the variant values (as strings),
-``environ``, ``PKG_NAME``-style build variables and these functions:
+conda-build applies line selectors to the raw text (its template loader filters the source),
+renders Jinja, applies selectors again to the rendered text, then reads YAML. Its render step sees
+the selector namespace, the variant values (as strings), ``environ``, ``PKG_NAME``-style build
+variables and these functions:
 
 * ``compiler('c')`` -> ``gcc_linux-64 15.*``: the variant's ``c_compiler`` (or the platform's
   native compiler), ``_<target_platform>``, then the ``c_compiler_version`` as ``15.*``;
