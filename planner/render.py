@@ -17,7 +17,7 @@ from typing import Any
 
 from planner.model import PlatformRender, RecipeError, RecipeFormat, RecipeSource, RenderOptions
 from planner.platforms import parse_platform
-from planner.progress import NullReporter, Reporter
+from planner.progress import Reporter
 
 Renderer = Callable[[RecipeSource, Sequence[str], RenderOptions], "tuple[PlatformRender, ...]"]
 
@@ -131,19 +131,12 @@ def render_all(
 ) -> list[PlatformRender]:
     """Render every source on every platform; the result is sorted by (recipe, platform).
 
-    ``jobs`` and ``cache`` are accepted for the parallel, cached version (``planner.render_pool``,
-    ``planner.render_cache``); this body renders sequentially in this process.
+    ``jobs`` > 1 renders over that many worker processes (``planner.render_pool``); ``cache`` (a
+    ``planner.render_cache.RenderCache``) serves unchanged recipe dirs from disk and stores new renders.
+    The result is the same for any ``jobs`` and with or without a cache.
     """
-    subdirs = check_platforms(platforms)
-    sources = list(sources)
-    rep = reporter or NullReporter()
-    rep.start("render", len(sources))
-    results: list[PlatformRender] = []
-    try:
-        for source in sources:
-            results.extend(render_recipe(source, subdirs, options))
-            rep.advance(1)
-    finally:
-        rep.finish()
-    results.sort(key=lambda r: (r.recipe, r.platform))
-    return results
+    from planner.render_pool import render_many
+
+    return render_many(
+        list(sources), check_platforms(platforms), options, jobs=jobs, cache=cache, reporter=reporter
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ CORPUS = _find_corpus()
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# renders cached by commands under test go to a private dir, never the user's ~/.cache/stackplan
+os.environ.setdefault("STACKPLAN_CACHE_DIR", tempfile.mkdtemp(prefix="stackplan-test-cache-"))
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,13 @@ def corpus() -> Path:
     if not (CORPUS / "bioconda" / "recipes").is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server (temporary SQLite) for the whole session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()

@@ -27,6 +27,9 @@ HELP = "\n\n".join(
         "Variant config files are conda_build_config.yaml or variants.yaml files, as for conda-build: "
         "--variant-config merges over the defaults, --exclusive-config replaces them. A stackplan.yaml in "
         "the first PATH (or --config) adds its configs and environment first.",
+        "Recipes render in --jobs processes; renders are cached by content (recipe files, variant configs, "
+        "stackplan version) under --cache-dir, so a second run renders only what changed (--no-cache: "
+        "render everything).",
         "Errors are printed as path:line: message on stderr; the exit code is 1 when any recipe failed "
         "(the others are still rendered and printed).",
         "[bold]Examples[/bold]",
@@ -64,7 +67,17 @@ def render(
         "--relative-to",
         help="Name recipes by their dir relative to this one (e.g. the corpus root, to match truth lines).",
     ),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Render in this many processes."),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="Render in this many processes (default: the number of CPUs)."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None,
+        "--cache-dir",
+        help="Render cache directory (default: $STACKPLAN_CACHE_DIR, else ~/.cache/stackplan).",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Render everything; neither read nor write the cache."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="One JSON line per recipe dir and platform (conda-build truth-line shape)."
     ),
@@ -74,6 +87,8 @@ def render(
     from planner.model import RecipeError
     from planner.platforms import UnknownPlatformError
     from planner.render import check_platforms, render_all
+    from planner.render_cache import open_cache
+    from planner.render_pool import default_jobs
     from stackplan.cli.progress import reporter_for
 
     try:
@@ -105,7 +120,10 @@ def render(
     if not sources:
         _err("no recipe dirs (meta.yaml / recipe.yaml) found under: " + ", ".join(map(str, paths)))
         raise typer.Exit(1)
-    renders = render_all(sources, platforms, options, reporter=reporter_for(), jobs=jobs)
+    cache = open_cache(cache_dir, enabled=not no_cache)
+    renders = render_all(
+        sources, platforms, options, reporter=reporter_for(), jobs=jobs or default_jobs(), cache=cache
+    )
     if as_json:
         out = sys.stdout
         for r in renders:

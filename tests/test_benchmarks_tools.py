@@ -1,0 +1,120 @@
+"""The benchmark tools: the ecosystem generator's shape, the runner, the docs section writer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from benchmarks import PeakRss, tree_rss, write_section
+from benchmarks.__main__ import BENCHMARKS
+from benchmarks.__main__ import main as bench_main
+from benchmarks.gen_ecosystem import HUBS, generate, meta_yaml, write
+
+
+def graph_of(recipes) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for r in recipes:
+        g.add_node(r.name)
+        for d in (*r.deps, *r.run_only):
+            g.add_edge(d, r.name)
+    return g
+
+
+@pytest.mark.parametrize("n", [300, 2000])
+def test_generated_ecosystem_has_the_promised_shape(n: int) -> None:
+    recipes = generate(n, seed=7)
+    assert len(recipes) == n and len({r.name for r in recipes}) == n
+    g = graph_of(recipes)
+    cycles = [c for c in nx.strongly_connected_components(g) if len(c) > 1]
+    assert 1 <= len(cycles) <= 5
+    layers = list(nx.topological_generations(nx.condensation(g)))
+    assert len(layers) >= 21  # hubs + a 20+ deep chain
+    # a few hubs carry most edges: the busiest hub has far more dependents than the median recipe
+    dependents = sorted((g.out_degree(x) for x in g), reverse=True)
+    assert dependents[0] >= n // 5
+    hubs = {r.name for r in recipes if r.name in HUBS}
+    assert hubs and all(d in {r.name for r in recipes} for r in recipes for d in r.deps)
+    kinds = {r.kind for r in recipes}
+    assert kinds == {"ext", "py", "lib"}
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    write(tmp_path / "a", generate(200, seed=3))
+    write(tmp_path / "b", generate(200, seed=3))
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) == 202  # recipes + config + stackplan.yaml
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files_a)
+
+
+def test_generated_meta_yaml_is_yaml_after_jinja() -> None:
+    from jinja2 import Environment
+    from ruamel.yaml import YAML
+
+    recipes = generate(400, seed=1)
+    by_name = {r.name: r for r in recipes}
+    env = Environment()
+    ctx = {
+        "compiler": lambda lang: f"{lang}_compiler_stub",
+        "stdlib": lambda lang: f"{lang}_stdlib_stub",
+        "pin_subpackage": lambda *a, **k: a[0],
+        "target_platform": "linux-64",
+        "PYTHON": "python",
+    }
+    kinds = set()
+    for r in recipes:
+        text = env.from_string(meta_yaml(r, by_name)).render(**ctx, name=r.name)
+        doc = YAML(typ="safe").load(text)
+        assert doc["package"]["name"] == r.name
+        kinds.add(r.kind)
+        if r.kind == "ext":
+            assert "numpy" in doc["requirements"]["host"]
+    assert kinds == {"ext", "py", "lib"}
+
+
+def test_write_section_replaces_only_its_section(tmp_path: Path) -> None:
+    doc = tmp_path / "docs" / "b.md"
+    write_section(doc, "one", "first")
+    doc.write_text("# Title\n\nprose\n\n" + doc.read_text() + "\ntail prose\n")
+    write_section(doc, "two", "second")
+    write_section(doc, "one", "first, again")
+    text = doc.read_text()
+    assert text.count("<!-- bench:one -->") == 1 and "first, again" in text and "first\n" not in text
+    assert text.startswith("# Title\n\nprose") and "tail prose" in text and "second" in text
+
+
+def test_tree_rss_counts_children() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; b = bytearray(150 * 1024 * 1024); time.sleep(5)"]
+    )
+    try:
+        with PeakRss(interval=0.02) as rss:
+            alone = tree_rss(proc.pid)
+            for _ in range(200):
+                alone = tree_rss(proc.pid)
+                if alone > 140 * 1024 * 1024:
+                    break
+                time.sleep(0.02)
+        assert alone > 140 * 1024 * 1024
+        assert rss.peak >= alone
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_runner_lists_and_rejects_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_main([]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in BENCHMARKS)
+    assert bench_main(["no-such-benchmark"]) == 2
+
+
+def test_runner_runs_gen_ecosystem(tmp_path: Path) -> None:
+    assert bench_main(["gen_ecosystem", str(tmp_path / "eco"), "--recipes", "120"]) == 0
+    assert len(list((tmp_path / "eco" / "recipes").glob("*/meta.yaml"))) == 120
+    assert bench_main(["gen_ecosystem", str(tmp_path / "eco"), "--recipes", "120"]) == 2  # not empty
