@@ -100,14 +100,33 @@ def suspicious(render: PlatformRender) -> list[str]:
                     found.append("selector left in a requirement")
                 if not spec.strip() or spec != spec.strip():
                     found.append("blank or padded requirement")
+                parts = spec.split()
+                if len(parts) > 1 and parts[1] in ("None", "none", "Undefined"):
+                    found.append("'None' as a requirement version")
+                if "  " in spec or "\n" in spec:
+                    found.append("unfolded whitespace in a requirement")
             if set(out.variant) - set(job.variant):
                 found.append("output variant not within its job's variant")
             seen[(out.name, out.version, out.build_number, tuple(sorted(out.variant.items())))] += 1
+    if not render.variants and render.platform != "noarch":  # noarch keeps only noarch outputs
+        found.append("no variants (neither rendered nor skipped)")
     if any(n > 1 for n in seen.values()):
         found.append("duplicated output")
     if render.platform == "noarch" and any(o.noarch is None for j in render.variants for o in j.outputs):
         found.append("non-noarch output in the noarch render")
     return sorted(set(found))
+
+
+def notes(render: PlatformRender) -> list[str]:
+    """Not wrong, but worth counting: the recipe's own gaps that a render carries (undefined
+    Jinja names, a version that rendered to "None" because of one)."""
+    found = []
+    outs = [o for v in render.variants for o in v.outputs]
+    if any(o.undefined_jinja for o in outs) or any(v.undefined_jinja for v in render.variants):
+        found.append("undefined Jinja names (recorded)")
+    if any(o.version == "None" for o in outs):
+        found.append("version 'None' from an undefined name")
+    return found
 
 
 def _render_one(args: tuple[RecipeSource, RenderOptions]) -> list[dict[str, Any]]:
@@ -119,6 +138,7 @@ def _render_one(args: tuple[RecipeSource, RenderOptions]) -> list[dict[str, Any]
             row["error"] = r.error.message
             row["line"] = r.error.line
         row["suspicious"] = suspicious(r)
+        row["notes"] = notes(r)
         row["skipped"] = r.ok and all(v.skip for v in r.variants)
         row["variants"] = len(r.variants)
         rows.append(row)
@@ -173,6 +193,15 @@ def summarize(rows: list[tuple[str, dict]], show: int) -> str:
         recipes = sorted({w.split("@")[0] for w in where})
         lines.append(f"  {name:9} {len(where):6} {len(recipes):5}  {cls}")
         for w in recipes[:show]:
+            lines.append(f"      {w}")
+    notes_: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    for name, row in rows:
+        for n in row.get("notes", ()):
+            notes_[(name, n)].add(row["recipe"])
+    lines.append("\nnotes (set, recipes, class):")
+    for (name, cls), recipes in sorted(notes_.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"  {name:9} {len(recipes):5}  {cls}")
+        for w in sorted(recipes)[:show]:
             lines.append(f"      {w}")
     return "\n".join(lines)
 
