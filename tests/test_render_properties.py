@@ -40,7 +40,8 @@ CONFIG = {
 }
 ZIP = [["python", "numpy"]]
 CONFIG_TEXT = "".join(f"{k}:\n" + "".join(f'  - "{v}"\n' for v in vs) for k, vs in CONFIG.items()) + (
-    "zip_keys:\n  - [python, numpy]\n"
+    # block style: conda-build reads a line ending in "[...]" as a selector, even without "#"
+    "zip_keys:\n  -\n    - python\n    - numpy\n"
 )
 GROUPS = {
     "python": ("python", "numpy"),
