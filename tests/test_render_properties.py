@@ -17,7 +17,7 @@ import itertools
 import json
 import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -425,3 +425,51 @@ def test_v1_fast_path_equals_rattler_build_render_only(spec, skips, output_skip,
             assert spec.noarch_python and (skips or spec.skip_on or output_skip), "declined without a reason"
             continue
         assert _items(fast) == _items(slow), (platform, text)
+
+
+DOUBTFUL = (
+    "foo >=>1",
+    "bar 1.26",
+    "${{ undefined_name }}",
+    "${{ compiler('c') }}",
+    "${{ stdlib('c') }}",
+    "${{ pin_subpackage('not-an-output') }}",
+    "${{ pin_compatible('libfoo') }}",
+    "${{ libfoo | version_to_buildstring }}",
+    "baz ${{ libfoo }}.*",
+)
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(
+    spec=specs().map(lambda s: replace(s, run=s.run or ("six",))),
+    extra=st.lists(st.sampled_from(DOUBTFUL), min_size=1, max_size=2, unique=True),
+)
+def test_v1_fast_path_fails_exactly_when_rattler_build_does(spec, extra, options, workdir):
+    """A requirement rattler-build may refuse: the fast path gives the same items, or raises exactly
+    when ``--render-only`` raises (then ``render_v1`` asks ``build_recipes`` and reports its error)."""
+    from planner.render_v1 import _render_only, rattler_config_files
+    from planner.render_v1_fast import render_fast
+
+    src = write(workdir, spec, RecipeFormat.V1)
+    lines = src.recipe_file.read_text().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.strip() == "run:")
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())] + "  "
+    lines[at + 1 : at + 1] = [f'{indent}- "{e}"' if ": " in e else f"{indent}- {e}" for e in extra]
+    src.recipe_file.write_text("\n".join(lines))
+    configs = rattler_config_files(options.exclusive_configs)
+    for platform in PLATFORMS:
+        try:
+            slow = _items(_render_only(src.recipe_file, platform, platform, configs, {}))
+        except Exception:
+            slow = None
+        try:
+            fast = _items(render_fast(src, platform, platform, configs, {}))
+        except RuntimeError as exc:
+            if "declin" in str(exc) or "noarch" in str(exc):
+                continue
+            fast = None
+        except Exception:
+            fast = None
+        event("both refuse" if slow is None else "both render")
+        assert fast == slow, (platform, src.recipe_file.read_text())
