@@ -127,7 +127,10 @@ def _skip_aware_recipe(path: Path) -> tuple[Any, bool]:
     inherited = (data.get("about") or {}).get("summary") if isinstance(data.get("about"), dict) else None
     for output in sections[1:]:  # an output is skipped by the recipe's conditions or its own
         _mark(output, [*top, *_skip_exprs(output)], inherited)
-    return _from_dict(data, path), True
+    marked = _from_dict(data, path)
+    if marked.to_dict() != data:  # the round trip lost something: do not guess
+        raise RuntimeError("recipe does not survive to_dict/from_dict")
+    return marked, True
 
 
 def _skip_exprs(section: dict[str, Any]) -> list[str]:
