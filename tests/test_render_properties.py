@@ -473,3 +473,26 @@ def test_v1_fast_path_fails_exactly_when_rattler_build_does(spec, extra, options
             fast = None
         event("both refuse" if slow is None else "both render")
         assert fast == slow, (platform, src.recipe_file.read_text())
+
+
+@FORMATS
+def test_the_noarch_target_holds_exactly_the_noarch_outputs(fmt, options, workdir):
+    """Rendered for the ``noarch`` target, a noarch: python recipe gives its packages once (one
+    variant: python is not expanded) and an arch-specific recipe gives nothing, in both dialects."""
+
+    @_settings(fmt)
+    @given(spec=specs())
+    def check(spec: Spec) -> None:
+        src = write(workdir, spec, fmt)
+        (r,) = render(src, options, ("noarch",))
+        outs = live_outputs(r)
+        if not spec.noarch_python or spec.skip_on == "linux":  # noarch builds on linux-64
+            assert outs == [], [o.name for o in outs]
+            return
+        assert {o.name for o in outs} == spec.package_names()
+        if not spec.outputs:  # (a key referenced at the top level is not used by an output)
+            assert len(outs) == spec.expected_variant_count()
+        assert all(o.noarch == "python" for o in outs)
+        assert len({o.variant.get("python") for o in outs}) == 1
+
+    check()
