@@ -11,6 +11,7 @@ all 8 targets is ``python -m benchmarks robustness`` (figures in docs/robustness
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -36,8 +37,12 @@ def test_a_spread_of_the_whole_corpus_renders_sanely(corpus: Path) -> None:
     picked = work[::step]
     problems: dict[str, list[str]] = {}
     errors = rendered = 0
-    for source, options in picked:
-        for r in render_recipe(source, PLATFORMS, options):
+    for i, (source, options) in enumerate(picked):
+        renders = render_recipe(source, PLATFORMS, options)
+        if i % 5 == 0:  # deterministic: a second render gives byte-identical truth lines
+            again = render_recipe(source, PLATFORMS, options)
+            assert [_line(r) for r in renders] == [_line(r) for r in again], source.rel
+        for r in renders:
             where = f"{source.rel}@{r.platform}"
             for cls in suspicious(r):
                 problems.setdefault(cls, []).append(f"{where}: {r.error or ''}")
@@ -51,6 +56,10 @@ def test_a_spread_of_the_whole_corpus_renders_sanely(corpus: Path) -> None:
     assert len(picked) >= SPREAD
     # a broken recipe is rare in a maintained corpus: the whole scan finds 4 of 11,031
     assert errors <= 0.01 * (errors + rendered), errors
+
+
+def _line(render) -> str:
+    return json.dumps(render.truth_line(), sort_keys=True)
 
 
 # --------------------------------------------------------------------------- findings for render-v0
