@@ -22,7 +22,7 @@ import multiprocessing
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,11 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(json.dumps({"set": name, **row}, sort_keys=True) + "\n")
     print(summarize(rows, ns.show))
     print(f"\n{len(rows)} renders in {elapsed:.0f} s with {ns.jobs} processes")
-    return 0
-
-
-def _counts(rows: Iterable[Mapping[str, Any]]) -> collections.Counter:
-    return collections.Counter(s for r in rows for s in r["suspicious"])
+    return 1 if any(row["suspicious"] for _, row in rows) else 0
 
 
 if __name__ == "__main__":
