@@ -62,14 +62,9 @@ def _line(render) -> str:
     return json.dumps(render.truth_line(), sort_keys=True)
 
 
-# --------------------------------------------------------------------------- findings for render-v0
+# -------------------------- conda-build applies selectors to the source before Jinja (opencv-feedstock)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render-v0 runs Jinja before selectors; conda-build's template loader (FilteredLoader) "
-    "applies select_lines to the source first (opencv-feedstock); see NOTE-foundation-to-render-v0.md",
-)
 def test_selectors_inside_a_jinja_statement_apply_before_jinja(tmp_path: Path) -> None:
     d = tmp_path / "selinjinja"
     d.mkdir()
