@@ -111,6 +111,15 @@ def _run_deployed(platform: str, name: str, params: dict[str, Any], common: dict
     return outcomes
 
 
+def _inline(fn: Any, *args: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    try:
+        future.set_result(fn(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
 def _crashed(chunk: Any, message: str) -> list[dict[str, Any]]:
     return [JobOutcome(n.id, n.platform, n.recipe, FAILED, message).to_dict() for n in chunk]
 
@@ -179,10 +188,12 @@ def build_flow(
         for lane in lanes:  # lane order: every lane after the lanes it needs
             before = [futures[p] for p in lane.needs_lanes if p in futures]
             with tags(*run_tags(plan_hash, platform=lane.platform, pr=pr)):
-                ctx = contextvars.copy_context()
-                futures[lane.platform] = pool.submit(
-                    ctx.run, run_lane, LaneSpec(lane, the_plan, common, settings), before
-                )
+                spec = LaneSpec(lane, the_plan, common, settings)
+                if len(lanes) == 1:  # one lane: run it in the flow's own thread (see docs/flows.md)
+                    futures[lane.platform] = _inline(run_lane, spec, before)
+                else:
+                    ctx = contextvars.copy_context()
+                    futures[lane.platform] = pool.submit(ctx.run, run_lane, spec, before)
     outcomes: list[JobOutcome] = []
     for lane in lanes:
         try:
