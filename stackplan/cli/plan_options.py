@@ -136,6 +136,26 @@ DurationsOpt = Annotated[
         "--durations", help='JSON {"recipe dir or name": seconds} for the makespan.', rich_help_panel=PANEL
     ),
 ]
+ProviderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--provider",
+        metavar="NAME=RECIPE",
+        help="When several recipes provide NAME, build it from recipe dir RECIPE (over stackplan.yaml's"
+        " providers:); repeat for several.",
+        rich_help_panel="Rendering",
+    ),
+]
+NoarchPlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--noarch-platform",
+        metavar="SUBDIR",
+        help="Build noarch recipes once, on this subdir (over stackplan.yaml's noarch_platform; default"
+        " linux-64).",
+        rich_help_panel="Rendering",
+    ),
+]
 
 
 class SelectionCommand(TyperCommand):
@@ -152,6 +172,36 @@ class SelectionCommand(TyperCommand):
             else:
                 rewritten.append(arg)
         return super().parse_args(ctx, rewritten)
+
+
+def parse_providers(values: list[str] | None) -> dict[str, str]:
+    """``["samtools=recipes/samtools/1.6"]`` -> ``{"samtools": "recipes/samtools/1.6"}``.
+
+    Raises ``typer.BadParameter`` (exit 2, a usage error) for an item without ``=`` or with an empty
+    side. A trailing ``/`` on the recipe dir is dropped: recipe dirs are compared as discovered.
+    """
+    found: dict[str, str] = {}
+    for item in values or ():
+        name, sep, recipe = item.partition("=")
+        name, recipe = name.strip(), recipe.strip().rstrip("/").removeprefix("./")
+        if not sep or not name or not recipe:
+            raise typer.BadParameter(f"{item!r}: expected NAME=RECIPE_DIR", param_hint="--provider")
+        found[name] = recipe
+    return dict(sorted(found.items()))
+
+
+def check_noarch_platform(value: str | None) -> str | None:
+    """The subdir, or ``typer.BadParameter`` when it is not a build platform of the table."""
+    if value is None:
+        return None
+    from planner.platforms import BUILD_SUBDIRS
+
+    if value not in BUILD_SUBDIRS:
+        raise typer.BadParameter(
+            f"{value!r} is not a build platform; expected one of: {', '.join(BUILD_SUBDIRS)}",
+            param_hint="--noarch-platform",
+        )
+    return value
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -176,6 +226,8 @@ def make_request(
     skip_existing: str | None = None,
     strict_cycles: bool = False,
     durations: Path | None = None,
+    provider: list[str] | None = None,
+    noarch_platform: str | None = None,
     jobs: int = 1,
 ) -> PlanRequest:
     """The :class:`PlanRequest` for a command line's selection options."""
@@ -198,6 +250,8 @@ def make_request(
         skip_existing=skip_existing,
         strict_cycles=strict_cycles,
         durations=durations,
+        providers=parse_providers(provider),
+        noarch_platform=check_noarch_platform(noarch_platform),
         jobs=jobs,
     )
 
