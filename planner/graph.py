@@ -51,7 +51,9 @@ class Job:
 
     ``platform`` is the target subdir, or ``"noarch"`` for a job every output of which is noarch
     (built once, on ``build_platform``, and satisfying dependents on every platform). ``lane`` is the
-    platform whose layers the job is drawn in (its build platform for noarch jobs).
+    platform whose layers the job is drawn in: its **build** platform, the workers it runs on — a
+    noarch job built on linux-64 and a linux-aarch64 job cross-compiled on linux-64 are both in the
+    linux-64 lane, as in the flows (``flows/lanes.py``) and the work pools (``PlanNode.pool``).
     """
 
     id: str
@@ -79,7 +81,7 @@ class Job:
 
     @property
     def lane(self) -> str:
-        return self.build_platform if self.platform == "noarch" else self.platform
+        return self.build_platform
 
     @property
     def is_noarch(self) -> bool:
@@ -232,7 +234,7 @@ def provider_index(jobs: Iterable[Job], platforms: Iterable[str]) -> dict[str, d
     for job in jobs:
         if job.skip:
             continue
-        where = (*platforms, job.lane) if job.is_noarch else (job.platform,)
+        where = (*platforms, job.build_platform) if job.is_noarch else (job.platform,)
         for platform in dict.fromkeys(where):
             slot = index.setdefault(platform, defaultdict(list))
             for output in job.outputs:
@@ -295,7 +297,7 @@ def resolve_platforms(job: Job, phase: str, platforms: Sequence[str]) -> tuple[s
     (see :func:`add_noarch_run_edges`).
     """
     if job.is_noarch:
-        return (job.lane,)
+        return (job.build_platform,)
     return (job.build_platform,) if phase == "build" else (job.platform,)
 
 
@@ -316,7 +318,7 @@ def build_graph(
     cache = cache or SpecCache()
     providers = providers or {}
     if platforms is None:
-        platforms = tuple(dict.fromkeys(j.lane for j in jobs if not j.is_noarch)) or (
+        platforms = tuple(dict.fromkeys(j.platform for j in jobs if not j.is_noarch)) or (
             DEFAULT_NOARCH_BUILD_PLATFORM,
         )
     index = provider_index(jobs, platforms)
@@ -433,7 +435,7 @@ def add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambig
         noarch = by_id[noarch_id]
         for target_id in sorted(dependents[noarch_id]):
             target = by_id[target_id]
-            if target.is_noarch or target.platform == noarch.lane:
+            if target.is_noarch or target.platform == noarch.build_platform:
                 continue
             for dep_id, why in needs(noarch, target.platform, frozenset({noarch.id})).items():
                 if dep_id != target_id:
