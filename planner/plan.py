@@ -19,6 +19,7 @@ import networkx as nx
 
 from planner import __version__
 from planner.cycles import CycleError, break_cycles, find_cycles
+from planner.gc_pause import gc_paused
 from planner.graph import GraphResult, Job, build_graph, jobs_from_renders
 from planner.layers import critical_paths, lane_layers, layer_numbers
 from planner.model import PlatformRender, RecipeError
@@ -84,7 +85,15 @@ def assemble_plan(
     """Graph, cycles, selection, pruning, layers and critical paths of rendered recipes.
 
     Raises :class:`planner.cycles.CycleError` under ``strict_cycles`` when the graph has a cycle.
+    The garbage collector is paused meanwhile (:mod:`planner.gc_pause`).
     """
+    with gc_paused():
+        return _assemble_plan(renders, selection, settings)
+
+
+def _assemble_plan(
+    renders: Iterable[PlatformRender], selection: Selection, settings: PlanSettings
+) -> tuple[Plan, GraphResult]:
     renders = list(renders)
     errors = sorted(
         {(r.error.path, r.error.line or 0, r.error.message): r.error for r in renders if r.error}.items()
