@@ -203,7 +203,8 @@ def write_doc(
         "(`planner/gc_pause.py`, scoped and re-entrant). Then: providers indexed as tuples, not frozen",
         "dataclasses; each job's build/target provider tables looked up once per job, not per",
         "requirement; requirement strings parsed through a local memo; requirements read by attribute;",
-        "externals collected per job. Edges were already added with one `add_edges_from`.",
+        "externals collected per job. Edges were already added with one `add_edges_from`. The output is",
+        "unchanged: the whole-corpus plan (every recipe) has the same hash before and after (checked).",
         "",
         f"Machine: {os.cpu_count()} cores shared with other work (load average"
         + (f" {load_start[0]:.1f} at the start," if load_start else "")
