@@ -144,6 +144,7 @@ def _assemble_plan(
         *(a.message() for a in result.ambiguities),
         *(f"cycle broken by dropping {c.dropped[0]} -> {c.dropped[1]}: {c.describe()}" for c in cycles),
         *_unsatisfied_warnings(result, active),
+        *_lane_cycle_warnings(edges, lanes),
         *sorted(
             {f"invalid requirement {raw!r} in {job}" for job, raw in result.invalid_specs if job in active}
         ),
@@ -208,6 +209,29 @@ def _node(job: Job, selected, skipped, layer: int, duration: float, settings: Pl
         test_pool="gpu" if gpu else pool,
         tags=tuple(sorted({f"package:{o.name}" for o in job.outputs} | {f"recipe:{job.recipe}"})),
     )
+
+
+def _lane_cycle_warnings(edges: Iterable[PlanEdge], lanes: Mapping[str, str]) -> list[str]:
+    """A warning when the lanes (build platforms) wait for each other in a circle.
+
+    The flows run one subflow per lane and start a lane once every lane it needs has finished, so
+    lanes must form a DAG. Plans with native and config-wide cross-compiling always do (edges leave a
+    lane only out of a noarch job); a job cross-compiled on its own (a render's ``build_platform``)
+    next to native jobs of its target, or a build platform that is itself cross-compiled, can break it.
+    """
+    between = nx.DiGraph()
+    for e in edges:
+        a, b = lanes[e.source], lanes[e.target]
+        if a != b:
+            between.add_edge(a, b)
+    if nx.is_directed_acyclic_graph(between):
+        return []
+    cycle = nx.find_cycle(between, source=sorted(between))
+    path = " -> ".join([cycle[0][0], *(v for _, v, *_ in cycle)])
+    return [
+        f"lanes wait for each other in a cycle ({path}): the flows cannot order these platforms'"
+        " subflows; build the cross-compiled jobs on one build platform (build_platforms: in stackplan.yaml)"
+    ]
 
 
 def _unsatisfied_warnings(result: GraphResult, active: set[str]) -> list[str]:

@@ -187,3 +187,36 @@ def test_plan_layers_and_flow_lanes_agree() -> None:
                 assert {j.removesuffix("#gpu-test") for j in lane.job_ids} == gpu
                 continue
             assert set(lane.job_ids) == in_layers[lane.platform], lane.platform
+
+
+def test_lanes_waiting_for_each_other_in_a_cycle_are_a_warning() -> None:
+    """base and top are native linux-aarch64 jobs; mid is cross-compiled on linux-64 by its own render:
+    aarch64 lane -> linux-64 lane -> aarch64 lane, which the flows cannot order."""
+    from dataclasses import replace
+
+    rs = [
+        recipe("recipes/base", [out("base", "1.0")], "linux-aarch64"),
+        replace(
+            recipe("recipes/mid", [out("mid", "1.0", host=("base",))], "linux-aarch64"),
+            build_platform="linux-64",
+        ),
+        recipe("recipes/top", [out("top", "1.0", host=("mid",))], "linux-aarch64"),
+    ]
+    plan = make(renders=as_renders(rs), platforms=("linux-64", "linux-aarch64"))
+    assert [n.build_platform for n in sorted(plan.nodes, key=lambda n: n.recipe)] == [
+        "linux-aarch64",
+        "linux-64",
+        "linux-aarch64",
+    ]
+    [warning] = [w for w in plan.warnings if w.startswith("lanes wait")]
+    assert (
+        "linux-64 -> linux-aarch64 -> linux-64" in warning
+        or "linux-aarch64 -> linux-64 -> linux-aarch64" in warning
+    )
+    # config-wide cross-compiling never does this
+    ok = make(
+        renders=as_renders(cross_stack()),
+        platforms=("linux-64", "linux-aarch64"),
+        build_platforms={"linux-aarch64": "linux-64"},
+    )
+    assert not any(w.startswith("lanes wait") for w in ok.warnings)
