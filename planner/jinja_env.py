@@ -21,7 +21,9 @@ once per recipe (``compile_template``), then rendered per platform and variant.
 from __future__ import annotations
 
 import datetime
+import json
 import time
+import tomllib
 from collections import ChainMap
 from collections.abc import Mapping
 from functools import lru_cache
@@ -29,7 +31,7 @@ from typing import Any
 
 import jinja2
 import jinja2.nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 
 from planner.selectors import os_module
 
@@ -132,8 +134,8 @@ _CURRENT: dict[str, RenderRecord | None] = {"record": None}
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The one Jinja environment (sandboxed: recipes are untrusted input)."""
-    env = ImmutableSandboxedEnvironment(
+    """The one Jinja environment (sandboxed: recipes are untrusted input; no private attributes)."""
+    env = SandboxedEnvironment(
         undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False
     )
     return env
@@ -164,11 +166,28 @@ def _compiler(lang: str, platform: str, variant: Mapping[str, str], component: s
 
 def _cdt(package: str, platform: str, variant: Mapping[str, str]) -> str:
     arch = platform.split("-")[-1]
-    arch = {"64": "x86_64", "32": "i686"}.get(arch, arch)
-    name = variant.get("cdt_name", "cos6")
+    if arch in ("ppc64le", "aarch64", "ppc64", "s390x"):
+        name, arch = "cos7", arch
+    else:
+        name, arch = "cos6", ("x86_64" if arch == "64" else "i686")
+    name = variant.get("cdt_name", name)
     arch = variant.get("cdt_arch", arch)
     head, _, rest = package.partition(" ")
     return f"{head}-{name}-{arch}" + (f" {rest}" if rest else "")
+
+
+def load_str_data(text: str, fmt: str, *args: Any, **kwargs: Any) -> Any:
+    """conda-build's ``load_str_data``: parse a string the recipe itself holds (json/yaml/toml)."""
+    fmt = fmt.lower()
+    if fmt == "json":
+        return json.loads(text)
+    if fmt in ("yaml", "yml"):
+        from planner.v0_yaml import load_recipe_yaml
+
+        return load_recipe_yaml(text, "<load_str_data>")
+    if fmt == "toml":
+        return tomllib.loads(text)
+    raise ValueError(f"unknown format {fmt!r} for load_str_data (json, yaml or toml)")
 
 
 def _language_vars(variant: Mapping[str, str]) -> dict[str, str]:
@@ -258,6 +277,7 @@ def render_context(
         load_npm=loader("load_npm", dict),
         load_file_regex=loader("load_file_regex", None),
         load_file_data=loader("load_file_data", dict),
+        load_str_data=load_str_data,
         resolved_packages=lambda *a, **k: [],
         ccache=lambda *a, **k: "ccache",
         os=os_module(environ),

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 PLAN_SCHEMA_VERSION = 1
@@ -228,3 +229,15 @@ class Plan:
 
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+#: The JSON Schema every plan validates against (kept beside the code, not fetched).
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
+
+
+def validate_plan_dict(data: Mapping[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` when ``data`` is not a valid plan (see SCHEMA_PATH)."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.validate(dict(data), schema)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,22 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.selectors import namespace_delta, select_lines, selector_namespace
-from planner.v0_used import REQUIREMENTS_TEXT, output_chunks, outputs_text, trim_build_only, used_in_text
+from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
+from planner.selectors import (
+    LANGUAGE_NAMES,
+    kept_line_numbers,
+    namespace_delta,
+    select_lines,
+    selector_namespace,
+)
+from planner.v0_used import (
+    REQUIREMENTS_TEXT,
+    candidates,
+    output_chunks,
+    outputs_text,
+    trim_build_only,
+    used_in_text,
+)
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import SPECIAL_KEYS, VariantConfig, combined_config, expand
 
@@ -123,8 +137,9 @@ def _config_keys(config: VariantConfig) -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def _used(keys: frozenset[str], text: str, selectors_only: bool) -> frozenset[str]:
-    return frozenset(used_in_text(keys, text, selectors_only=selectors_only))
+def _used(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
+    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search)."""
+    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=candidates(keys, raw)))
 
 
 @lru_cache(maxsize=256)
@@ -150,14 +165,36 @@ def _config_files(recipe: _Recipe, options: RenderOptions) -> list[Path]:
 
 
 def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
+    """All variants for one target platform.
+
+    The ``noarch`` target renders as its build platform (``options.build_platform``, else
+    linux-64) and keeps only the noarch outputs, as render_v1 does. A build platform other than
+    the target (cross-compiling) is recorded on each RenderedRecipe.
+    """
+    if platform != "noarch":
+        rendered = _render_target(recipe, platform, options)
+        cross = options.build_platform if options.build_platform not in (None, platform) else None
+        if cross is None:
+            return rendered
+        return tuple(replace(r, build_platform=cross) for r in rendered)
+    target = options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM
+    out = []
+    for r in _render_target(recipe, target, options):
+        outputs = tuple(o for o in r.outputs if o.noarch)
+        if outputs:
+            out.append(replace(_with_outputs(r, outputs) if outputs else r, platform="noarch"))
+    return tuple(out)
+
+
+def _render_target(recipe: _Recipe, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
     environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     config = combined_config(_config_files(recipe, options), platform, environ)
     keys = _config_keys(config)
-    first = config.first()
+    first, _, _ = _base_context(config, platform, environ, options.build_platform)
     first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
-    global_used = _used(keys, selected_raw, False) | _used(keys, recipe.raw, True)
+    global_used = _used(keys, selected_raw, False, recipe.raw) | _used(keys, recipe.raw, True, recipe.raw)
     first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = _noarch(_section(first_meta, "build"))
     variants = expand(config, global_used, noarch_python=noarch is not None)
@@ -166,11 +203,12 @@ def _render_platform(recipe: _Recipe, platform: str, options: RenderOptions) -> 
     seen_outputs: set[tuple] = set()
     seen_skips: set[Variant] = set()
     for variant in variants:
-        ns = namespace_delta(first_ns, first, variant, platform, environ, options.build_platform)
-        if variant == first:
+        diff = {k: v for k, v in variant.items() if first.get(k) != v}
+        ns = namespace_delta(first_ns, first, variant, platform, environ, options.build_platform, diff=diff)
+        if not diff:
             meta, record = first_meta, _
         else:
-            meta, record = _render_meta(recipe, config, platform, variant, ns, environ, options)
+            meta, record = _render_meta(recipe, config, platform, variant, ns, environ, options, diff)
         rendered = _render_variant(recipe, platform, config, keys, variant, ns, meta, record)
         if rendered.skip:
             if rendered.variant not in seen_skips:
@@ -210,14 +248,18 @@ def _render_meta(
     ns: dict[str, Any],
     environ: Mapping[str, str],
     options: RenderOptions,
+    diff: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], RenderRecord]:
-    """Jinja, then selectors, then YAML: the recipe dict for one platform and variant."""
+    """Jinja, then selectors, then YAML: the recipe dict for one platform and variant.
+
+    ``diff``: the variant's values that differ from the config's first variant (None: none).
+    """
     record = RenderRecord()
-    first, first_ns, base = _base_context(config, platform, environ, options.build_platform)
+    _, _, base = _base_context(config, platform, environ, options.build_platform)
     changed: dict[str, Any] = {}
-    if ns is not first_ns:
-        changed = {k: v for k, v in ns.items() if first_ns.get(k) is not v}
-        changed.update((k, v) for k, v in variant.items() if first.get(k) != v)
+    if diff:
+        changed = {k: ns[k] for k in LANGUAGE_NAMES if k in ns}
+        changed.update(diff)
     recipe_dir = str(recipe.source.path)
     ctx = render_context(platform, variant, base, changed, environ, record, recipe_dir=recipe_dir)
     meta = _jinja_selectors_yaml(recipe, ctx, ns, record)
@@ -248,7 +290,18 @@ def _jinja_selectors_yaml(
         raise
     except Exception as exc:  # errors raised inside recipe expressions (e.g. int('x'))
         raise RecipeError(recipe.path, None, f"Jinja error: {type(exc).__name__}: {exc}") from None
-    return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    try:
+        return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    except RecipeError as err:
+        if err.line is None or err.path != recipe.path:
+            raise
+        # the YAML line counts kept lines only; point at the line of the rendered recipe
+        kept = kept_line_numbers(text, ns)
+        if 0 < err.line <= len(kept):
+            line = kept[err.line - 1]
+        else:  # past the last kept line (an error at the end of the text)
+            line = (kept[-1] if kept else 0) + err.line - len(kept)
+        raise RecipeError(err.path, line, err.message) from None
 
 
 @lru_cache(maxsize=1024)
@@ -494,21 +547,14 @@ def _output_used(
                 top += name
             texts.append(top.rstrip())
     unselected, selected_text = texts
-    all_used = set(_used(keys, unselected, True)) | set(_used(keys, selected_text, False))
+    all_used = set(_used(keys, unselected, True, raw)) | set(_used(keys, selected_text, False, raw))
     m = REQUIREMENTS_TEXT.search(selected_text)
-    reqs_used = set(_used(keys, m.group(0), False)) if m else set()
+    reqs_used = set(_used(keys, m.group(0), False, raw)) if m else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
     )
     used = (all_used - reqs_used) | trimmed
-    # Observed in conda-build 26.7's render (88 of 89 cases in the bioconda truth): a variant key
-    # equal to a dash-separated part of the output's name, or to the whole name with dashes as
-    # underscores, counts as used (``perl-email-simple`` -> ``perl``, ``mkl-service`` ->
-    # ``mkl_service``). See docs/recipe-semantics.md.
-    for part in {*name.split("-"), name.replace("-", "_")}:
-        if part in variant:
-            used.add(part)
     build = build if build is not None else _section(meta, "build")
     if "target_platform" in variant and not noarch:
         used.add("target_platform")

@@ -43,6 +43,23 @@ _OSES = ("linux", "osx", "win", "zos", "emscripten", "wasi", "freebsd")
 _ARCHES = ("x86", "x86_64", "aarch64", "arm64", "ppc64le", "ppc64", "s390x", "armv6l", "armv7l", "riscv64",
            "wasm32")  # fmt: skip
 
+#: The names derived from python / numpy / perl / lua (see _language_flags).
+LANGUAGE_NAMES = (
+    "py",
+    "py3k",
+    "py2k",
+    "py26",
+    "py27",
+    "py33",
+    "py34",
+    "py35",
+    "py36",
+    "np",
+    "pl",
+    "lua",
+    "luajit",
+)
+
 #: Names a variant key cannot override in the namespace (conda-build sets them first).
 _RESERVED = frozenset({*_OSES, *_ARCHES, "arm", "unix", "linux32", "linux64", "win32", "win64", "osx64",
                        "build_platform", "os", "environ", "nomkl", "py", "py3k", "py2k", "py26", "py27",
@@ -136,13 +153,16 @@ def namespace_delta(
     platform: str,
     environ: Mapping[str, str],
     build_platform: str | None = None,
+    *,
+    diff: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The namespace for ``variant`` from the one already built for ``base_variant``.
 
     Most variants differ from the config's first variant in one or two keys; rebuilding the
     namespace of ~600 pinning keys for each was the largest cost of a render.
     """
-    diff = {k: v for k, v in variant.items() if base_variant.get(k) != v}
+    if diff is None:
+        diff = {k: v for k, v in variant.items() if base_variant.get(k) != v}
     if not diff:
         return base_ns
     ns = dict(base_ns)
@@ -235,3 +255,22 @@ def select_lines(text: str, namespace: dict[str, Any], path: str = "meta.yaml", 
         if keep:
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def kept_line_numbers(text: str, namespace: dict[str, Any]) -> list[int]:
+    """The 1-based line numbers of ``text`` that :func:`select_lines` keeps, in order.
+
+    Only used on the error path, to turn a YAML error's line (in the selected text) back into a
+    line of the recipe.
+    """
+    kept = []
+    for i, (selector, _) in enumerate(split_selectors(text)):
+        if selector is None:
+            kept.append(i + 1)
+            continue
+        try:
+            if eval_selector(selector, namespace):
+                kept.append(i + 1)
+        except Exception:  # select_lines already accepted these; be safe on the error path
+            kept.append(i + 1)
+    return kept

@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable
 from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
+_SET_LINE = re.compile(r"\{%-?\s*set\s+\w+\s*=")
 _IF_LINE = re.compile(r"\{%-?\s*(?:el)?if\b")
 _LANG_CALL = re.compile(r"\b(compiler|stdlib)\(\s*['\"]([^'\"]+)['\"]")
 _COMPILER_KEY = re.compile(r"(.*?)_(compiler|stdlib)(_version)?$")
@@ -51,28 +52,48 @@ def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
     if key in ("cdt_name", "cdt_arch"):
         parts.append(r"\{\s*cdt\(")
     parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?" + k + r"[^'\"]*?\}\}")
-    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"['\"][^{}]*?\}\}")
+    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"(?!\w)[^{}]*?\}\}")
     parts.append(r"^\s+\-\s+" + req + r"\s*(?:\s[\[#]|$)")
     parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
+    parts.append(r"\{%-?\s*set\s+\w+\s*=[^%]*?(?<!\w)" + k + r"(?!\w)[^%]*%\}")
     return re.compile("|".join(parts))
 
 
-def _candidates(keys: Collection[str], text: str) -> set[str]:
-    """Keys that could match any pattern in ``text`` (a superset; cheap to compute)."""
+@lru_cache(maxsize=64)
+def _prefixes(keys: frozenset[str]) -> frozenset[str]:
+    """Every prefix of every key: lets the word scan stop at the first character that no key has."""
+    return frozenset(k[:i] for k in keys for i in range(1, len(k) + 1))
+
+
+@lru_cache(maxsize=8192)
+def candidates(keys: frozenset[str], text: str) -> frozenset[str]:
+    """Keys that could match any pattern in ``text`` (a superset; cheap to compute).
+
+    A key can only match at the start of a word (``{{ key``, ``- key``, ``[... key``), inside a
+    ``{% if %}`` line, or as a compiler/stdlib/cdt call. Cached per text: callers pass the raw
+    recipe, whose candidates cover every selected or per-output part of it.
+    """
     found: set[str] = set()
+    prefixes = _prefixes(keys)
     normalized = text.replace("-", "_")
-    words = set(_WORD.findall(normalized))
-    maxlen = 48
-    for w in words:
-        for i in range(1, min(len(w), maxlen) + 1):
+    for w in set(_WORD.findall(normalized)):
+        for i in range(1, len(w) + 1):
             p = w[:i]
+            if p not in prefixes:
+                break
             if p in keys:
                 found.add(p)
+    for line in text.splitlines():
+        m = _SET_LINE.search(line)
+        if m:
+            found.update(w for w in _WORD.findall(line[m.end() :]) if w in keys)
     for line in normalized.splitlines():
         if _IF_LINE.search(line):
             for w in _WORD.findall(line):
                 for i in range(len(w)):
-                    for j in range(i + 1, min(len(w), i + maxlen) + 1):
+                    for j in range(i + 1, len(w) + 1):
+                        if w[i:j] not in prefixes:
+                            break
                         if w[i:j] in keys:
                             found.add(w[i:j])
     if "cdt(" in text:
@@ -81,14 +102,21 @@ def _candidates(keys: Collection[str], text: str) -> set[str]:
         for suffix in ("_compiler", "_compiler_version", "_stdlib", "_stdlib_version"):
             if lang + suffix in keys:
                 found.add(lang + suffix)
-    return found
+    return frozenset(found)
 
 
-def used_in_text(keys: Collection[str], text: str, *, selectors_only: bool = False) -> set[str]:
-    """The keys of ``keys`` that ``text`` uses, by conda-build's line patterns."""
+def used_in_text(
+    keys: Collection[str], text: str, *, selectors_only: bool = False, within: Collection[str] | None = None
+) -> set[str]:
+    """The keys of ``keys`` that ``text`` uses, by conda-build's line patterns.
+
+    ``within``: a known superset of the candidates (e.g. :func:`candidates` of the whole recipe).
+    """
     used: set[str] = set()
     lines = text.splitlines()
-    for key in _candidates(keys, text):
+    normalized = [ln.replace("-", "_") for ln in lines]
+    pool = within if within is not None else candidates(frozenset(keys), text)
+    for key in pool:
         m = _COMPILER_KEY.match(key)
         if m and not selectors_only:
             lang = m.group(1)
@@ -96,7 +124,7 @@ def used_in_text(keys: Collection[str], text: str, *, selectors_only: bool = Fal
         elif key in ("cdt_name", "cdt_arch") and not selectors_only:
             relevant = [ln for ln in lines if "cdt(" in ln or key in ln]
         else:
-            relevant = [ln for ln in lines if key in ln.replace("-", "_")]
+            relevant = [ln for ln, nl in zip(lines, normalized, strict=True) if key in nl]
         if not relevant:
             continue
         pat = _patterns(key, selectors_only)

@@ -21,9 +21,9 @@ _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 class StringNumbersLoader(CSafeLoader):
     """libyaml safe loading without int/float resolution; duplicate keys allowed (last wins)."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.allow_duplicate_keys = True
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        """A repeated key replaces the earlier one, as in PyYAML (which conda-build uses)."""
+        return True
 
 
 StringNumbersLoader.yaml_implicit_resolvers = {

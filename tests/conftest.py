@@ -37,3 +37,13 @@ def corpus() -> Path:
     if not (CORPUS / "bioconda" / "recipes").is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server (temporary SQLite) for the whole session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from textwrap import dedent
 
@@ -215,6 +216,10 @@ def test_recipe_errors_are_located_and_per_platform(tmp_path: Path, options: Ren
     assert osx.error is not None and osx.error.line == 4
     (bad_yaml,) = render(tmp_path, "package:\n  name: [x\n", options, name="y")
     assert bad_yaml.error is not None and bad_yaml.error.line is not None
+    # a YAML error after lines dropped by selectors still points at the recipe's line
+    text = "package:\n  name: x  # [osx]\n  name: x  # [win]\n  version: [1\n"
+    (shifted,) = render(tmp_path, text, options, name="shifted")
+    assert shifted.error is not None and shifted.error.line in (4, 5)
     (bad_jinja,) = render(tmp_path, "package:\n  name: {{ x \n", options, name="j")
     assert bad_jinja.error is not None and "Jinja" in bad_jinja.error.message
 
@@ -225,9 +230,54 @@ def test_missing_recipe_file_is_an_error_not_an_exception(tmp_path: Path, option
     assert pr.error is not None
 
 
-def test_noarch_platform_renders(tmp_path: Path, options: RenderOptions) -> None:
-    (pr,) = render(
-        tmp_path, "package: {name: n, version: 1}\nbuild: {noarch: generic}\n", options, ("noarch",)
-    )
+def test_noarch_platform_keeps_noarch_outputs_only(tmp_path: Path, options: RenderOptions) -> None:
+    text = "package: {name: n, version: 1}\nbuild: {noarch: generic}\n"
+    (pr,) = render(tmp_path, text, options, ("noarch",))
     (o,) = outputs(pr)
     assert o.noarch == "generic"
+    assert pr.variants[0].platform == "noarch"
+    arch = "package: {name: a, version: 1}\nrequirements:\n  build:\n    - {{ compiler('c') }}\n"
+    (pr,) = render(tmp_path, arch, options, ("noarch",), name="arch")
+    assert pr.ok and outputs(pr) == []
+
+
+def test_cross_compiling_records_the_build_platform(tmp_path: Path, options: RenderOptions) -> None:
+    cross = replace(options, build_platform="linux-64")
+    text = "package: {name: c, version: 1}\nrequirements:\n  build:\n    - {{ compiler('c') }}\n"
+    (pr,) = render(tmp_path, text, cross, ("linux-aarch64",))
+    assert pr.variants[0].build_platform == "linux-64"
+    assert outputs(pr)[0].requirements.build == ("gcc_linux-aarch64 15.*",)
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("linux-64", "mesa-libgl-cos6-x86_64"), ("linux-aarch64", "mesa-libgl-cos7-aarch64")],
+)
+def test_cdt_defaults(tmp_path: Path, platform: str, expected: str) -> None:
+    text = "package: {name: c, version: 1}\nrequirements:\n  build:\n    - {{ cdt('mesa-libgl') }}\n"
+    (pr,) = render(tmp_path, text, RenderOptions(), (platform,), name=platform)
+    assert outputs(pr)[0].requirements.build == (expected,)
+
+
+def test_load_str_data_and_list_mutation(tmp_path: Path, options: RenderOptions) -> None:
+    text = """\
+    {% set meta = load_str_data('{"v": "2.0"}', 'json') %}
+    {% set deps = ['a'] %}
+    {% set _ = deps.append('b') %}
+    package: {name: d, version: "{{ meta.v }}"}
+    requirements:
+      run:
+    {% for d in deps %}
+        - {{ d }}
+    {% endfor %}
+    """
+    (pr,) = render(tmp_path, text, options)
+    (o,) = outputs(pr)
+    assert (o.version, o.requirements.run) == ("2.0", ("a", "b"))
+
+
+def test_yaml_numbers_stay_strings_and_repeated_keys_win(tmp_path: Path, options: RenderOptions) -> None:
+    text = "package:\n  name: y\n  version: 1.10\nbuild:\n  number: 1\nbuild:\n  number: 2\n"
+    (pr,) = render(tmp_path, text, options)
+    (o,) = outputs(pr)
+    assert (o.version, o.build_number) == ("1.10", 2)

@@ -132,6 +132,11 @@ COMPILER_C = {"c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT"}
         ("  string: {{ openmpi }}\n", {"openmpi"}),
         ("{% if mpi == 'openmpi' %}\n", {"mpi", "openmpi"}),
         ("    - {{ cdt('mesa-libgl') }}\n", {"cdt_name"}),
+        ("    - {{ pin_subpackage('perl-foo', max_pin='x') }}\n", {"perl"}),  # key, then a non-word
+        ("    - {{ pin_subpackage('perlfoo') }}\n", set()),
+        ('{% set name = "perl-email-zlib" %}\n', {"perl", "zlib"}),  # whole words right of set
+        ('{% set zlib = "x" %}\n', set()),  # the variable being set does not count
+        ('{% set name = "zlibber" %}\n', set()),
         ("    - foo  # [perl]\n", set()),  # selectors count only on the unselected text
     ],
 )

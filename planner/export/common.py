@@ -1,0 +1,58 @@
+"""Small helpers the exporters share: short labels, colours per selection reason, the plan as a graph."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from planner.plan_model import Plan, PlanNode
+
+#: Fill colour per why-selected kind (and one for skipped jobs); colour-blind friendly (Okabe-Ito).
+COLOURS: dict[str, str] = {
+    "changed": "#E69F00",
+    "config-change": "#CC79A7",
+    "explicit": "#56B4E9",
+    "downstream": "#009E73",
+    "upstream": "#F0E442",
+    "all": "#BBBBBB",
+    "skipped": "#EEEEEE",
+}
+
+
+def label(node: PlanNode) -> str:
+    """``name-version-build`` plus the variant values, without the platform/hash suffix."""
+    head = node.id.split("@", 1)[0]
+    variant = ",".join(f"{k}={v}" for k, v in sorted(node.variant.items()) if k != "target_platform")
+    return f"{head} [{variant}]" if variant else head
+
+
+def colour(node: PlanNode) -> str:
+    return COLOURS["skipped"] if node.skipped else COLOURS.get(node.selected.kind, "#BBBBBB")
+
+
+def lane(node: PlanNode) -> str:
+    """The platform lane a job is drawn in (noarch jobs: their build platform)."""
+    return node.build_platform if node.platform == "noarch" else node.platform
+
+
+def plan_graph(plan: Plan) -> nx.DiGraph:
+    """The plan as a networkx DiGraph with scalar attributes (for GraphML and analysis)."""
+    g = nx.DiGraph()
+    for n in sorted(plan.nodes, key=lambda n: n.id):
+        g.add_node(
+            n.id,
+            label=label(n),
+            recipe=n.recipe,
+            platform=n.platform,
+            build_platform=n.build_platform,
+            layer=n.layer,
+            selected=n.selected.kind,
+            selected_detail=n.selected.detail,
+            skipped=n.skipped.kind if n.skipped else "",
+            skipped_detail=n.skipped.detail if n.skipped else "",
+            outputs=" ".join(f"{o.name}={o.version}" for o in n.outputs),
+            pool=n.pool,
+            test_pool=n.test_pool,
+        )
+    for e in sorted(plan.edges, key=lambda e: (e.source, e.target)):
+        g.add_edge(e.source, e.target, phase=e.phase, spec=e.spec, via=" ".join(e.via), bootstrap=False)
+    return g

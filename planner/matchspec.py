@@ -1,0 +1,139 @@
+"""Conda version and MatchSpec semantics: the one place that decides whether a spec accepts a version.
+
+Everything goes through py-rattler (``rattler.MatchSpec``, ``VersionSpec``, ``Version``) so that
+``numpy >=2`` rejects 1.26, ``python 3.12.*`` accepts 3.12.4 and ``foo 1.2|1.3`` behaves exactly as in
+conda; PEP 440 (packaging) orders conda versions wrongly and is never used here.
+
+Parsing is memoised per string: a whole-distribution graph asks the same few thousand specs hundreds of
+thousands of times. The caches live in a :class:`SpecCache` object that the caller owns (no module
+state), and :func:`default_cache` hands out a fresh one.
+
+>>> cache = SpecCache()
+>>> spec = cache.parse("numpy >=2")
+>>> spec.name, spec.version
+('numpy', '>=2')
+>>> cache.accepts(spec, "1.26.4"), cache.accepts(spec, "2.1.0")
+(False, True)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rattler import MatchSpec, Version, VersionSpec
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+class InvalidSpecError(ValueError):
+    """A requirement string that is not a MatchSpec (e.g. an unrendered Jinja leftover)."""
+
+    def __init__(self, raw: str, message: str) -> None:
+        self.raw = raw
+        super().__init__(f"invalid requirement {raw!r}: {message}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed requirement: the package name and the version constraint (None: any version).
+
+    ``raw`` keeps the text as the recipe wrote it, for messages and plan edges.
+    """
+
+    raw: str
+    name: str
+    version: str | None = None
+    build: str | None = None
+
+
+class SpecCache:
+    """Parses specs and versions once each and answers "does this spec accept this version".
+
+    Unparseable versions (``None`` from an undefined Jinja name, ``1.0.0-beta``) are accepted by any
+    constraint rather than silently dropping an order the recipe author meant: ordering too much is
+    safe, ordering too little builds a dependent before its dependency.
+    """
+
+    def __init__(self) -> None:
+        self._specs: dict[str, Spec | InvalidSpecError] = {}
+        self._vspecs: dict[str, VersionSpec | None] = {}
+        self._versions: dict[str, Version | None] = {}
+        self._accepts: dict[tuple[str | None, str], bool] = {}
+
+    def parse(self, raw: str) -> Spec:
+        """Parse one requirement string; raise :class:`InvalidSpecError` when it has no valid name."""
+        hit = self._specs.get(raw)
+        if hit is None:
+            hit = _parse(raw)
+            self._specs[raw] = hit
+        if isinstance(hit, InvalidSpecError):
+            raise hit
+        return hit
+
+    def try_parse(self, raw: str) -> Spec | None:
+        """Like :meth:`parse` but None for an invalid spec."""
+        try:
+            return self.parse(raw)
+        except InvalidSpecError:
+            return None
+
+    def accepts(self, spec: Spec, version: str) -> bool:
+        """True when ``version`` satisfies the spec's version constraint (conda semantics)."""
+        if spec.version is None:
+            return True
+        key = (spec.version, version)
+        hit = self._accepts.get(key)
+        if hit is None:
+            vspec = self._vspec(spec.version)
+            parsed = self._version(version)
+            hit = True if vspec is None or parsed is None else bool(vspec.matches(parsed))
+            self._accepts[key] = hit
+        return hit
+
+    def version_key(self, version: str) -> tuple[int, Version | None, str]:
+        """A sort key ordering versions as conda does; unparseable versions sort lowest, by text."""
+        parsed = self._version(version)
+        return (0, None, version) if parsed is None else (1, parsed, version)
+
+    def _vspec(self, text: str) -> VersionSpec | None:
+        if text not in self._vspecs:
+            try:
+                self._vspecs[text] = VersionSpec(text)
+            except Exception:  # py-rattler raises its own exception types; any failure = unconstrained
+                self._vspecs[text] = None
+        return self._vspecs[text]
+
+    def _version(self, text: str) -> Version | None:
+        if text not in self._versions:
+            try:
+                self._versions[text] = Version(text) if text and text.lower() != "none" else None
+            except Exception:
+                self._versions[text] = None
+        return self._versions[text]
+
+
+def default_cache() -> SpecCache:
+    """A fresh cache (one per plan: nothing is shared between plans)."""
+    return SpecCache()
+
+
+def _parse(raw: str) -> Spec | InvalidSpecError:
+    text = " ".join(raw.split())
+    if not text:
+        return InvalidSpecError(raw, "empty")
+    try:
+        ms = MatchSpec(text)
+    except Exception as exc:
+        # Fall back to the first token as a bare name (e.g. "foo >=1.0 # comment" or odd build strings).
+        first = text.split(" ", 1)[0]
+        if _NAME_RE.match(first):
+            return Spec(raw=raw, name=first.lower())
+        return InvalidSpecError(raw, str(exc).splitlines()[0])
+    name = ms.name.normalized if ms.name is not None else None
+    if not name:
+        return InvalidSpecError(raw, "no package name")
+    version = ms.version
+    if version is not None and "x.x" in version:
+        version = None  # conda-build's old "numpy x.x" pin: the variant decides, not the spec
+    return Spec(raw=raw, name=name, version=version or None, build=ms.build or None)

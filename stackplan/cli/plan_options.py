@@ -1,0 +1,231 @@
+"""Selection options shared by ``plan``, ``graph``, ``preview``, ``explain``, ``run ROOT`` and ``rebuild``.
+
+A command declares the options it takes with the ``Annotated`` aliases below and hands them to
+:func:`make_request`, which returns the :class:`planner.plan.PlanRequest`. Commands that accept
+``--downstream[=DEPTH]`` register with ``cls=SelectionCommand`` (it rewrites ``--downstream=N`` into
+the flag plus a hidden ``--downstream-depth N``, which typer cannot express on its own)::
+
+    @app.command(cls=SelectionCommand)
+    def run(root: RootArg, platform: PlatformOpt = None, downstream: DownstreamOpt = False,
+            downstream_depth: DownstreamDepthOpt = None, ...):
+        request = make_request(root, platform=platform, downstream=downstream,
+                               downstream_depth=downstream_depth, ...)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperCommand
+
+from planner.plan import PlanRequest
+from planner.select import UNLIMITED
+
+PANEL = "Selection"
+
+RootArg = Annotated[Path, typer.Argument(help="Recipe tree: feedstocks, recipes/<name>/, or one recipe dir.")]
+PlatformOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        "-p",
+        help="Target platform (conda subdir); repeat for several. Default: stackplan.yaml, else all 7.",
+        rich_help_panel="Rendering",
+    ),
+]
+VariantConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--variant-config",
+        "-m",
+        help="Variant config merged over the defaults (conda-build -m); repeat for several.",
+        rich_help_panel="Rendering",
+    ),
+]
+ExclusiveConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--exclusive-config",
+        "-e",
+        help="Variant config that replaces the defaults (conda-build --exclusive-config-files).",
+        rich_help_panel="Rendering",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="stackplan.yaml to use (default: ROOT/stackplan.yaml).", rich_help_panel="Rendering"
+    ),
+]
+JobsOpt = Annotated[
+    int,
+    typer.Option("--jobs", "-j", min=1, help="Render with this many processes.", rich_help_panel="Rendering"),
+]
+ChangedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--changed",
+        help="Select recipes changed in a git range: BASE..HEAD, or BASE...HEAD (from the merge base).",
+        rich_help_panel=PANEL,
+    ),
+]
+ChangedFilesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--changed-files", help="Select recipes holding the paths listed in this file.", rich_help_panel=PANEL
+    ),
+]
+PackageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--package",
+        "-k",
+        help="Select by output name or recipe dir (globs allowed; repeat or comma-separate).",
+        rich_help_panel=PANEL,
+    ),
+]
+DownstreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--downstream",
+        help="Add every dependent of the selection (the stack rebuild); --downstream=N stops N edges away.",
+        rich_help_panel=PANEL,
+    ),
+]
+DownstreamDepthOpt = Annotated[int | None, typer.Option("--downstream-depth", hidden=True, min=0)]
+UpstreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--upstream",
+        help="Add the ancestors of the selection (only those missing from --skip-existing's channel).",
+        rich_help_panel=PANEL,
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        "-x",
+        help="Keep these out (name, recipe dir or glob); order is kept.",
+        rich_help_panel=PANEL,
+    ),
+]
+SkiplistOpt = Annotated[
+    Path | None,
+    typer.Option("--skiplist", help="File of names/recipe dirs to skip, one a line.", rich_help_panel=PANEL),
+]
+SkipExistingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--skip-existing",
+        help="Skip jobs whose outputs are already in this channel (local dir or URL).",
+        rich_help_panel=PANEL,
+    ),
+]
+StrictCyclesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict-cycles", help="Fail on a dependency cycle instead of breaking it.", rich_help_panel=PANEL
+    ),
+]
+DurationsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--durations", help='JSON {"recipe dir or name": seconds} for the makespan.', rich_help_panel=PANEL
+    ),
+]
+
+
+class SelectionCommand(TyperCommand):
+    """A command that understands ``--downstream=DEPTH`` as well as the bare ``--downstream`` flag."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for arg in args:
+            if arg.startswith("--downstream="):
+                value = arg.split("=", 1)[1]
+                rewritten += ["--downstream"] + (
+                    [] if value in ("", "all") else ["--downstream-depth", value]
+                )
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values or () for v in item.split(",") if v.strip())
+
+
+def make_request(
+    root: Path,
+    *,
+    platform: list[str] | None = None,
+    variant_config: list[Path] | None = None,
+    exclusive_config: list[Path] | None = None,
+    config: Path | None = None,
+    changed: str | None = None,
+    changed_files: Path | None = None,
+    package: list[str] | None = None,
+    downstream: bool = False,
+    downstream_depth: int | None = None,
+    upstream: bool = False,
+    exclude: list[str] | None = None,
+    skiplist: Path | None = None,
+    skip_existing: str | None = None,
+    strict_cycles: bool = False,
+    durations: Path | None = None,
+    jobs: int = 1,
+) -> PlanRequest:
+    """The :class:`PlanRequest` for a command line's selection options."""
+    depth = None
+    if downstream or downstream_depth is not None:
+        depth = UNLIMITED if downstream_depth is None else downstream_depth
+    return PlanRequest(
+        root=root,
+        platforms=_split(platform) or None,
+        config_path=config,
+        variant_configs=tuple(variant_config or ()),
+        exclusive_configs=tuple(exclusive_config or ()),
+        changed=changed,
+        changed_files=changed_files,
+        packages=_split(package),
+        downstream=depth,
+        upstream=upstream,
+        exclude=_split(exclude),
+        skiplist=skiplist,
+        skip_existing=skip_existing,
+        strict_cycles=strict_cycles,
+        durations=durations,
+        jobs=jobs,
+    )
+
+
+class RichReporter:
+    """A progress bar on a terminal (the planner reports through :class:`planner.progress.Reporter`)."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import Progress
+
+        self._progress = Progress(console=console, transient=True)
+        self._task = None
+
+    def start(self, label: str, total: int | None) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def finish(self) -> None:
+        self._progress.stop()
+        self._task = None
+
+
+def reporter_for(console):
+    """A rich progress bar on a terminal, nothing otherwise."""
+    from planner.progress import NullReporter
+
+    return RichReporter(console) if console.is_terminal else NullReporter()

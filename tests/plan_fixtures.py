@@ -1,0 +1,27 @@
+"""A small complete plan for export tests: two platforms, variants, noarch, skips, a cycle, via edges."""
+
+from __future__ import annotations
+
+from planner.plan import PlanSettings, assemble_plan
+from planner.plan_model import Plan
+from planner.select import UNLIMITED, Selection
+from tests.recipes_factory import as_renders, out, recipe
+
+PLATFORMS = ("linux-64", "osx-arm64")
+
+
+def sample_plan() -> Plan:
+    rs = []
+    for p in PLATFORMS:
+        for py in ("3.11", "3.12"):
+            v = {"python": py}
+            rs.append(recipe("recipes/numpy", [out("numpy", "1.26.4", host=("python",))], p, v))
+            rs.append(recipe("recipes/scipy", [out("scipy", "1.14", host=("numpy >=1.22",))], p, v))
+            rs.append(recipe("recipes/sk<learn>", [out("sklearn", "1.5", host=("scipy",))], p, v))
+        rs.append(recipe("recipes/pure", [out("pure", "0.1", run=("sklearn",), noarch="python")], p))
+        rs.append(recipe("recipes/cmake", [out("cmake", "3.30", build=("ninja",), host=("numpy",))], p))
+        rs.append(recipe("recipes/ninja", [out("ninja", "1.12", build=("cmake",))], p))
+    existing = frozenset({("scipy", "1.14", 0, "linux-64")})
+    selection = Selection(changed={"recipes/numpy": "meta.yaml"}, downstream=UNLIMITED, existing=existing)
+    plan, _ = assemble_plan(as_renders(rs), selection, PlanSettings(root="stack", platforms=PLATFORMS))
+    return plan

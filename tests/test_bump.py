@@ -1,0 +1,377 @@
+"""Build-number bumps: the exact diff on recipes shaped like real bioconda / conda-forge ones."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from planner.bump import bump_meta_yaml, bump_recipe_dir, bump_recipe_yaml
+from planner.model import RecipeError
+
+
+def _d(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def _diff_lines(result) -> list[str]:
+    """The +/- lines of the unified diff (headers and context dropped)."""
+    return [
+        line.rstrip("\n")
+        for line in result.diff().splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+# ---- meta.yaml (v0) ---------------------------------------------------------------------------------------
+
+PLAIN = _d(
+    """
+    {% set version = "2.3.0" %}
+
+    package:
+      name: samtools
+      version: {{ version }}
+
+    build:
+      number: 3
+      run_exports:
+        - {{ pin_subpackage('samtools', max_pin='x.x') }}
+
+    requirements:
+      build:
+        - {{ compiler('c') }}
+      host:
+        - htslib
+    """
+)
+
+
+def test_meta_literal_number_is_the_only_changed_line():
+    result = bump_meta_yaml(PLAIN, "recipes/samtools/meta.yaml")
+    assert result.error is None
+    assert _diff_lines(result) == ["-  number: 3", "+  number: 4"]
+    assert result.new_text == PLAIN.replace("number: 3", "number: 4")
+    assert [(c.line, c.before, c.after) for c in result.changes] == [(8, "  number: 3", "  number: 4")]
+
+
+def test_meta_jinja_set_with_quotes_is_bumped_not_the_reference():
+    # the shape of bioconda's strudel recipe: a quoted build variable
+    text = _d(
+        """
+        {% set name = "strudel" %}
+        {% set version = "1.15.08.25" %}
+        {% set build = "1" %}
+
+        package:
+          name: {{ name }}
+          version: {{ version }}
+
+        build:
+          number: {{ build }}
+          noarch: generic
+        """
+    )
+    result = bump_meta_yaml(text)
+    assert _diff_lines(result) == ['-{% set build = "1" %}', '+{% set build = "2" %}']
+
+
+def test_meta_build_number_variable_after_run_exports():
+    # the shape of bioconda's fibertools-rs: number after a nested list, variable used elsewhere too
+    text = _d(
+        """
+        {% set version = "0.4.2" %}
+        {% set build_number = 0 %}
+
+        build:
+          run_exports:
+            - {{ pin_subpackage('fibertools-rs', max_pin="x") }}
+          number: {{ build_number }}
+          rpaths:
+            - share/{{ name }}-{{ version }}-{{ build_number }}/lib/
+        """
+    )
+    result = bump_meta_yaml(text)
+    assert _diff_lines(result) == ["-{% set build_number = 0 %}", "+{% set build_number = 1 %}"]
+
+
+def test_meta_selectors_and_comments_on_the_line_are_kept():
+    text = _d(
+        """
+        build:
+          number: 1  # [osx]
+          number: 0  # [linux]
+          number: 2      # must start from 0
+          skip: true  # [win]
+        """
+    )
+    result = bump_meta_yaml(text)
+    assert _diff_lines(result) == [
+        "-  number: 1  # [osx]",
+        "-  number: 0  # [linux]",
+        "-  number: 2      # must start from 0",
+        "+  number: 2  # [osx]",
+        "+  number: 1  # [linux]",
+        "+  number: 3      # must start from 0",
+    ]
+
+
+def test_meta_expression_with_offset_bumps_the_variable_once():
+    # pytorch-feedstock: two numbers under selectors derived from one variable
+    text = _d(
+        """
+        {% set build_number = 7 %}
+        build:
+          number: {{ build_number + 100 }}  # [pytorch_variant == "gpu"]
+          number: {{ build_number }}        # [pytorch_variant == "cpu"]
+        """
+    )
+    result = bump_meta_yaml(text)
+    assert _diff_lines(result) == ["-{% set build_number = 7 %}", "+{% set build_number = 8 %}"]
+
+
+def test_meta_multi_output_bumps_every_output_number():
+    # openms-meta / anaconda multi-output shapes: a top-level number plus per-output ones
+    text = _d(
+        """
+        {% set version = "3.1.0" %}
+        {% set lib_build = '2' %}
+
+        build:
+          number: 3
+
+        outputs:
+          - name: libopenms
+            build:
+              number: {{ lib_build }}
+              run_exports:
+                - {{ pin_subpackage('libopenms', max_pin='x.x') }}
+            requirements:
+              build:
+                - {{ compiler('cxx') }}
+          - name: openms
+            build:
+              number: '5'  # [not win]
+            requirements:
+              run:
+                - {{ pin_subpackage('libopenms', exact=True) }}
+        """
+    )
+    result = bump_meta_yaml(text)
+    assert _diff_lines(result) == [
+        "-{% set lib_build = '2' %}",
+        "+{% set lib_build = '3' %}",
+        "-  number: 3",
+        "+  number: 4",
+        "-      number: '5'  # [not win]",
+        "+      number: '6'  # [not win]",
+    ]
+
+
+def test_meta_number_outside_build_is_not_touched():
+    text = _d(
+        """
+        build:
+          number: 0
+        extra:
+          number: 12
+        test:
+          commands:
+            - echo number: 5
+        """
+    )
+    result = bump_meta_yaml(text)
+    assert _diff_lines(result) == ["-  number: 0", "+  number: 1"]
+
+
+def test_meta_without_number_is_a_located_error():
+    result = bump_meta_yaml("package:\n  name: x\nbuild:\n  noarch: python\n", "r/meta.yaml")
+    assert result.error == RecipeError(
+        "r/meta.yaml", None, "no build number found (no 'number:' under 'build:')"
+    )
+    assert not result.changed and result.new_text == result.old_text
+
+
+def test_meta_variable_without_literal_set_is_a_located_error():
+    text = _d(
+        """
+        {% set mkl_buildnum = fetch_buildnum|int + bump_all %}
+        build:
+          number: {{ mkl_buildnum }}
+        """
+    )
+    result = bump_meta_yaml(text, "mkl/meta.yaml")
+    assert result.error is not None
+    assert (result.error.path, result.error.line) == ("mkl/meta.yaml", 3)
+    assert "mkl_buildnum" in result.error.message
+
+
+@given(n=st.integers(min_value=0, max_value=10_000), quote=st.sampled_from(["", "'", '"']))
+def test_meta_bump_adds_exactly_one(n: int, quote: str):
+    text = f"{{% set build = {quote}{n}{quote} %}}\nbuild:\n  number: {{{{ build }}}}\n"
+    result = bump_meta_yaml(text)
+    assert (
+        result.new_text == f"{{% set build = {quote}{n + 1}{quote} %}}\nbuild:\n  number: {{{{ build }}}}\n"
+    )
+
+
+# ---- recipe.yaml (v1) -------------------------------------------------------------------------------------
+
+V1_CONTEXT = _d(
+    """
+    # yaml-language-server: $schema=https://raw.githubusercontent.com/prefix-dev/recipe-format/main/schema.json
+    schema_version: 1
+
+    context:
+      name: pysam
+      version: "0.22.1"
+      build_number: 2
+
+    package:
+      name: ${{ name|lower }}
+      version: ${{ version }}
+
+    source:
+      url: https://pypi.org/packages/source/${{ name[0] }}/${{ name }}/${{ name }}-${{ version }}.tar.gz
+      sha256: 18a0b97be95bd71e584de698441c46651cdff378db1c9a4fe3f59e35bb3f7b03
+
+    build:
+      number: ${{ build_number }}  # reset on version bump
+      script: ${{ PYTHON }} -m pip install . -vv
+      python:
+        entry_points:
+          - pysam-cli = pysam.cli:main
+
+    requirements:
+      host:
+        - python
+        - pip
+      run:
+        - python >=${{ python_min }}
+        - if: linux
+          then: libgcc
+    """
+)
+
+
+def test_v1_context_number_bumps_context_only():
+    result = bump_recipe_yaml(V1_CONTEXT, "recipes/pysam/recipe.yaml")
+    assert result.error is None
+    assert _diff_lines(result) == ["-  build_number: 2", "+  build_number: 3"]
+    assert result.new_text == V1_CONTEXT.replace("build_number: 2", "build_number: 3")
+
+
+def test_v1_literal_number_and_quoted_context():
+    text = _d(
+        """
+        context:
+          version: '1.0'
+          build: "0"
+
+        package:
+          name: libfoo
+          version: ${{ version }}
+
+        build:
+          number: 5
+          skip:
+            - win
+        """
+    )
+    result = bump_recipe_yaml(text)
+    assert _diff_lines(result) == ["-  number: 5", "+  number: 6"]
+
+
+def test_v1_multi_output_bumps_each_output_and_shared_context_once():
+    text = _d(
+        """
+        context:
+          version: "2.1"
+          build_number: 0
+
+        recipe:
+          name: zlib-split
+          version: ${{ version }}
+
+        build:
+          number: ${{ build_number }}
+
+        outputs:
+          - package:
+              name: libz
+            build:
+              number: ${{ build_number }}
+          - package:
+              name: zlib-tools
+            build:
+              number: 1
+              noarch: generic
+            requirements:
+              run:
+                - ${{ pin_subpackage("libz", exact=True) }}
+        """
+    )
+    result = bump_recipe_yaml(text)
+    assert _diff_lines(result) == [
+        "-  build_number: 0",
+        "+  build_number: 1",
+        "-      number: 1",
+        "+      number: 2",
+    ]
+
+
+def test_v1_mixed_indentation_still_gives_a_minimal_diff():
+    # ruamel would re-indent the second list; the bump must not touch it
+    text = _d(
+        """
+        package:
+          name: foo
+          version: 1.0.0
+        build:
+          number: 0
+        requirements:
+          host:
+            - python
+          run:
+          - python
+          - numpy   # comment
+        """
+    )
+    result = bump_recipe_yaml(text)
+    assert _diff_lines(result) == ["-  number: 0", "+  number: 1"]
+
+
+def test_v1_expression_number_is_a_located_error():
+    text = "build:\n  number: ${{ 1 if osx else 0 }}\n"
+    result = bump_recipe_yaml(text, "x/recipe.yaml")
+    assert result.error is not None and (result.error.path, result.error.line) == ("x/recipe.yaml", 2)
+    assert result.new_text == text
+
+
+def test_bump_recipe_dir_writes_in_place(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "meta.yaml").write_text(PLAIN)
+    result = bump_recipe_dir(tmp_path / "a", write=True, label="a")
+    assert result.changed
+    assert (tmp_path / "a" / "meta.yaml").read_text() == PLAIN.replace("number: 3", "number: 4")
+    assert result.diff().startswith("--- a/a/meta.yaml\n+++ b/a/meta.yaml\n")
+
+
+@pytest.mark.corpus
+def test_corpus_meta_yaml_bumps_touch_only_number_lines(corpus: Path):
+    """Over real recipes: every successful bump changes only lines holding a number or a set of it."""
+    recipes = sorted((corpus / "bioconda" / "recipes").glob("*/meta.yaml"))[:400]
+    ok = 0
+    for path in recipes:
+        result = bump_meta_yaml(path.read_text(encoding="utf-8"), str(path))
+        if result.error:
+            continue
+        ok += 1
+        assert result.changes, path
+        for change in result.changes:
+            assert "number" in change.before or "{% set" in change.before, (path, change)
+        assert len(result.old_text.split("\n")) == len(result.new_text.split("\n"))
+    assert ok > 350

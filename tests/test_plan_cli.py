@@ -1,0 +1,296 @@
+"""``stackplan plan / graph / preview / explain`` on real recipe trees in real git repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.plan_model import Plan, validate_plan_dict
+from stackplan.cli import app
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def meta(name: str, version: str, noarch: str = "", **phases: list[str]) -> str:
+    """A meta.yaml (block lists: ``[...]`` at a line end would be a selector in conda-build)."""
+    text = f"package:\n  name: {name}\n  version: '{version}'\n"
+    if noarch:
+        text += f"build:\n  noarch: {noarch}\n"
+    if phases:
+        text += "requirements:\n"
+        for phase, reqs in phases.items():
+            text += f"  {phase}:\n" + "".join(f"    - {r}\n" for r in reqs)
+    return text
+
+
+RECIPES = {
+    # zlib -> libhts -> samtools -> (noarch) pipeline ; python variants on pysam
+    "zlib": meta("zlib", "1.3.1"),
+    "libhts": meta("libhts", "1.20", host=["zlib >=1.2"], run=["zlib"]),
+    "samtools": meta("samtools", "1.20", host=["libhts 1.20.*"]),
+    "pysam": meta("pysam", "0.22", host=["python", "libhts"], run=["python"]),
+    "pipeline": meta("pipeline", "2.0", "generic", run=["samtools >=1.10", "pysam"]),
+    "lonely": meta("lonely", "0.1"),
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e.org",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "stack"
+    for name, text in RECIPES.items():
+        (root / "recipes" / name).mkdir(parents=True)
+        (root / "recipes" / name / "meta.yaml").write_text(text)
+    (root / "cbc.yaml").write_text('python:\n  - "3.11"\n  - "3.12"\n')
+    (root / "stackplan.yaml").write_text("platforms: [linux-64, osx-arm64]\nvariant_configs: [cbc.yaml]\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def plan_at(path: Path) -> Plan:
+    data = json.loads(path.read_text())
+    validate_plan_dict(data)
+    return Plan.from_dict(data)
+
+
+def recipes_of(plan: Plan) -> dict[str, str]:
+    return {n.recipe.split("/")[-1]: (n.skipped.kind if n.skipped else n.selected.kind) for n in plan.nodes}
+
+
+def test_plan_everything_writes_a_valid_plan_and_a_summary(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    res = invoke("plan", str(repo), "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert "linux-64" in res.output and "osx-arm64" in res.output and "layers" in res.output
+    plan = plan_at(out)
+    assert set(recipes_of(plan)) == set(RECIPES)
+    layer = {n.id: n.layer for n in plan.nodes}
+    by_name = {}
+    for n in plan.nodes:
+        by_name.setdefault((n.recipe.split("/")[-1], n.platform), []).append(n.id)
+    zlib, hts, sam = (by_name[(x, "linux-64")][0] for x in ("zlib", "libhts", "samtools"))
+    assert layer[zlib] < layer[hts] < layer[sam]
+    assert len(by_name[("pysam", "linux-64")]) == 2  # one job per python variant
+    [pipeline] = by_name[("pipeline", "noarch")]
+    assert pipeline in plan.layers["linux-64"][layer[pipeline]]
+    again = tmp_path / "again.json"
+    assert invoke("plan", str(repo), "-o", str(again), "-q").exit_code == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_changed_in_git_with_downstream_and_order_through_unselected(repo: Path, tmp_path: Path) -> None:
+    (repo / "recipes" / "zlib" / "build.sh").write_text("make install\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "zlib script")
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "--changed", "HEAD~1..HEAD", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert recipes_of(plan_at(out)) == {"zlib": "changed"}
+    res = invoke("plan", str(repo), "--changed", "HEAD~1..HEAD", "--downstream", "-o", str(out), "-q")
+    kinds = recipes_of(plan_at(out))
+    assert kinds["zlib"] == "changed" and kinds["samtools"] == "downstream" and "lonely" not in kinds
+    res = invoke("plan", str(repo), "--changed", "HEAD~1..HEAD", "--downstream=1", "-o", str(out), "-q")
+    assert set(recipes_of(plan_at(out))) == {"zlib", "libhts"}
+    # zlib and samtools only: samtools still waits for zlib, through libhts
+    res = invoke("plan", str(repo), "-k", "zlib,samtools", "-p", "linux-64", "-o", str(out), "-q")
+    plan = plan_at(out)
+    [edge] = plan.edges
+    assert edge.via and edge.via[0].startswith("libhts-1.20-0@linux-64")
+
+
+def test_deleted_recipe_is_a_warning_and_no_change_selects_nothing(repo: Path, tmp_path: Path) -> None:
+    git(repo, "rm", "-rq", "recipes/lonely")
+    git(repo, "commit", "-qm", "drop lonely")
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "--changed", "HEAD~1..HEAD", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    plan = plan_at(out)
+    assert plan.nodes == ()
+    assert any("recipes/lonely was deleted" in w for w in plan.warnings)
+
+
+def test_variant_config_change_selects_users_of_the_key(repo: Path, tmp_path: Path) -> None:
+    (repo / "cbc.yaml").write_text('python:\n  - "3.12"\n  - "3.13"\n')
+    git(repo, "commit", "-qam", "python 3.13")
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "--changed", "HEAD~1..HEAD", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    kinds = recipes_of(plan_at(out))
+    assert kinds == {"pysam": "config-change"}
+    assert "python" in next(n.selected.detail for n in plan_at(out).nodes)
+
+
+def test_preview_markdown_for_a_pull_request(repo: Path) -> None:
+    git(repo, "checkout", "-qb", "pr")
+    (repo / "recipes" / "libhts" / "meta.yaml").write_text(RECIPES["libhts"].replace("1.20", "1.21"))
+    (repo / "recipes" / "samtools" / "meta.yaml").write_text(RECIPES["samtools"].replace("1.20.*", ">=1.20"))
+    git(repo, "commit", "-qam", "bump htslib")
+    res = invoke("preview", "--base", "main", str(repo), "-p", "linux-64")
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    assert text.startswith("<!-- stackplan-preview -->")
+    assert "### linux-64" in text
+    assert "| 0 | `libhts-1.21-0" in text and "changed: meta.yaml" in text
+    assert "`pipeline-2.0-0`" in text and "downstream" in text
+    assert "zlib" not in text.split("### linux-64", 1)[1].split("external")[0]
+
+
+def test_graph_formats_from_a_tree_and_from_a_plan(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    assert invoke("plan", str(repo), "-o", str(out), "-q").exit_code == 0
+    for fmt in ("json", "dot", "graphml", "mermaid", "markdown", "html"):
+        res = invoke("graph", str(out), "--format", fmt)
+        assert res.exit_code == 0, res.output
+        assert res.stdout
+    html = tmp_path / "p.html"
+    assert invoke("graph", str(repo), "-f", "html", "-o", str(html), "-p", "linux-64").exit_code == 0
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert invoke("graph", str(out), "--format", "pdf").exit_code == 2
+
+
+def test_explain_shows_the_chain_from_the_changed_recipe(repo: Path, tmp_path: Path) -> None:
+    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta("zlib", "1.3.2"))
+    git(repo, "commit", "-qam", "zlib 1.3.2")
+    res = invoke(
+        "explain", "samtools", str(repo), "--changed", "HEAD~1..HEAD", "--downstream", "-p", "linux-64"
+    )
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("samtools-1.20-0@linux-64")
+    chain = res.stdout.split("why, from the start of the chain:")[1]
+    assert chain.index("zlib-1.3.2") < chain.index("libhts-1.20") < chain.index("samtools-1.20")
+    assert "waits for:" in res.stdout and "(host: libhts 1.20.*)" in res.stdout
+    assert invoke("explain", "nosuchjob", str(repo)).exit_code == 1
+
+
+def test_bad_input_is_a_clear_error_not_a_traceback(repo: Path, tmp_path: Path) -> None:
+    res = invoke("plan", str(repo), "--changed", "nope..HEAD")
+    assert res.exit_code == 1 and "nope" in res.output and "Traceback" not in res.output
+    res = invoke("plan", str(repo), "-p", "linux-128")
+    assert res.exit_code == 1 and "unknown platform" in res.output
+    channel = tmp_path / "channel"
+    (channel / "noarch").mkdir(parents=True)
+    (channel / "noarch" / "repodata.json").write_text("{\n  oops\n}\n")
+    res = invoke("plan", str(repo), "--skip-existing", str(channel))
+    assert res.exit_code == 1 and "repodata.json:2" in res.output
+    res = invoke("plan", str(tmp_path / "missing"))
+    assert res.exit_code != 0 and "Traceback" not in res.output
+
+
+def test_strict_cycles_fail_with_the_cycle(repo: Path, tmp_path: Path) -> None:
+    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta("zlib", "1.3.1", build=["samtools"]))
+    res = invoke("plan", str(repo), "-p", "linux-64", "--strict-cycles")
+    assert res.exit_code == 3
+    assert "zlib" in res.output and "--build: samtools-->" in res.output.replace("\n", "")
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "-p", "linux-64", "-o", str(out))
+    assert res.exit_code == 0
+    [boot] = plan_at(out).bootstrap_edges
+    assert boot.phase == "build" and boot.target.startswith("zlib")
+
+
+def test_skip_existing_and_exclude(repo: Path, tmp_path: Path) -> None:
+    channel = tmp_path / "channel"
+    (channel / "linux-64").mkdir(parents=True)
+    rec = {
+        "name": "zlib",
+        "version": "1.3.1",
+        "build": "h0_0",
+        "build_number": 0,
+        "depends": [],
+        "subdir": "linux-64",
+    }
+    (channel / "linux-64" / "repodata.json").write_text(
+        json.dumps({"packages": {"zlib-1.3.1-h0_0.tar.bz2": rec}})
+    )
+    out = tmp_path / "p.json"
+    args = (
+        "plan",
+        str(repo),
+        "-p",
+        "linux-64",
+        "--skip-existing",
+        str(channel),
+        "-x",
+        "lonely",
+        "-o",
+        str(out),
+    )
+    assert invoke(*args, "-q").exit_code == 0
+    kinds = recipes_of(plan_at(out))
+    assert kinds["zlib"] == "exists" and kinds["lonely"] == "excluded" and kinds["libhts"] == "all"
+
+
+def test_plan_does_not_import_prefect(repo: Path) -> None:
+    code = (
+        "import sys\nfrom stackplan.cli import app\n"
+        "try:\n    app(['plan', sys.argv[1], '-q', '-p', 'linux-64'])\nexcept SystemExit:\n    pass\n"
+        "print('prefect' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(repo)], capture_output=True, text=True, cwd=PROJECT
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "False", proc.stderr
+
+
+def test_changed_files_list_and_bad_config(repo: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "changed.txt"
+    listing.write_text("# from the CI\nrecipes/pysam/build.sh\nREADME.md\n")
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "--changed-files", str(listing), "-p", "linux-64", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert recipes_of(plan_at(out)) == {"pysam": "changed"}
+    (repo / "stackplan.yaml").write_text("platforms: [linux-64]\nnot_a_key: 1\n")
+    res = invoke("plan", str(repo))
+    assert res.exit_code == 1 and "stackplan.yaml" in res.output and "Traceback" not in res.output
+
+
+def test_providers_from_stackplan_yaml_and_ambiguity_warning(repo: Path, tmp_path: Path) -> None:
+    (repo / "recipes" / "zlib-ng").mkdir()
+    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta("zlib", "1.3.1"))
+    out = tmp_path / "p.json"
+    assert (
+        invoke(
+            "plan", str(repo), "-p", "linux-64", "-k", "libhts", "--upstream", "-o", str(out), "-q"
+        ).exit_code
+        == 0
+    )
+    plan = plan_at(out)
+    assert any(w.startswith("zlib is provided by recipes/zlib, recipes/zlib-ng") for w in plan.warnings)
+    assert {n.recipe for n in plan.nodes} == {"recipes/libhts", "recipes/zlib"}  # equal versions: first dir
+    (repo / "stackplan.yaml").write_text(
+        "platforms: [linux-64, osx-arm64]\nvariant_configs: [cbc.yaml]\nproviders:\n  zlib: recipes/zlib-ng\n"
+    )
+    assert (
+        invoke(
+            "plan", str(repo), "-p", "linux-64", "-k", "libhts", "--upstream", "-o", str(out), "-q"
+        ).exit_code
+        == 0
+    )
+    plan = plan_at(out)
+    assert {n.recipe for n in plan.nodes} == {"recipes/libhts", "recipes/zlib-ng"}
+    assert not any("provided by" in w for w in plan.warnings)

@@ -1,0 +1,243 @@
+"""From event to build run: event parsing, git ranges of a real repository, the flow run Prefect makes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flows.webhook_dispatch import DispatchError, changed_paths, create_build_run, export_tree, run_tags
+from flows.webhook_events import BuildTrigger, Ignored, PayloadError, parse_event
+from tests.gitrepo import commit, git, init
+
+REPO = {"full_name": "octo/recipes", "default_branch": "main"}
+A, B = "a" * 40, "b" * 40
+
+
+def _pr(action="synchronize"):
+    return {
+        "action": action,
+        "number": 5,
+        "repository": REPO,
+        "pull_request": {"head": {"sha": A, "ref": "bump-x"}, "base": {"sha": B, "ref": "main"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "expected"),
+    [
+        (
+            "pull_request",
+            _pr("opened"),
+            BuildTrigger("pull_request", "octo/recipes", A, B, "bump-x", 5, None, True),
+        ),
+        (
+            "pull_request",
+            _pr("reopened"),
+            BuildTrigger("pull_request", "octo/recipes", A, B, "bump-x", 5, None, True),
+        ),
+        ("pull_request", _pr("labeled"), Ignored("pull_request action 'labeled' does not start builds")),
+        ("pull_request", _pr("closed"), Ignored("pull_request action 'closed' does not start builds")),
+        (
+            "push",
+            {
+                "ref": "refs/heads/main",
+                "before": B,
+                "after": A,
+                "repository": REPO,
+                "commits": [
+                    {"added": ["recipes/x/meta.yaml"], "modified": ["README.md"], "removed": []},
+                    {"added": [], "modified": [], "removed": ["recipes/y/meta.yaml"]},
+                ],
+            },
+            BuildTrigger(
+                "push",
+                "octo/recipes",
+                A,
+                B,
+                "main",
+                None,
+                ("README.md", "recipes/x/meta.yaml", "recipes/y/meta.yaml"),
+            ),
+        ),
+        (
+            "push",
+            {
+                "ref": "refs/heads/main",
+                "before": B,
+                "after": A,
+                "repository": REPO,
+                "commits": [{"added": [], "modified": [], "removed": []}] * 20,
+            },
+            BuildTrigger("push", "octo/recipes", A, B, "main", None, None),
+        ),  # 20 listed: maybe truncated, use git
+        (
+            "push",
+            {"ref": "refs/heads/dev", "before": B, "after": A, "repository": REPO},
+            Ignored("push to refs/heads/dev, not to the default branch main"),
+        ),
+        (
+            "push",
+            {"ref": "refs/heads/main", "before": B, "after": "0" * 40, "deleted": True, "repository": REPO},
+            Ignored("branch deleted"),
+        ),
+        (
+            "push",
+            {"ref": "refs/tags/v1", "before": B, "after": A, "repository": REPO},
+            Ignored("push to refs/tags/v1, not to the default branch main"),
+        ),
+        ("release", {"action": "published"}, Ignored("event 'release' does not start builds")),
+    ],
+)
+def test_parse_event(event, payload, expected):
+    assert parse_event(event, payload) == expected
+
+
+@pytest.mark.parametrize("payload", [{}, {"action": "opened", "repository": REPO}, [1], "x"])
+def test_parse_event_malformed(payload):
+    with pytest.raises(PayloadError):
+        parse_event("pull_request", payload)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    r = init(tmp_path / "recipes")
+    base = commit(r, {"recipes/a/meta.yaml": "package: {name: a}\n", "recipes/b/meta.yaml": "b\n"}, "base")
+    git(r, "checkout", "-q", "-b", "feature")
+    c1 = commit(r, {"recipes/a/meta.yaml": "package: {name: a, version: 2}\n"}, "bump a")
+    c2 = commit(r, {"recipes/c/recipe.yaml": "c\n", "recipes/b/meta.yaml": None}, "add c, drop b")
+    git(r, "checkout", "-q", "main")
+    m1 = commit(r, {"README.md": "main moved on\n"}, "main moves")
+    return r, {"base": base, "c1": c1, "c2": c2, "m1": m1}
+
+
+def test_pr_range_uses_the_merge_base(repo):
+    r, s = repo
+    # the PR's base sha is main's tip (m1); GitHub's diff and ours exclude main's own change
+    trig = BuildTrigger("pull_request", "o/r", s["c2"], s["m1"], "feature", 1, merge_base=True)
+    assert changed_paths(trig, r) == ("recipes/a/meta.yaml", "recipes/b/meta.yaml", "recipes/c/recipe.yaml")
+
+
+def test_push_range_is_before_to_after(repo):
+    r, s = repo
+    trig = BuildTrigger("push", "o/r", s["c2"], s["c1"], "feature")
+    assert changed_paths(trig, r) == ("recipes/b/meta.yaml", "recipes/c/recipe.yaml")
+
+
+def test_new_branch_uses_the_head_commit(repo):
+    r, s = repo
+    assert changed_paths(BuildTrigger("push", "o/r", s["c1"], None, "x"), r) == ("recipes/a/meta.yaml",)
+
+
+def test_payload_paths_win_over_git(repo):
+    r, s = repo
+    trig = BuildTrigger("push", "o/r", s["c2"], s["c1"], "main", changed_paths=("recipes/z/meta.yaml",))
+    assert changed_paths(trig, r) == ("recipes/z/meta.yaml",)
+
+
+def test_unknown_commit_is_a_clear_error(repo):
+    r, s = repo
+    with pytest.raises(DispatchError, match=f"commit {'f' * 40} is not in"):
+        changed_paths(BuildTrigger("push", "o/r", "f" * 40, s["base"], "main"), r)
+
+
+def test_export_tree_is_the_head_commit_whatever_is_checked_out(repo, tmp_path):
+    r, s = repo
+    tree = export_tree(r, s["c2"], tmp_path / "state")
+    assert tree == tmp_path / "state" / "checkouts" / s["c2"]
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == [
+        ".stackplan-complete",
+        "recipes/a/meta.yaml",
+        "recipes/c/recipe.yaml",
+    ]
+    assert (tree / "recipes/a/meta.yaml").read_text() == "package: {name: a, version: 2}\n"
+    (tree / "marker").write_text("kept")
+    assert export_tree(r, s["c2"], tmp_path / "state") == tree and (tree / "marker").exists()  # reused
+
+
+# ---- the flow run, through the real Prefect API -----------------------------------------------------------
+
+
+def _deploy_build_flow() -> None:
+    """Deployment stackplan-build/build: the real flow when importable, else a flow of its shape."""
+    try:
+        from flows.build_flow import build_flow
+    except ImportError:
+        from prefect import flow
+
+        @flow(name="stackplan-build")
+        def build_flow(
+            plan: dict,
+            builder: str = "dry-run",
+            channel: str = "out/channel",
+            parallelism: int = 4,
+            pr: int | None = None,
+            head_sha: str | None = None,
+            repo: str | None = None,
+        ) -> None:
+            return None
+
+    build_flow.to_deployment(name="build").apply()
+
+
+@pytest.mark.prefect
+def test_create_build_run_makes_one_run_with_parameters_and_tags(prefect_harness):
+    from prefect.client.orchestration import get_client
+
+    _deploy_build_flow()
+    plan = {"hash": "0123456789abcdef" * 4, "nodes": [], "root": "/r"}
+    trig = BuildTrigger("pull_request", "octo/recipes", A, B, "bump-x", 42, merge_base=True)
+    first = asyncio.run(create_build_run(plan, trig, idempotency_key="delivery-42"))
+    again = asyncio.run(create_build_run(plan, trig, idempotency_key="delivery-42"))
+    assert first == again  # Prefect's idempotency key: a replay that got past the store still runs once
+
+    async def read():
+        async with get_client() as client:
+            run = await client.read_flow_run(first)
+            dep = await client.read_deployment(run.deployment_id)
+            return run, dep
+
+    run, dep = asyncio.run(read())
+    assert dep.name == "build"
+    assert run.parameters["plan"] == plan
+    assert (run.parameters["pr"], run.parameters["head_sha"], run.parameters["repo"]) == (
+        42,
+        A,
+        "octo/recipes",
+    )
+    assert set(run.tags) >= {"stackplan", "plan:0123456789ab", "pr:42", "event:pull_request"}
+    assert run_tags(plan["hash"], trig) == ["stackplan", "plan:0123456789ab", "event:pull_request", "pr:42"]
+
+
+@pytest.mark.prefect
+def test_missing_deployment_is_a_clear_error(prefect_harness):
+    trig = BuildTrigger("push", "octo/recipes", A, B, "main")
+    with pytest.raises(DispatchError, match="run `stackplan deploy` first"):
+        asyncio.run(
+            create_build_run({"hash": ""}, trig, deployment="stackplan-build/nope", idempotency_key="x")
+        )
+
+
+def test_missing_commits_are_fetched_from_the_remote(tmp_path):
+    from flows.webhook_dispatch import ensure_commits
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(origin, "config", "uploadpack.allowAnySHA1InWant", "true")
+    work = init(tmp_path / "dev")
+    base = commit(work, {"recipes/a/meta.yaml": "a\n"}, "base")
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "push", "-q", "origin", "main")
+    mirror = tmp_path / "mirror"
+    git(tmp_path, "clone", "-q", str(origin), str(mirror))
+    # a PR branch pushed after the receiver's clone was made, under GitHub's refs/pull/<n>/head
+    git(work, "checkout", "-q", "-b", "pr")
+    head = commit(work, {"recipes/b/meta.yaml": "b\n"}, "pr change")
+    git(work, "push", "-q", "origin", "pr:refs/pull/3/head")
+    trig = BuildTrigger("pull_request", "o/r", head, base, "pr", 3, merge_base=True)
+    with pytest.raises(DispatchError, match="fetch it into the checkout first"):
+        ensure_commits(trig, mirror, None)
+    ensure_commits(trig, mirror, "origin")
+    assert changed_paths(trig, mirror) == ("recipes/b/meta.yaml",)
+    with pytest.raises(DispatchError, match="could not fetch it from 'origin'"):
+        ensure_commits(BuildTrigger("push", "o/r", "e" * 40, base, "main"), mirror, "origin")

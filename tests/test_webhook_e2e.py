@@ -1,0 +1,89 @@
+"""End to end: a signed pull_request delivery over HTTP -> plan of the changed recipes in a real git
+repository -> a flow run of stackplan-build/build in Prefect -> the preview comment on a fake GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flows.github import PREVIEW_MARKER
+from flows.webhook import WebhookSettings
+from flows.webhook_dispatch import DispatchSettings
+from flows.webhook_store import DeliveryStore
+from tests.gitrepo import commit, git, init
+from tests.loopback import FakeGitHub, LoopbackServer
+from tests.test_webhook import SECRET, post, pr_payload, wait_settled
+from tests.test_webhook_dispatch import _deploy_build_flow
+from tests.webhook_server import RunningReceiver
+
+pytestmark = pytest.mark.prefect
+
+
+def _meta(name: str, number: int, host: tuple[str, ...] = ()) -> str:
+    reqs = "".join(f"    - {h}\n" for h in host)
+    text = f"package:\n  name: {name}\n  version: '1.0'\nbuild:\n  number: {number}\n"
+    return text + (f"requirements:\n  host:\n{reqs}  run:\n{reqs}" if host else "")
+
+
+@pytest.fixture
+def recipes_repo(tmp_path):
+    repo = init(tmp_path / "recipes-repo")
+    base = commit(
+        repo,
+        {
+            "recipes/zlib/meta.yaml": _meta("zlib", 0),
+            "recipes/libpng/meta.yaml": _meta("libpng", 0, ("zlib",)),
+            "recipes/jq/meta.yaml": _meta("jq", 0),
+            "README.md": "recipes\n",
+        },
+        "base",
+    )
+    git(repo, "checkout", "-q", "-b", "bump-libpng")
+    head = commit(repo, {"recipes/libpng/meta.yaml": _meta("libpng", 1, ("zlib",))}, "bump libpng")
+    git(repo, "checkout", "-q", "main")
+    return repo, base, head
+
+
+def test_signed_pr_event_starts_one_build_run_with_the_plan(
+    prefect_harness, recipes_repo, tmp_path, monkeypatch
+):
+    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    from prefect.client.orchestration import get_client
+
+    repo, base, head = recipes_repo
+    _deploy_build_flow()
+    github = FakeGitHub()
+    with LoopbackServer(github) as gh_server:
+        github.base_url = gh_server.url
+        monkeypatch.setenv("GITHUB_API_URL", gh_server.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "ghp_e2e")
+        settings = WebhookSettings(
+            secret=SECRET,
+            dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),
+        )
+        with RunningReceiver(settings) as receiver:
+            payload = pr_payload(number=31, head=head, base=base)
+            r = post(receiver.url, "pull_request", payload, delivery="e2e-1")
+            assert r.status_code == 202
+            row = wait_settled(DeliveryStore(settings.store_path), "e2e-1", timeout=120)
+            assert row.status == "started", row.detail
+            replay = post(receiver.url, "pull_request", payload, delivery="e2e-1")
+            assert replay.json()["status"] == "duplicate"
+
+    async def read(run_id):
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    run = asyncio.run(read(row.flow_run_id))
+    params = run.parameters
+    assert (params["pr"], params["head_sha"], params["repo"]) == (31, head, "octo/recipes")
+    built = sorted({n["recipe"] for n in params["plan"]["nodes"] if n["skipped"] is None})
+    assert built == ["recipes/libpng"]  # the changed recipe only: zlib and jq did not change
+    assert params["plan"]["root"].endswith(f"checkouts/{head}")
+    assert {"stackplan", "pr:31", f"plan:{params['plan']['hash'][:12]}"} <= set(run.tags)
+    # the preview comment: one, with our marker, naming the recipe and the run
+    [comment] = github.comments[31]
+    assert comment["body"].startswith(PREVIEW_MARKER)
+    assert "recipes/libpng" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
+    assert comment["body"].count(PREVIEW_MARKER) == 1 and "recipes/jq" not in comment["body"]
