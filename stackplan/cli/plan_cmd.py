@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from stackplan.cli.plan_options import (
+    CacheDirOpt,
     ChangedFilesOpt,
     ChangedOpt,
     ConfigOpt,
@@ -22,6 +23,7 @@ from stackplan.cli.plan_options import (
     ExcludeOpt,
     ExclusiveConfigOpt,
     JobsOpt,
+    NoCacheOpt,
     PackageOpt,
     PlatformOpt,
     SelectionCommand,
@@ -115,7 +117,9 @@ def plan(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     changed: ChangedOpt = None,
     changed_files: ChangedFilesOpt = None,
     package: PackageOpt = None,
@@ -157,6 +161,8 @@ def plan(
         strict_cycles=strict_cycles,
         durations=durations,
         jobs=jobs,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
     )
     result = _make_plan(request)
     if output is not None:
@@ -177,7 +183,9 @@ def graph(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     changed: ChangedOpt = None,
     changed_files: ChangedFilesOpt = None,
     package: PackageOpt = None,
@@ -222,6 +230,8 @@ def graph(
                 exclude=exclude,
                 skip_existing=skip_existing,
                 jobs=jobs,
+                cache_dir=cache_dir,
+                no_cache=no_cache,
             )
         )
     _write(export(the_plan, fmt), output)
@@ -236,7 +246,9 @@ def preview(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     downstream_depth: DownstreamDepthOpt = None,
     exclude: ExcludeOpt = None,
     skiplist: SkiplistOpt = None,
@@ -265,6 +277,8 @@ def preview(
         skiplist=skiplist,
         skip_existing=skip_existing,
         jobs=jobs,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
     )
     from planner.export.markdown import to_markdown
 
