@@ -283,15 +283,14 @@ def part_preview(args) -> list[str]:
 def part_ecosystem(args) -> list[str]:
     from benchmarks.gen_ecosystem import generate, write
 
-    rows = []
+    rows: dict[int, dict] = {}
     for size in args.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"stackplan-bench-eco{size}-"))
         try:
-            with Timer() as t_gen:
-                write(work / "tree", generate(size))
+            write(work / "tree", generate(size))
             runs = []
-            n_runs = 3 if size <= 3000 else 1
-            for _ in range(min(n_runs, args.eco_runs)):
+            n_runs = args.eco_runs if size <= 3000 else 1
+            for _ in range(n_runs):
                 shutil.rmtree(work / "cache", ignore_errors=True)
                 runs.append(
                     run_measured(
@@ -308,29 +307,53 @@ def part_ecosystem(args) -> list[str]:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         best = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]  # the median run
-        rows.append((size, len(runs), best, t_gen.seconds))
+        best["runs"] = len(runs)
+        best["load"] = os.getloadavg()[0]
+        best["when"] = time.strftime("%H:%M UTC", time.gmtime())
+        rows[size] = best
+    if not args.no_write:  # sizes run separately accumulate in one table
+        stored = _load_results()
+        stored.setdefault("ecosystem", {}).update({str(k): v for k, v in rows.items()})
+        _save_results(stored)
+        rows = {int(k): v for k, v in stored["ecosystem"].items()}
     lines = [
         f"#### Generated ecosystems, 7 platforms, cold plan, {args.jobs} processes",
         "",
         "| recipes | runs | wall (median, s) | peak RSS (tree) | plan nodes | "
         + " | ".join(f"{s} (s)" for s in STAGES)
-        + " | dominant stage |",
-        "|---|---|---|---|---|" + "---|" * len(STAGES) + "---|",
+        + " | dominant stage | measured (load 1 min) |",
+        "|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|",
     ]
-    for size, n, r, _ in rows:
+    for size, r in sorted(rows.items()):
         dominant = max(STAGES, key=lambda s: r["stages"].get(s, 0.0))
         lines.append(
-            f"| {size:,} | {n} | {r['wall']:.1f} | {fmt_bytes(r['peak_rss'])} | {r.get('nodes', '?')} | "
-            f"{_stage_cells(r)} | {dominant} |"
+            f"| {size:,} | {r['runs']} | {r['wall']:.1f} | {fmt_bytes(r['peak_rss'])} | "
+            f"{r.get('nodes', '?')} | {_stage_cells(r)} | {dominant} | "
+            f"{r.get('when', '?')} ({r.get('load', 0):.1f}) |"
         )
-    big = [r for size, _, r, _ in rows if size >= 30000]
+    big = rows.get(30000)
     if big:
         lines += [
             "",
-            f"30k recipes: {big[0]['wall']:.0f} s (target <= 300 s), {fmt_bytes(big[0]['peak_rss'])} "
-            f"(target <= 8 GiB).",
+            f"30k recipes: {big['wall']:.0f} s (target <= 300 s), "
+            f"{fmt_bytes(big['peak_rss'])} (target <= 8 GiB).",
         ]
     return lines
+
+
+RESULTS = PROJECT / "docs" / "bench-scale.json"
+
+
+def _load_results() -> dict:
+    try:
+        return json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_results(data: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,26 +378,19 @@ def main(argv: list[str] | None = None) -> int:
     if {"corpus", "preview"} & set(parts) and not (CORPUS / "bioconda" / "recipes").is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 2
-    sections = []
     for part in parts:
         print(f"-- {part}", file=sys.stderr, flush=True)
-        sections += [
-            *{"corpus": part_corpus, "preview": part_preview, "ecosystem": part_ecosystem}[part](args),
-            "",
-        ]
-    md = "\n".join(
-        [
-            "### Scale (issue 6)",
-            "",
-            f"Measured {machine_line()}.",
-            f"Rerun: `python -m benchmarks scale --part {' --part '.join(parts)}`.",
-            "",
-            *sections,
-        ]
-    )
-    print(md)
-    if not args.no_write:
-        write_section(PROJECT / "docs" / "benchmarks.md", "scale-" + "-".join(parts), md)
+        lines = {"corpus": part_corpus, "preview": part_preview, "ecosystem": part_ecosystem}[part](args)
+        md = "\n".join(
+            [
+                f"Measured {machine_line()}. Rerun: `python -m benchmarks scale --part {part}`.",
+                "",
+                *lines,
+            ]
+        )
+        print(md, flush=True)
+        if not args.no_write:
+            write_section(PROJECT / "docs" / "benchmarks.md", f"scale-{part}", md)
     return 0
 
 
