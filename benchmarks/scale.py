@@ -156,6 +156,7 @@ def run_measured(spec: dict) -> dict:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = t.seconds
     result["peak_rss"] = rss.peak
+    result["cpu"] = rss.cpu_seconds
     return result
 
 
@@ -189,13 +190,16 @@ def part_corpus(args) -> list[str]:
         f"#### Whole corpus, {'plan' if args.corpus_mode == 'plan' else 'discover + render'} "
         f"({args.limit or 'all'} recipe dirs, 4 platforms, {args.jobs} processes)",
         "",
-        "| run | wall, process start included (s) | peak RSS (tree) | " + " | ".join(STAGES) + " |",
-        "|---|---|---|" + "---|" * len(STAGES),
+        "| run | wall, process start included (s) | CPU, all processes (s) | peak RSS (tree) | "
+        + " | ".join(STAGES)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(STAGES),
     ]
     for name, runs in (("cold", cold), ("warm", warm)):
         for i, r in enumerate(runs):
             lines.append(
-                f"| {name} {i + 1} | {r['wall']:.2f} | {fmt_bytes(r['peak_rss'])} | {_stage_cells(r)} |"
+                f"| {name} {i + 1} | {r['wall']:.2f} | {r['cpu']:.2f} | {fmt_bytes(r['peak_rss'])} | "
+                f"{_stage_cells(r)} |"
             )
     mc, mw = median([r["wall"] for r in cold]), median([r["wall"] for r in warm])
     peak = max(r["peak_rss"] for r in cold + warm)
@@ -203,6 +207,9 @@ def part_corpus(args) -> list[str]:
         "",
         f"Median cold {mc:.1f} s (target <= 60 s), median warm {mw:.2f} s (target <= 5 s), "
         f"peak RSS {fmt_bytes(peak)} (target <= 2 GiB); {len(cold)} cold and {len(warm)} warm runs. "
+        f"CPU: cold {median([r['cpu'] for r in cold]):.1f} s, warm {median([r['cpu'] for r in warm]):.2f} s "
+        f"(on an idle {args.jobs}-core machine the cold wall would be about "
+        f"{median([r['cpu'] for r in cold]) / args.jobs:.0f} s). "
         f"Renders with an error: {cold[0].get('errors', '?')}.",
     ]
     return lines
@@ -254,12 +261,13 @@ def part_preview(args) -> list[str]:
             first = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
         if first.returncode not in (0, 1):
             raise RuntimeError(f"preview failed ({first.returncode}): {first.stderr[-3000:]}")
-        walls, peaks = [], []
+        walls, peaks, cpus = [], [], []
         for _ in range(args.preview_runs):
             with PeakRss() as rss, Timer() as t:
                 subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
             walls.append(t.seconds)
             peaks.append(rss.peak)
+            cpus.append(rss.cpu_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [
@@ -272,7 +280,9 @@ def part_preview(args) -> list[str]:
         f"(interpreter start, imports, discover, hashing, cache reads, graph, markdown): "
         f"{', '.join(f'{w:.2f}' for w in walls)} s.",
         "",
-        f"Median {median(walls):.2f} s (target <= 2 s), peak RSS {fmt_bytes(max(peaks))}.",
+        f"Median {median(walls):.2f} s (target <= 2 s), peak RSS {fmt_bytes(max(peaks))}; CPU time "
+        f"{', '.join(f'{c:.2f}' for c in cpus)} s (median {median(cpus):.2f} s: about the wall time on an "
+        "idle machine, as a warm preview runs in one process).",
         "",
         "Command: `"
         + " ".join(Path(c).name if c == sys.executable else c for c in cmd).replace(str(repo), "REPO")
@@ -319,15 +329,16 @@ def part_ecosystem(args) -> list[str]:
     lines = [
         f"#### Generated ecosystems, 7 platforms, cold plan, {args.jobs} processes",
         "",
-        "| recipes | runs | wall (median, s) | peak RSS (tree) | plan nodes | "
+        "| recipes | runs | wall (median, s) | CPU (s) | peak RSS (tree) | plan nodes | "
         + " | ".join(f"{s} (s)" for s in STAGES)
         + " | dominant stage | measured (load 1 min) |",
-        "|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|",
+        "|---|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|",
     ]
     for size, r in sorted(rows.items()):
         dominant = max(STAGES, key=lambda s: r["stages"].get(s, 0.0))
         lines.append(
-            f"| {size:,} | {r['runs']} | {r['wall']:.1f} | {fmt_bytes(r['peak_rss'])} | "
+            f"| {size:,} | {r['runs']} | {r['wall']:.1f} | {r.get('cpu', float('nan')):.0f} | "
+            f"{fmt_bytes(r['peak_rss'])} | "
             f"{r.get('nodes', '?')} | {_stage_cells(r)} | {dominant} | "
             f"{r.get('when', '?')} ({r.get('load', 0):.1f}) |"
         )
