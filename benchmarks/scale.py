@@ -70,7 +70,7 @@ _TIMED = {
 # -- the measuring process ---------------------------------------------------------------------------------
 
 
-def _instrument(times: dict[str, float], cache_dir: str | None, jobs: int) -> None:
+def _instrument(times: dict[str, float], cpu: dict[str, float], cache_dir: str | None, jobs: int) -> None:
     """Wrap the stage functions so their time adds up in ``times``; make render_all use the cache."""
     import importlib
 
@@ -82,11 +82,12 @@ def _instrument(times: dict[str, float], cache_dir: str | None, jobs: int) -> No
                     from planner.render_cache import RenderCache
 
                     kwargs["cache"] = RenderCache(Path(cache_dir))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 times[stage] += time.perf_counter() - t0
+                cpu[stage] += time.process_time() - c0
 
         timed.__wrapped__ = fn
         return timed
@@ -103,9 +104,10 @@ def _instrument(times: dict[str, float], cache_dir: str | None, jobs: int) -> No
 
 def measure_one(spec: dict) -> dict:
     """Plan (or only render) one tree as ``spec`` says, in this process; stage times and counters."""
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     times: dict[str, float] = defaultdict(float)
-    _instrument(times, spec.get("cache_dir"), spec.get("jobs", 2))
+    cpu: dict[str, float] = defaultdict(float)
+    _instrument(times, cpu, spec.get("cache_dir"), spec.get("jobs", 2))
     root = Path(spec["root"])
     platforms = tuple(spec["platforms"])
     exclusive = tuple(Path(p) for p in spec.get("exclusive_configs", ()))
@@ -129,17 +131,20 @@ def measure_one(spec: dict) -> dict:
             root=root, platforms=platforms, exclusive_configs=exclusive, jobs=spec.get("jobs", 2)
         )
         plan = build_plan(request)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         text = plan.to_json()
         times["json"] += time.perf_counter() - t0
+        cpu["json"] += time.process_time() - c0
         out["nodes"] = len(plan.nodes)
         out["bytes"] = len(text)
         out["errors"] = len(getattr(plan, "errors", ()) or ())
     total = time.perf_counter() - t_start
     times["other"] = max(0.0, total - sum(times.values()))
+    cpu["other"] = max(0.0, time.process_time() - c_start - sum(cpu.values()))
     import resource
 
     out["stages"] = dict(times)
+    out["stages_cpu"] = dict(cpu)  # this process only: render workers are not in it
     out["inside"] = total
     out["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return out
@@ -164,7 +169,11 @@ def run_measured(spec: dict) -> dict:
 
 
 def _stage_cells(r: dict) -> str:
-    return " | ".join(f"{r['stages'].get(s, 0.0):.2f}" for s in STAGES)
+    """Per stage: wall seconds, and in parentheses the CPU seconds of the plan process (when measured)."""
+    cpu = r.get("stages_cpu") or {}
+    return " | ".join(
+        f"{r['stages'].get(s, 0.0):.2f}" + (f" ({cpu.get(s, 0.0):.2f})" if cpu else "") for s in STAGES
+    )
 
 
 def part_corpus(args) -> list[str]:
