@@ -199,6 +199,9 @@ def part_corpus(args) -> list[str]:
         f"#### Whole corpus, {'plan' if args.corpus_mode == 'plan' else 'discover + render'} "
         f"({args.limit or 'all'} recipe dirs, 4 platforms, {args.jobs} processes)",
         "",
+        "Stage cells: wall seconds (in parentheses, when measured: CPU seconds of the plan process itself; "
+        "render workers are counted in the CPU column only).",
+        "",
         "| run | wall, process start included (s) | CPU, all processes (s) | peak RSS (tree) | "
         + " | ".join(STAGES)
         + " |",
@@ -337,6 +340,9 @@ def part_ecosystem(args) -> list[str]:
         rows = {int(k): v for k, v in stored["ecosystem"].items()}
     lines = [
         f"#### Generated ecosystems, 7 platforms, cold plan, {args.jobs} processes",
+        "",
+        "Stage cells: wall seconds (in parentheses, when measured: CPU seconds of the plan process itself; "
+        "render workers are counted in the CPU column only).",
         "",
         "| recipes | runs | wall (median, s) | CPU (s) | peak RSS (tree) | plan nodes | "
         + " | ".join(f"{s} (s)" for s in STAGES)
