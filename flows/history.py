@@ -96,6 +96,37 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: Prefect's state names, for ``--state`` given in any case ("failed", "timed-out", "AwaitingRetry").
+STATE_NAMES = (
+    "AwaitingConcurrencySlot",
+    "AwaitingRetry",
+    "Cached",
+    "Cancelled",
+    "Cancelling",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Late",
+    "Paused",
+    "Pending",
+    "Retrying",
+    "RolledBack",
+    "Running",
+    "Scheduled",
+    "Suspended",
+    "TimedOut",
+)
+
+
+def state_name(text: str) -> str:
+    """``"timed-out"`` -> ``"TimedOut"``; an unknown name is kept as given (capitalised)."""
+    key = "".join(ch for ch in text.lower() if ch.isalnum())
+    for name in STATE_NAMES:
+        if name.lower() == key:
+            return name
+    return text.strip().capitalize()
+
+
 def _tag(tags: Sequence[str], prefix: str) -> list[str]:
     return [t[len(prefix) :] for t in tags if t.startswith(prefix)]
 
@@ -116,8 +147,7 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
 
     task_filter = TaskRunFilter(tags=TaskRunFilterTags(all_=query.tags()))
     if query.states:
-        names = sorted({s.strip().capitalize() for s in query.states if s.strip()})
-        names = [n if n != "Timedout" else "TimedOut" for n in names]
+        names = sorted({state_name(s) for s in query.states if s.strip()})
         task_filter.state = TaskRunFilterState(name=TaskRunFilterStateName(any_=names))
     if query.since:
         task_filter.start_time = TaskRunFilterStartTime(after_=query.since)
@@ -132,6 +162,8 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
             sort=TaskRunSort.EXPECTED_START_TIME_DESC,
         ):
             tags = list(run.tags or ())
+            if not _tag(tags, "recipe:"):
+                continue  # not a build job (e.g. the task that runs a platform's subflow)
             packages = tuple(sorted(_tag(tags, "package:")))
             platform = (_tag(tags, "platform:") or [""])[0]
             if wanted_packages and not wanted_packages & set(packages):

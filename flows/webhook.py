@@ -96,6 +96,8 @@ def process_trigger(
             store.update(delivery, "started", f"{len(building)} job(s), plan {plan.hash[:12]}", run_id)
         else:
             store.update(delivery, "nothing-to-build", f"plan {plan.hash[:12]}")
+        if run_id:
+            _queued_statuses(trigger, plan, run_id)
         if settings.comment and trigger.pr is not None:
             _comment(trigger, Plan.from_dict(plan.to_dict()), run_id)
         log.info("delivery %s: %s", delivery, store.get(delivery).status)  # type: ignore[union-attr]
@@ -105,6 +107,37 @@ def process_trigger(
     except Exception as exc:  # a plan failure must be recorded, not lost in a background task
         store.update(delivery, "failed", f"{type(exc).__name__}: {exc}")
         log.exception("delivery %s failed", delivery)
+
+
+def lanes_to_build(plan: Any) -> list[str]:
+    """The platform lanes (``plan.layers`` keys) holding at least one job that builds."""
+    building = {n.id for n in plan.nodes if n.skipped is None}
+    return sorted(
+        lane for lane, layers in plan.layers.items() if any(j in building for layer in layers for j in layer)
+    )
+
+
+def _queued_statuses(trigger: BuildTrigger, plan: Any, run_id: str) -> None:
+    """A pending status per platform as soon as the run exists, so the PR shows the checks to expect
+    while the run waits for workers; each platform's own hook then moves it on (flows/notify.py)."""
+    from flows.github import GitHub, GitHubError, status_context
+    from flows.notify import run_url
+
+    github = GitHub.from_env(trigger.repo)
+    if not github.enabled:
+        return
+    for lane in lanes_to_build(plan):
+        try:
+            github.set_status(
+                trigger.head_sha,
+                "pending",
+                context=status_context(lane),
+                description="queued",
+                target_url=run_url(run_id),
+            )
+        except GitHubError as exc:
+            log.warning("could not post the queued status of %s: %s", lane, exc)
+            return
 
 
 def _comment(trigger: BuildTrigger, plan: Any, run_id: str | None) -> None:

@@ -5,10 +5,10 @@ Steps, each its own function so each can be tested on real inputs:
 1. :func:`changed_paths` — the event's own file list (push payloads) or ``git diff`` of the commit
    range in the local checkout given by ``--repo-dir`` (pull requests: ``base...head``, the merge
    base, which is what GitHub shows as the PR's diff).
-2. :func:`export_tree` — the recipe tree *at the head commit*, written once per sha under
-   ``<state>/checkouts/<sha>`` with ``git archive``: the plan (and the build that reads its ``root``)
-   sees exactly the pushed commit, whatever branch the checkout has out.
-3. :func:`make_plan` — ``planner.plan.build_plan`` on that tree with the changed paths as selection.
+2. :func:`checkout` — a detached git worktree at the head commit, made once per sha under
+   ``<state>/checkouts/<sha>``: the plan (and the build that reads its ``root``) sees exactly the
+   pushed commit, whatever branch the clone has out.
+3. :func:`make_plan` — ``planner.plan.build_plan`` on that tree with the commit range as selection.
 4. :func:`create_build_run` — a flow run of deployment ``stackplan-build/build`` with ``plan``, ``pr``,
    ``head_sha``, ``repo`` as parameters and the stackplan tags; the delivery id is Prefect's
    idempotency key, a second guard against running one delivery twice.
@@ -16,9 +16,9 @@ Steps, each its own function so each can be tested on real inputs:
 
 from __future__ import annotations
 
-import io
+import shutil
 import subprocess
-import tarfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,9 @@ __all__ = [
     "DispatchError",
     "DispatchSettings",
     "changed_paths",
+    "checkout",
     "create_build_run",
     "ensure_commits",
-    "export_tree",
     "make_plan",
     "run_tags",
 ]
@@ -120,49 +120,61 @@ def changed_paths(trigger: BuildTrigger, repo_dir: Path, remote: str | None = No
     return tuple(sorted({line for line in out.splitlines() if line}))
 
 
-def export_tree(repo_dir: Path, sha: str, state_dir: Path) -> Path:
-    """The repository's files at ``sha`` under ``<state>/checkouts/<sha>`` (made once, then reused)."""
+_CHECKOUT_LOCK = threading.Lock()
+
+
+def checkout(repo_dir: Path, sha: str, state_dir: Path) -> Path:
+    """A detached git worktree of ``repo_dir`` at ``sha`` under ``<state>/checkouts/<sha>`` (made once).
+
+    A worktree, not an export: it shares the clone's objects, so the planner can diff the event's
+    commit range inside it (including variant-config changes, which need both versions of a file),
+    and the build reads exactly the pushed commit whatever branch the clone has checked out.
+    """
     dest = state_dir / "checkouts" / sha
-    if (dest / ".stackplan-complete").is_file():
-        return dest
-    if not _has_commit(repo_dir, sha):
-        raise DispatchError(f"commit {sha} is not in {repo_dir}: fetch it into the checkout first")
-    data = _git(repo_dir, "archive", "--format=tar", sha, binary=True)
-    tmp = dest.with_name(f".{sha}.partial")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(tmp, filter="data")
-    (tmp / ".stackplan-complete").write_text(sha + "\n")
-    if dest.exists():  # another receiver won the race
-        import shutil
-
-        shutil.rmtree(tmp)
-        return dest
-    tmp.rename(dest)
+    with _CHECKOUT_LOCK:
+        if dest.is_dir() and _head_of(dest) == sha:
+            return dest
+        if not _has_commit(repo_dir, sha):
+            raise DispatchError(f"commit {sha} is not in {repo_dir}: fetch it into the checkout first")
+        if dest.exists():  # a broken earlier attempt
+            shutil.rmtree(dest)
+            _git(repo_dir, "worktree", "prune")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _git(repo_dir, "worktree", "add", "--detach", "--quiet", str(dest), sha)
     return dest
 
 
+def _head_of(path: Path) -> str | None:
+    proc = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
 def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) -> Any:
-    """The plan for the event: the changed recipes at the head commit (and what they pull in)."""
+    """The plan for the event: the changed recipes at the head commit (and what they pull in).
+
+    With a base commit the planner gets the commit range (``base...head`` for a PR, ``before..after``
+    for a push) and finds changed recipes and changed variant-config keys itself; a new branch has
+    no base, so the head commit's own files are listed instead.
+    """
     ensure_commits(trigger, settings.repo_dir, settings.fetch_remote)
-    paths = changed_paths(trigger, settings.repo_dir)
-    tree = export_tree(settings.repo_dir, trigger.head_sha, settings.state_dir)
+    tree = checkout(settings.repo_dir, trigger.head_sha, settings.state_dir)
     from planner.plan import PlanRequest, build_plan
 
     root = tree / settings.subdir if settings.subdir else tree
-    prefix = settings.subdir.strip("/") + "/" if settings.subdir else ""
-    relative = [p[len(prefix) :] for p in paths if p.startswith(prefix)]
-    listing = settings.state_dir / "deliveries" / f"{delivery}.changed"
-    listing.parent.mkdir(parents=True, exist_ok=True)
-    listing.write_text("".join(f"{p}\n" for p in relative))
+    changed = changed_list = None
+    if trigger.base_sha:
+        changed = f"{trigger.base_sha}{'...' if trigger.merge_base else '..'}{trigger.head_sha}"
+    else:
+        prefix = settings.subdir.strip("/") + "/" if settings.subdir else ""
+        paths = changed_paths(trigger, settings.repo_dir)
+        changed_list = settings.state_dir / "deliveries" / f"{delivery}.changed"
+        changed_list.parent.mkdir(parents=True, exist_ok=True)
+        changed_list.write_text("".join(f"{p[len(prefix) :]}\n" for p in paths if p.startswith(prefix)))
     request = PlanRequest(
         root=root,
         platforms=settings.platforms,
-        changed_files=listing,
+        changed=changed,
+        changed_files=changed_list,
         skip_existing=settings.skip_existing,
     )
     return build_plan(request).with_hash()

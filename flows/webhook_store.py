@@ -54,11 +54,24 @@ class DeliveryStore:
         return db
 
     def claim(self, delivery_id: str, event: str, status: str = "accepted") -> bool:
-        """Record a new delivery; False when the id was seen before (a replay)."""
+        """Record a new delivery; False when the id was seen before (a replay).
+
+        A delivery whose processing *failed* (say, its commit was not fetched yet) may be claimed
+        again: that is GitHub's "Redeliver" button, which resends the same delivery id. Each claim is
+        one SQL statement, so two receivers racing for the same id cannot both win.
+        """
+        now = time.time()
         with closing(self._connect()) as db, db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO deliveries (id, event, received, status) VALUES (?, ?, ?, ?)",
-                (delivery_id, event, time.time(), status),
+                (delivery_id, event, now, status),
+            )
+            if cursor.rowcount == 1:
+                return True
+            cursor = db.execute(
+                "UPDATE deliveries SET status = ?, received = ?, detail = 'retried after failure'"
+                " WHERE id = ? AND status = 'failed'",
+                (status, now, delivery_id),
             )
             return cursor.rowcount == 1
 

@@ -79,7 +79,7 @@ class BumpResult:
 # ---------------------------------------------------------------------------------------- v0 (meta.yaml)
 
 _NUMBER_LINE = re.compile(
-    r"^(?P<lead>\s*(?:-\s+)?number:[ \t]*)(?P<value>[^#\n]*?)(?P<trail>[ \t]*(?:#.*)?)$"
+    r"^(?P<lead>\s*(?:-\s+)?number[ \t]*:[ \t]*)(?P<value>[^#\n]*?)(?P<trail>[ \t]*(?:#.*)?)$"
 )
 _LITERAL = re.compile(r"^(?P<q>[\"']?)(?P<num>\d+)(?P=q)$")
 _JINJA_EXPR = re.compile(r"^[\"']?\{\{-?(?P<expr>.*?)-?\}\}[\"']?$")
@@ -87,7 +87,10 @@ _SET_LINE = re.compile(
     r"^(?P<pre>\s*\{%-?\s*set\s+)(?P<name>[A-Za-z_]\w*)(?P<mid>\s*=\s*)(?P<q>[\"']?)(?P<num>\d+)(?P=q)"
     r"(?P<post>\s*-?%\}.*)$"
 )
-_BUILD_KEY = re.compile(r"^\s*(?:-\s+)?build:[ \t]*(?:#.*)?$")
+_BUILD_KEY = re.compile(r"^\s*(?:-\s+)?build[ \t]*:[ \t]*(?:#.*)?$")
+_TOP_BUILD = re.compile(r"^build[ \t]*:[ \t]*(?:#.*)?$")
+#: Top-level sections a new ``build:`` section goes before (conda-build's usual order).
+_AFTER_BUILD = re.compile(r"^(requirements|test|tests|about|outputs|extra|app)[ \t]*:")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _SKIP_PARENT = re.compile(r"^\s*(?:#|\{%|$)")  # comments, Jinja statements and blank lines are not parents
 
@@ -146,7 +149,7 @@ def bump_meta_yaml(text: str, path: str = "meta.yaml") -> BumpResult:
         for name in names:
             wanted_names.setdefault(name, i + 1)
     if not found:
-        return _failed(text, path, None, "no build number found (no 'number:' under 'build:')")
+        return _insert_number(text, path, lines)
     bumped_names: set[str] = set()
     for i, line in enumerate(lines):
         m = _SET_LINE.match(line)
@@ -162,6 +165,46 @@ def bump_meta_yaml(text: str, path: str = "meta.yaml") -> BumpResult:
         if before != after:
             changes[i] = BumpChange(i + 1, before, after)
     return BumpResult(path, text, "\n".join(new), tuple(changes[k] for k in sorted(changes)))
+
+
+def _child_indent(lines: list[str], index: int) -> str:
+    """The indentation of the first key under the mapping that starts at line ``index`` (2 spaces if none)."""
+    for line in lines[index + 1 :]:
+        if _SKIP_PARENT.match(line):
+            continue
+        width = len(line) - len(line.lstrip(" "))
+        return " " * width if width > 0 else "  "
+    return "  "
+
+
+def _insert_number(text: str, path: str, lines: list[str]) -> BumpResult:
+    """A recipe without a build number builds number 0 (conda-build's and rattler-build's default),
+    so the bump writes ``number: 1``: as the first key of the top-level ``build:`` section, or in a new
+    ``build:`` section placed before ``requirements:`` (or the next usual section, else at the end).
+    Outputs without a number of their own inherit it."""
+    new = list(lines)
+    for i, line in enumerate(lines):
+        if re.match(r"^build[ \t]*:[ \t]*[^#\s]", line):
+            return _failed(
+                text, path, i + 1, "no build number and an inline build section: add 'number:' by hand"
+            )
+        if _TOP_BUILD.match(line):
+            new.insert(i + 1, f"{_child_indent(lines, i)}number: 1")
+            return BumpResult(path, text, "\n".join(new), (BumpChange(i + 2, "", new[i + 1]),))
+    at = next((i for i, line in enumerate(lines) if _AFTER_BUILD.match(line)), None)
+    if at is None:
+        at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
+        block = ["", "build:", "  number: 1"] if at and lines[at - 1].strip() else ["build:", "  number: 1"]
+    else:
+        block = ["build:", "  number: 1", ""]
+    new[at:at] = block
+    first = at + block.index("build:") + 1
+    return BumpResult(
+        path,
+        text,
+        "\n".join(new),
+        (BumpChange(first, "", "build:"), BumpChange(first + 1, "", "  number: 1")),
+    )
 
 
 #: Jinja words and common filters that may appear in a build-number expression but are not variables.
@@ -222,7 +265,7 @@ def bump_recipe_yaml(text: str, path: str = "recipe.yaml") -> BumpResult:
         if isinstance(build, dict) and "number" in build:
             holders.append((build, "number"))
     if not holders:
-        return _failed(text, path, None, "no build number found (no 'build: number:')")
+        return _insert_number(text, path, text.split("\n"))
     context = data.get("context") if isinstance(data.get("context"), dict) else {}
     targets: list[tuple[Any, str]] = []
     for mapping, key in holders:

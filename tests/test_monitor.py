@@ -176,3 +176,43 @@ def test_cli_once_reports(prefect_harness, monkeypatch, tmp_path, slack):
     again = CliRunner().invoke(app, args)
     assert "3 stuck run(s), 0 newly reported" in again.stdout
     assert len(slack.requests) == 1
+
+
+def test_cli_serve_creates_the_scheduled_deployment_and_keeps_serving(prefect_harness, tmp_path):
+    """`stackplan monitor --serve` as a user runs it: a subprocess against the same Prefect server."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from prefect.client.orchestration import get_client
+
+    env = {**os.environ, "PREFECT_API_URL": prefect_harness, "STACKPLAN_HOME": str(tmp_path)}
+    project = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackplan", "monitor", "--serve", "--cron", "0 3 * * 1"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+    async def cron_of_deployment():
+        async with get_client() as client:
+            try:
+                dep = await client.read_deployment_by_name("stackplan-monitor/scheduled")
+            except Exception:
+                return None
+            return [s.schedule.cron for s in dep.schedules]
+
+    try:
+        deadline = time.monotonic() + 120
+        while asyncio.run(cron_of_deployment()) != ["0 3 * * 1"]:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the deployment was not created"
+            time.sleep(0.5)
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

@@ -182,12 +182,19 @@ def test_accepted_delivery_then_replay_does_nothing_twice_even_after_restart(set
         row = wait_settled(store_of(settings), "dup-1")
         # the checkout is empty: the commit is unknown, and that is recorded, located
         assert row.status == "failed" and "not in" in row.detail
+        # a failed delivery may be redelivered (GitHub's "Redeliver" keeps the id): it is tried again
         second = post(running.url, "pull_request", payload, delivery="dup-1")
-        assert (second.status_code, second.json()["status"]) == (200, "duplicate")
+        assert (second.status_code, second.json()["status"]) == (202, "accepted")
+        assert wait_settled(store_of(settings), "dup-1").status == "failed"
+        # an ignored delivery (as a started one) is never processed twice
+        closed = pr_payload(action="closed")
+        assert post(running.url, "pull_request", closed, delivery="dup-2").json()["status"] == "ignored"
+        again = post(running.url, "pull_request", closed, delivery="dup-2")
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate")
     with RunningReceiver(settings) as restarted:
-        third = post(restarted.url, "pull_request", payload, delivery="dup-1")
+        third = post(restarted.url, "pull_request", closed, delivery="dup-2")
         assert third.json()["status"] == "duplicate"
-    assert [(d.id, d.status) for d in store_of(settings).all()] == [("dup-1", "failed")]
+    assert [(d.id, d.status) for d in store_of(settings).all()] == [("dup-1", "failed"), ("dup-2", "ignored")]
 
 
 def test_other_repositories_are_ignored_when_one_is_configured(tmp_path):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from flows.webhook_dispatch import DispatchError, changed_paths, create_build_run, export_tree, run_tags
+from flows.webhook_dispatch import DispatchError, changed_paths, checkout, create_build_run, run_tags
 from flows.webhook_events import BuildTrigger, Ignored, PayloadError, parse_event
 from tests.gitrepo import commit, git, init
 
@@ -141,18 +141,23 @@ def test_unknown_commit_is_a_clear_error(repo):
         changed_paths(BuildTrigger("push", "o/r", "f" * 40, s["base"], "main"), r)
 
 
-def test_export_tree_is_the_head_commit_whatever_is_checked_out(repo, tmp_path):
+def test_checkout_is_the_head_commit_whatever_is_checked_out(repo, tmp_path):
     r, s = repo
-    tree = export_tree(r, s["c2"], tmp_path / "state")
+    tree = checkout(r, s["c2"], tmp_path / "state")
     assert tree == tmp_path / "state" / "checkouts" / s["c2"]
-    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == [
-        ".stackplan-complete",
+    files = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
+    assert files == [".git", "recipes/a/meta.yaml", "recipes/c/recipe.yaml"]  # .git: a worktree's link file
+    assert (tree / "recipes/a/meta.yaml").read_text() == "package: {name: a, version: 2}\n"
+    assert git(tree, "rev-parse", "HEAD") == s["c2"]
+    assert git(r, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # the clone itself is left alone
+    # the range is diffable inside the checkout: the planner runs git there
+    assert git(tree, "diff", "--name-only", f"{s['m1']}...{s['c2']}").splitlines() == [
         "recipes/a/meta.yaml",
+        "recipes/b/meta.yaml",
         "recipes/c/recipe.yaml",
     ]
-    assert (tree / "recipes/a/meta.yaml").read_text() == "package: {name: a, version: 2}\n"
     (tree / "marker").write_text("kept")
-    assert export_tree(r, s["c2"], tmp_path / "state") == tree and (tree / "marker").exists()  # reused
+    assert checkout(r, s["c2"], tmp_path / "state") == tree and (tree / "marker").exists()  # reused
 
 
 # ---- the flow run, through the real Prefect API -----------------------------------------------------------

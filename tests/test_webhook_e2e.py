@@ -82,8 +82,96 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     assert built == ["recipes/libpng"]  # the changed recipe only: zlib and jq did not change
     assert params["plan"]["root"].endswith(f"checkouts/{head}")
     assert {"stackplan", "pr:31", f"plan:{params['plan']['hash'][:12]}"} <= set(run.tags)
+    # a queued status per platform that builds, linking to the build run, before any worker picks it up
+    assert [(sha, st["context"], st["state"], st["description"]) for sha, st in github.statuses] == [
+        (head, "stackplan/linux-64", "pending", "queued")
+    ]
+    assert github.statuses[0][1]["target_url"].endswith(f"/runs/flow-run/{row.flow_run_id}")
     # the preview comment: one, with our marker, naming the recipe and the run
     [comment] = github.comments[31]
     assert comment["body"].startswith(PREVIEW_MARKER)
     assert "recipes/libpng" in comment["body"] and f"/runs/flow-run/{row.flow_run_id}" in comment["body"]
     assert comment["body"].count(PREVIEW_MARKER) == 1 and "recipes/jq" not in comment["body"]
+
+
+def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harness, tmp_path, monkeypatch):
+    """The PR touches only the global variant config: the plan, made from the commit range inside the
+    worktree checkout, selects the recipes whose variant uses the changed key."""
+    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo = init(tmp_path / "pins-repo")
+    base = commit(
+        repo,
+        {
+            "stackplan.yaml": "variant_configs:\n  - conda_build_config.yaml\n",
+            "conda_build_config.yaml": "zlib:\n  - '1.2'\n",
+            "recipes/zlib/meta.yaml": _meta("zlib", 0),
+            "recipes/libpng/meta.yaml": _meta("libpng", 0, ("zlib",)),
+            "recipes/jq/meta.yaml": _meta("jq", 0),
+        },
+        "base",
+    )
+    git(repo, "checkout", "-q", "-b", "zlib-1.3")
+    head = commit(repo, {"conda_build_config.yaml": "zlib:\n  - '1.3'\n"}, "zlib 1.3")
+    git(repo, "checkout", "-q", "main")
+    _deploy_build_flow()
+    settings = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),
+    )
+    with RunningReceiver(settings) as receiver:
+        r = post(receiver.url, "pull_request", pr_payload(number=40, head=head, base=base), delivery="pin-1")
+        assert r.status_code == 202
+        row = wait_settled(DeliveryStore(settings.store_path), "pin-1", timeout=120)
+    assert row.status == "started", row.detail
+
+    async def read(run_id):
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    plan = asyncio.run(read(row.flow_run_id)).parameters["plan"]
+    building = {n["recipe"]: n for n in plan["nodes"] if n["skipped"] is None}
+    assert sorted(building) == ["recipes/libpng"]
+    assert building["recipes/libpng"]["selected"]["kind"] == "config-change"
+    assert building["recipes/libpng"]["variant"]["zlib"] == "1.3"
+
+
+def test_push_to_the_default_branch_builds_the_pushed_range(
+    prefect_harness, recipes_repo, tmp_path, monkeypatch
+):
+    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    repo, base, head = recipes_repo
+    git(repo, "merge", "-q", "--ff-only", "bump-libpng")  # main now at head
+    _deploy_build_flow()
+    settings = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),
+    )
+    push = {
+        "ref": "refs/heads/main",
+        "before": base,
+        "after": head,
+        "repository": {"full_name": "octo/recipes", "default_branch": "main"},
+        "commits": [{"added": [], "modified": ["recipes/libpng/meta.yaml"], "removed": []}],
+    }
+    with RunningReceiver(settings) as receiver:
+        r = post(receiver.url, "push", push, delivery="push-1")
+        assert (r.status_code, r.json()["pr"]) == (202, None)
+        row = wait_settled(DeliveryStore(settings.store_path), "push-1", timeout=120)
+    assert row.status == "started", row.detail
+
+    async def read(run_id):
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    run = asyncio.run(read(row.flow_run_id))
+    assert (run.parameters["pr"], run.parameters["head_sha"]) == (None, head)
+    assert sorted({n["recipe"] for n in run.parameters["plan"]["nodes"] if n["skipped"] is None}) == [
+        "recipes/libpng"
+    ]
+    assert "event:push" in run.tags and not any(t.startswith("pr:") for t in run.tags)

@@ -69,8 +69,9 @@ def serve(
         help="Accept unsigned deliveries. Local testing only: anyone can start builds.",
     ),
 ) -> None:
-    """Receive GitHub webhooks and start builds: pull_request (opened/synchronize/reopened) and push
-    to the default branch.
+    """Receive GitHub webhooks and start builds for pull requests and pushes to the default branch.
+
+    Pull requests build when opened, pushed to (synchronize) or reopened.
 
     Every delivery must be signed with the secret in STACKPLAN_WEBHOOK_SECRET (the same secret as
     in the GitHub webhook settings; content type application/json). A valid event is planned from
@@ -224,8 +225,10 @@ def monitor(
     ),
     tag: str = typer.Option("stackplan", "--tag", help="Only runs carrying this tag."),
 ) -> None:
-    """Find stuck builds and post them to Slack: runs Running longer than --running-minutes, or Late /
-    Pending longer than --waiting-minutes. Each stuck run is posted once until its state changes.
+    """Find stuck builds (Running, Late or Pending too long) and post them to Slack, once each.
+
+    Stuck: Running longer than --running-minutes, or Late / Pending longer than --waiting-minutes.
+    Each stuck run is posted once until its state changes.
 
     The Slack incoming-webhook URL comes from SLACK_WEBHOOK_URL (without it the list is only logged).
     What was reported is remembered in $STACKPLAN_HOME/monitor-reported.json.

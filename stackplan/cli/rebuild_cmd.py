@@ -125,7 +125,6 @@ def rebuild(
     try:
         from planner.cycles import CycleError
         from planner.plan import PlanError, build_plan
-
         from stackplan.cli.plan_options import make_request
     except ImportError as exc:  # the planner is another part of stackplan
         _fail(f"the planner is not available: {exc}", code=1)
@@ -176,7 +175,7 @@ def _print_summary(plan, names: list[str], migrations: dict[str, list[str]]) -> 
     for node in building:
         per_recipe[node.recipe].append(node)
     pins = ", ".join(f"{k}={','.join(v)}" for k, v in sorted(migrations.items())) or "current pins"
-    console = Console(width=max(100, int(os.environ.get("COLUMNS", "0") or 0)))
+    console = Console(width=max(160, int(os.environ.get("COLUMNS", "0") or 0)))
     console.print(
         f"rebuild downstream of {', '.join(names)} under {pins}: {len(building)} job(s), "
         f"{len(per_recipe)} recipe(s), plan {plan.hash[:12]}"
@@ -186,7 +185,7 @@ def _print_summary(plan, names: list[str], migrations: dict[str, list[str]]) -> 
         nodes = per_recipe[recipe]
         outputs = sorted({f"{o.name}-{o.version}-{o.build_number}" for n in nodes for o in n.outputs})
         platforms = sorted({n.platform for n in nodes})
-        why = sorted({n.selected.detail or n.selected.kind for n in nodes})
+        why = sorted({n.selected.kind for n in nodes})
         table.add_row(
             str(min(n.layer for n in nodes)),
             recipe,

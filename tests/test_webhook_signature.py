@@ -1,0 +1,107 @@
+"""Signatures (GitHub's documented example, hypothesis properties) and the preview summary."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flows.webhook_preview import _summary
+from flows.webhook_signature import sign, verify
+from planner.plan_model import OutputRef, Plan, PlanNode, Reason
+
+
+def test_githubs_documented_example():
+    # docs.github.com "Validating webhook deliveries": secret and payload with the expected signature
+    expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    assert sign(b"It's a Secret to Everybody", b"Hello, World!") == expected
+    assert verify(b"It's a Secret to Everybody", b"Hello, World!", expected)
+
+
+@given(secret=st.binary(min_size=1, max_size=64), body=st.binary(max_size=512))
+def test_own_signature_verifies(secret, body):
+    assert verify(secret, body, sign(secret, body))
+
+
+@given(secret=st.binary(min_size=1, max_size=64), body=st.binary(min_size=1, max_size=512), data=st.data())
+def test_any_change_to_the_body_fails(secret, body, data):
+    i = data.draw(st.integers(0, len(body) - 1))
+    flipped = body[:i] + bytes([body[i] ^ data.draw(st.integers(1, 255))]) + body[i + 1 :]
+    assert not verify(secret, flipped, sign(secret, body))
+
+
+@given(secret=st.binary(min_size=1, max_size=64), other=st.binary(min_size=1, max_size=64), body=st.binary())
+def test_another_secret_fails(secret, other, body):
+    if secret != other:
+        assert not verify(other, body, sign(secret, body))
+
+
+@given(header=st.one_of(st.none(), st.text(max_size=80)))
+def test_garbage_headers_fail(header):
+    assert not verify(b"k", b"{}", header)
+
+
+def _node(recipe: str, platform: str, kind: str, skipped: Reason | None = None) -> PlanNode:
+    name = recipe.rsplit("/", 1)[-1]
+    return PlanNode(
+        id=f"{name}-1.0-0@{platform}[00000000]",
+        recipe=recipe,
+        format="v0",
+        platform=platform,
+        build_platform=platform,
+        variant={},
+        outputs=(OutputRef(name, "1.0", 0),),
+        selected=Reason(kind),
+        skipped=skipped,
+    )
+
+
+def test_summary_lists_platforms_recipes_and_errors():
+    plan = Plan(
+        root="/r",
+        platforms=("linux-64", "osx-arm64"),
+        nodes=(
+            _node("recipes/a", "linux-64", "changed"),
+            _node("recipes/a", "osx-arm64", "changed"),
+            _node("recipes/b", "linux-64", "downstream"),
+            _node("recipes/c", "linux-64", "changed", Reason("exists")),
+        ),
+        edges=(),
+        layers={"linux-64": (("a",), ("b",)), "osx-arm64": (("a",),)},
+        errors=({"path": "recipes/d/meta.yaml", "line": 3, "message": "bad selector"},),
+    )
+    text = _summary(plan, run_url="http://ui/runs/flow-run/1", head_sha="abcdef0123456789")
+    assert text.splitlines() == [
+        "### stackplan: build plan",
+        f"for `abcdef012345`, plan `{plan.compute_hash()[:12]}`",
+        "",
+        "| platform | jobs | layers |",
+        "|---|---:|---:|",
+        "| linux-64 | 2 | 2 |",
+        "| osx-arm64 | 1 | 1 |",
+        "",
+        "**2 recipe(s)**:",
+        "- `recipes/a` (changed)",
+        "- `recipes/b` (downstream)",
+        "",
+        "**1 recipe(s) failed to render**:",
+        "- `recipes/d/meta.yaml:3`: bad selector",
+        "",
+        "[Prefect run](http://ui/runs/flow-run/1)",
+    ]
+
+
+def test_lanes_to_build_are_the_layers_with_a_job_that_builds():
+    from flows.webhook import lanes_to_build
+
+    a = _node("recipes/a", "linux-64", "changed")
+    doc = _node("recipes/doc", "noarch", "changed")  # a noarch job lives in its build platform's lane
+    c = _node("recipes/c", "osx-arm64", "changed", Reason("exists"))
+    d = _node("recipes/d", "win-64", "downstream")
+    plan = Plan(
+        root="/r",
+        platforms=("linux-64", "osx-arm64", "win-64"),
+        nodes=(a, doc, c, d),
+        edges=(),
+        layers={"linux-64": ((a.id, doc.id),), "osx-arm64": ((c.id,),), "win-64": ((d.id,),)},
+    )
+    assert lanes_to_build(plan) == ["linux-64", "win-64"]
