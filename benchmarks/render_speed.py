@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     pairs = n * len(PLATFORMS)
     med = median(per)
     ok = med <= 2.0 and (args.limit or wall <= 60) and peak <= 2 * GIB
+    idle_wall = median(cpus) / args.jobs
+    ok_cpu = median(per_cpu) <= 2.0 and (args.limit or idle_wall <= 60) and peak <= 2 * GIB
     table = [
         "| figure | value | target |",
         "|---|---|---|",
@@ -137,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *table,
             "",
-            f"Verdict: {'all targets met' if ok else 'NOT all targets met (see the table)'}.",
+            f"Verdict on the wall clock at this load: {'all targets met' if ok else 'NOT all targets met'}; "
+            f"on CPU time (what an idle machine would show): "
+            f"{'all targets met' if ok_cpu else 'NOT all targets met'}.",
         ]
     )
     print(md)
