@@ -78,6 +78,8 @@ def break_cycles(graph: nx.DiGraph) -> list[Cycle]:
     component's sorted nodes, so the same graph always loses the same edges.
     """
     cycles: list[Cycle] = []
+    if nx.is_directed_acyclic_graph(graph):
+        return cycles  # the usual case, and much cheaper to establish than the components
     components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
     for component in sorted(components, key=min):
         sub = nx.DiGraph()

@@ -32,7 +32,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 
 import networkx as nx
 
@@ -64,19 +63,19 @@ class Job:
     outputs: tuple[RenderedOutput, ...]
     skip: bool = False
     test_on: str | None = None
+    #: The output names (precomputed: asked for every requirement of every job).
+    names: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: The variant as a plain dict without platform keys (what variant agreement compares).
+    shared_variant: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def shared_variant(self) -> dict[str, str]:
-        """The variant as a plain dict without platform keys (what variant agreement compares)."""
-        return {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(o.name for o in self.outputs))
+        shared = {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
+        object.__setattr__(self, "shared_variant", shared)
 
     @property
     def name(self) -> str:
         return self.outputs[0].name if self.outputs else self.recipe.rsplit("/", 1)[-1]
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(o.name for o in self.outputs)
 
     @property
     def lane(self) -> str:
@@ -322,30 +321,35 @@ def build_graph(
         )
     index = provider_index(jobs, platforms)
     graph = nx.DiGraph()
-    for job in jobs:
-        graph.add_node(job.id, job=job)
+    graph.add_nodes_from((job.id, {"job": job}) for job in jobs)
     result = GraphResult(graph=graph)
     reasons: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ambiguous: dict[str, Ambiguity] = {}
+    parse = cache.try_parse
     for job in jobs:
         if job.skip:
             continue
+        names = job.names
         for phase, raw in requirement_phases(job):
-            spec = cache.try_parse(raw)
+            spec = parse(raw)
             if spec is None:
                 result.invalid_specs.append((job.id, raw))
                 continue
-            if spec.name in job.names:
+            if spec.name in names:
                 continue  # internal: the job builds it itself
-            for platform in resolve_platforms(job, phase, platforms):
-                deps = _resolve(job, spec, phase, platform, index, cache, providers, result, ambiguous)
-                for dep in deps:
-                    reasons[(dep.id, job.id)].add((phase, raw))
+            (platform,) = resolve_platforms(job, phase, platforms)
+            if spec.name not in index.get(platform, ()):
+                result.external.setdefault(job.id, set()).add(spec.name)  # the common case: from a channel
+                continue
+            for dep in _resolve(job, spec, phase, platform, index, cache, providers, result, ambiguous):
+                reasons[(dep.id, job.id)].add((phase, raw))
     add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons)
+    edges = []
     for u, v in sorted(reasons):
         why = reasons[(u, v)]
         ordered = sorted(why, key=lambda r: (PHASE_RANK[r[0]], r[1])) if len(why) > 1 else list(why)
-        graph.add_edge(u, v, phase=ordered[0][0], spec=ordered[0][1], reasons=tuple(ordered))
+        edges.append((u, v, {"phase": ordered[0][0], "spec": ordered[0][1], "reasons": tuple(ordered)}))
+    graph.add_edges_from(edges)
     result.ambiguities = [ambiguous[k] for k in sorted(ambiguous)]
     return result
 

@@ -1,8 +1,9 @@
 """The Jinja2 side of a meta.yaml: one environment, conda-build's functions, tolerant undefined names.
 
-conda-build renders Jinja first, on the whole file, then applies selectors to the rendered text,
-then reads YAML. Its render step sees the selector namespace, the variant values (as strings),
-``environ``, ``PKG_NAME``-style build variables and these functions:
+conda-build applies line selectors to the raw text (its template loader filters the source),
+renders Jinja, applies selectors again to the rendered text, then reads YAML. Its render step sees
+the selector namespace, the variant values (as strings), ``environ``, ``PKG_NAME``-style build
+variables and these functions:
 
 * ``compiler('c')`` -> ``gcc_linux-64 15.*``: the variant's ``c_compiler`` (or the platform's
   native compiler), ``_<target_platform>``, then the ``c_compiler_version`` as ``15.*``;
@@ -15,13 +16,14 @@ then reads YAML. Its render step sees the selector namespace, the variant values
 
 Undefined names render as empty strings and never fail; their names are recorded (they land in
 ``undefined_jinja``). The environment is created once per process and templates are compiled
-once per recipe (``compile_template``), then rendered per platform and variant.
+once per distinct selected text (``compile_template``), then rendered per platform and variant.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import threading
 import time
 import tomllib
 from collections import ChainMap
@@ -31,6 +33,7 @@ from typing import Any
 
 import jinja2
 import jinja2.nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from planner.selectors import os_module
@@ -75,7 +78,7 @@ class NeverFailUndefined(jinja2.Undefined):
     __slots__ = ()
 
     def _record(self) -> None:
-        record = _CURRENT.get("record")
+        record = getattr(_CURRENT, "record", None)
         if record is not None and self._undefined_name:
             record.note_undefined(self._undefined_name)
 
@@ -127,21 +130,52 @@ class NeverFailUndefined(jinja2.Undefined):
         return 0
 
 
-# The record of the render in progress. Rendering is synchronous, one template at a time per
-# process, so a module-level slot is enough; it is always reset in a ``finally``.
-_CURRENT: dict[str, RenderRecord | None] = {"record": None}
+# The record of the render in progress, per thread: Jinja creates undefined values without access
+# to the render's context, so they find their record here. Always reset in a ``finally``.
+_CURRENT = threading.local()
+
+
+#: How many loop steps ``range`` may hand out in one render, and how long a string or list ``*``
+#: may build: a recipe is untrusted input and must not hang or exhaust the planner.
+RANGE_BUDGET = 100_000
+MAX_PRODUCT = 1_000_000
+
+
+def _budget_range(*args: int) -> range:
+    r = range(*args)
+    left = getattr(_CURRENT, "range_left", RANGE_BUDGET) - len(r)
+    if left < 0:
+        raise SecurityError(f"range() over {RANGE_BUDGET} steps in one recipe")
+    _CURRENT.range_left = left
+    return r
+
+
+class GuardedEnvironment(SandboxedEnvironment):
+    """The sandbox plus limits on ``*`` and ``**`` (sizes and exponents)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > 64:
+                raise SecurityError("exponent too large in a recipe expression")
+            return left**right
+        if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
+            seq, n = (left, right) if isinstance(left, (str, list, tuple)) else (right, left)
+            if isinstance(n, int) and len(seq) * n > MAX_PRODUCT:
+                raise SecurityError("sequence repetition too large in a recipe expression")
+        return left * right
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The one Jinja environment (sandboxed: recipes are untrusted input; no private attributes)."""
-    env = SandboxedEnvironment(
-        undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False
-    )
+    env = GuardedEnvironment(undefined=NeverFailUndefined, keep_trailing_newline=True, autoescape=False)
+    env.globals["range"] = _budget_range
     return env
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=64)  # reused across a recipe's platforms; compiled templates are big
 def compile_template(text: str) -> jinja2.Template:
     """Compile a recipe once; raises jinja2.TemplateSyntaxError (the caller locates it)."""
     return environment().from_string(text)
@@ -216,7 +250,8 @@ def base_context(
     Variant values are strings here, as conda-build's ``get_dict`` puts them after the
     selector namespace (where they may be ints).
     """
-    ctx: dict[str, Any] = dict(selector_ns)
+    ctx: dict[str, Any] = dict(environment().globals)  # range, dict, namespace, cycler, joiner
+    ctx.update(selector_ns)
     ctx.update(
         SRC_DIR="",
         PREFIX="$PREFIX",
@@ -288,7 +323,8 @@ def render_context(
 
 def render_template(template: jinja2.Template, context: Mapping[str, Any], record: RenderRecord) -> str:
     """Render with ``record`` collecting undefined names; Jinja runtime errors propagate."""
-    _CURRENT["record"] = record
+    _CURRENT.record = record
+    _CURRENT.range_left = RANGE_BUDGET
     env = template.environment
     try:
         ctx = template.new_context(context, shared=True)  # type: ignore[arg-type]
@@ -297,4 +333,4 @@ def render_template(template: jinja2.Template, context: Mapping[str, Any], recor
         except Exception:
             return env.handle_exception()
     finally:
-        _CURRENT["record"] = None
+        _CURRENT.record = None

@@ -72,11 +72,12 @@ class SpecCache:
         return hit
 
     def try_parse(self, raw: str) -> Spec | None:
-        """Like :meth:`parse` but None for an invalid spec."""
-        try:
-            return self.parse(raw)
-        except InvalidSpecError:
-            return None
+        """Like :meth:`parse` but None for an invalid spec (no exception: this is the hot path)."""
+        hit = self._specs.get(raw)
+        if hit is None:
+            hit = _parse(raw)
+            self._specs[raw] = hit
+        return None if isinstance(hit, InvalidSpecError) else hit
 
     def accepts(self, spec: Spec, version: str) -> bool:
         """True when ``version`` satisfies the spec's version constraint (conda semantics)."""
@@ -125,8 +126,14 @@ def _parse(raw: str) -> Spec | InvalidSpecError:
     try:
         ms = MatchSpec(text)
     except Exception as exc:
-        # Fall back to the first token as a bare name (e.g. "foo >=1.0 # comment" or odd build strings).
-        first = text.split(" ", 1)[0]
+        # Fall back to the first token as a bare name (e.g. "foo >=1.0 # comment", odd build strings,
+        # or pip-style extras "dask[complete] >=2022" that recipes carry over from setup.py).
+        head, _, rest = text.partition(" ")
+        first = head.split("[", 1)[0]
+        if first != head and _NAME_RE.match(first):
+            retry = _parse(f"{first} {rest}".strip())
+            if isinstance(retry, Spec):
+                return Spec(raw=raw, name=retry.name, version=retry.version, build=retry.build)
         if _NAME_RE.match(first):
             return Spec(raw=raw, name=first.lower())
         return InvalidSpecError(raw, str(exc).splitlines()[0])

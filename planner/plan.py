@@ -181,9 +181,8 @@ def _durations(jobs: Mapping[str, Job], known: Mapping[str, float] | None) -> di
 
 
 def _node(job: Job, selected, skipped, layer: int, duration: float, settings: PlanSettings) -> PlanNode:
-    gpu = job.test_on == "gpu" or any(
-        job.variant.get(k) not in (None, "None") for k in settings.gpu_variant_keys
-    )
+    variant = job.variant.to_dict()
+    gpu = job.test_on == "gpu" or any(variant.get(k) not in (None, "None") for k in settings.gpu_variant_keys)
     pool = job.build_platform
     return PlanNode(
         id=job.id,
@@ -191,7 +190,7 @@ def _node(job: Job, selected, skipped, layer: int, duration: float, settings: Pl
         format=job.format,
         platform=job.platform,
         build_platform=job.build_platform,
-        variant=job.variant.to_dict(),
+        variant=variant,
         outputs=tuple(OutputRef(o.name, o.version, o.build_number, o.noarch) for o in job.outputs),
         selected=selected,
         skipped=skipped,

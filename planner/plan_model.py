@@ -195,7 +195,9 @@ class Plan:
 
     def to_json(self) -> str:
         """Canonical JSON with the hash filled in: the bytes ``plan -o`` writes."""
-        return _canonical(self.with_hash().to_dict()) + "\n"
+        data = replace(self, hash="").to_dict()
+        data["hash"] = hashlib.sha256(_canonical(data).encode()).hexdigest()
+        return _canonical(data) + "\n"
 
     def compute_hash(self) -> str:
         return hashlib.sha256(_canonical(replace(self, hash="").to_dict()).encode()).hexdigest()

@@ -6,7 +6,10 @@ Two of its entry points are used, each for what it does right (measured, see ``.
 * ``cli_api.build_recipes(render_only=True)`` is what ``rattler-build build --render-only`` does: it
   applies ``build.skip``, de-duplicates outputs that do not depend on a variant key, and reads the
   recipe-local ``variants.yaml`` / ``conda_build_config.yaml``. It prints its JSON on file
-  descriptor 1, so we capture that fd. This is the render we trust.
+  descriptor 1, so we capture that fd. This is the render we trust. It re-reads every variant file
+  on each call (~30 ms for the conda-forge pinning), so :func:`planner.render_v1_fast.render_fast`
+  answers first with the same items (config parsed once, ``Stage0Recipe.render``, skip and
+  de-duplication done there) and this path runs only when it declines.
 * its error message is a bare "Failed to parse recipe", so when it fails we parse and render again
   through ``Stage0Recipe`` whose errors carry the reason and often a line (``3:11:`` for YAML,
   a span for Jinja), and turn that into a located :class:`RecipeError`.
@@ -49,6 +52,7 @@ from planner.model import (
     Variant,
 )
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
+from planner.render_v1_fast import _environ, render_fast
 
 _PHASE_KEYS = {"build": "build", "host": "host", "run": "run", "run_constraints": "run_constrained"}
 
@@ -95,7 +99,7 @@ def _render_platform(
 ) -> PlatformRender:
     target = (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if platform == "noarch" else platform
     build_platform = options.build_platform or target
-    raw = _render_only(source.recipe_file, target, build_platform, configs, options.environ)
+    raw = _render_raw(source, target, build_platform, configs, options.environ)
     outputs = [_output(item) for item in raw]
     if platform == "noarch":
         outputs = [o for o in outputs if o.noarch]
@@ -104,6 +108,17 @@ def _render_platform(
     cross = build_platform if build_platform != target else None
     jobs = _group(source, platform, outputs, cross)
     return PlatformRender(source.rel, platform, variants=jobs)
+
+
+def _render_raw(
+    source: RecipeSource, target: str, build_platform: str, configs: list[str], environ: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The render items of one target: the fast path, or rattler-build's own ``--render-only``
+    whenever the fast path cannot answer (it then also produces the located error)."""
+    try:
+        return render_fast(source, target, build_platform, configs, environ)
+    except Exception:
+        return _render_only(source.recipe_file, target, build_platform, configs, environ)
 
 
 def _render_only(
@@ -153,24 +168,6 @@ def _capture_fd1() -> Iterator[_Captured]:
             os.close(saved)
             tmp.seek(0)
             captured.data = tmp.read()
-
-
-@contextmanager
-def _environ(extra: Mapping[str, str]) -> Iterator[None]:
-    """``RenderOptions.environ`` for ``env.get(...)`` in the recipe (rattler-build reads the process env)."""
-    if not extra:
-        yield
-        return
-    old = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def rattler_config_files(paths: Sequence[Path]) -> list[str]:

@@ -72,6 +72,8 @@ def _job(graph: nx.DiGraph, node: str):
 
 def _matches(job, patterns: Iterable[str]) -> str | None:
     """The first pattern naming the job (an output name, the recipe dir or its last part)."""
+    if not patterns:
+        return None
     names = [*sorted(job.names), job.recipe, job.recipe.rsplit("/", 1)[-1]]
     for pattern in patterns:
         if any(fnmatch.fnmatchcase(n, pattern) for n in names):

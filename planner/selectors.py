@@ -216,7 +216,7 @@ def eval_selector(expr: str, namespace: dict[str, Any]) -> bool:
     raise ValueError(f"selector {expr!r} has too many unknown names")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def split_selectors(text: str) -> tuple[tuple[str | None, str], ...]:
     """Each line as (selector or None, line without the selector); comment lines become ''."""
     out: list[tuple[str | None, str]] = []

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _SET_LINE = re.compile(r"\{%-?\s*set\s+\w+\s*=")
+_FOR_LINE = re.compile(r"\{%-?\s*for\s.*\sin\s")
 _IF_LINE = re.compile(r"\{%-?\s*(?:el)?if\b")
 _LANG_CALL = re.compile(r"\b(compiler|stdlib)\(\s*['\"]([^'\"]+)['\"]")
 _COMPILER_KEY = re.compile(r"(.*?)_(compiler|stdlib)(_version)?$")
@@ -51,11 +52,14 @@ def _patterns(key: str, selectors_only: bool) -> re.Pattern[str]:
     req = "[-_]".join(map(re.escape, key.split("_")))
     if key in ("cdt_name", "cdt_arch"):
         parts.append(r"\{\s*cdt\(")
-    parts.append(r"\{\s*(?:pin_[a-z]+\(\s*?['\"])?" + k + r"[^'\"]*?\}\}")
-    parts.append(r"\{\s*pin_[a-z]+\(\s*?['\"]" + k + r"(?!\w)[^{}]*?\}\}")
+    # ``{{ key }}``, ``{{ key|lower }}``, ``{{ pin_compatible('key') }}``: the key as a whole word
+    # (conda-build >= 24.11: ``{{ python_min }}`` uses python_min, not python)
+    parts.append(r"\{\{\s*(?:pin_[a-z]+\(\s*?['\"])?" + k + r"(?![a-zA-Z0-9_])[^}]*?\}\}")
     parts.append(r"^\s+\-\s+" + req + r"\s*(?:\s[\[#]|$)")
     parts.append(r"(?:^|[^\{])\{%\s*(?:el)?if\s*.*" + k + r"\s*(?:[^%]*?)?%\}")
-    parts.append(r"\{%-?\s*set\s+\w+\s*=[^%]*?(?<!\w)" + k + r"(?!\w)[^%]*%\}")
+    # single-line ``{% set x = ... key ... %}`` and ``{% for x in key %}`` (conda-build >= 24.7)
+    parts.append(r"\{%-?\s*set\s+\w+\s*=[^%]*?(?<![a-zA-Z0-9_])" + k + r"(?![a-zA-Z0-9_])[^%]*%\}")
+    parts.append(r"(?:^|[^\{])\{%-?\s*for\s*.*\s*in\s*" + k + r"(?![a-zA-Z0-9_])(?:[^%]*?)?%\}")
     return re.compile("|".join(parts))
 
 
@@ -65,7 +69,7 @@ def _prefixes(keys: frozenset[str]) -> frozenset[str]:
     return frozenset(k[:i] for k in keys for i in range(1, len(k) + 1))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def candidates(keys: frozenset[str], text: str) -> frozenset[str]:
     """Keys that could match any pattern in ``text`` (a superset; cheap to compute).
 
@@ -84,7 +88,7 @@ def candidates(keys: frozenset[str], text: str) -> frozenset[str]:
             if p in keys:
                 found.add(p)
     for line in text.splitlines():
-        m = _SET_LINE.search(line)
+        m = _SET_LINE.search(line) or _FOR_LINE.search(line)
         if m:
             found.update(w for w in _WORD.findall(line[m.end() :]) if w in keys)
     for line in normalized.splitlines():

@@ -161,29 +161,13 @@ class VariantConfig:
         }
 
 
-def merge_specs(specs: Iterable[Mapping[str, Any]]) -> VariantConfig:
-    """Merge parsed configs in order: later files win, zip groups and extend keys accumulate."""
-    values: dict[str, Any] = {}
+def _zip_groups(specs: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], ...]:
+    """Every file's zip groups, in order; a key grouped twice keeps its first group."""
     groups: list[tuple[str, ...]] = []
     for spec in specs:
-        extend = EXTEND_KEYS | set(spec.get("extend_keys") or ())
-        for key, value in spec.items():
-            if key == "zip_keys":
-                for g in value:
-                    t = tuple(g)
-                    if t not in groups:
-                        groups.append(t)
-            elif key in extend:
-                if isinstance(value, Mapping):
-                    merged = dict(values.get(key) or {})
-                    merged.update(value)
-                    values[key] = merged
-                else:
-                    old = values.get(key) or []
-                    values[key] = list(dict.fromkeys([*old, *value]))
-            else:
-                values[key] = value
-    # a key grouped twice keeps its first group (conda-build rejects duplicates in one file)
+        for g in spec.get("zip_keys") or ():
+            if tuple(g) not in groups:
+                groups.append(tuple(g))
     seen: set[str] = set()
     clean: list[tuple[str, ...]] = []
     for g in groups:
@@ -191,7 +175,84 @@ def merge_specs(specs: Iterable[Mapping[str, Any]]) -> VariantConfig:
         seen.update(g2)
         if g2:
             clean.append(g2)
-    return VariantConfig(values, tuple(clean))
+    return tuple(clean)
+
+
+def _check_zip_lengths(source: str, spec: Mapping[str, Any]) -> None:
+    for g in spec.get("zip_keys") or ():
+        lengths = {len(spec[k]) for k in g if isinstance(spec.get(k), list)}
+        if len(lengths) > 1:
+            raise RecipeError(source, None, f"zip_keys group {list(g)}: the keys have different lengths")
+
+
+def merge_specs(
+    specs: Iterable[Mapping[str, Any]], sources: Sequence[str] | None = None, *, with_defaults: bool = False
+) -> VariantConfig:
+    """Merge parsed configs in order, as conda-build's ``combine_specs`` does.
+
+    A later file's key replaces the earlier value, but a key of a zip group only when the file sets
+    the whole group or the lengths still match; otherwise the later values must be a subset of the
+    earlier ones (else the config is ambiguous: an error) and they *select* those rows. Keys in
+    ``extend_keys`` (pin_run_as_build, ignore_version...) merge. Then each file, last first,
+    narrows every key to the values it lists, unless that would leave none (conda-build's
+    ``filter_combined_spec_to_used_keys``). ``sources`` name the specs in errors;
+    ``with_defaults``: the first spec is conda-build's internal defaults, which never narrow.
+    """
+    specs = list(specs)
+    names = list(sources) if sources is not None else [f"variant config #{i}" for i in range(len(specs))]
+    groups = _zip_groups(specs)
+    group_of = {k: g for g in groups for k in g}
+    values: dict[str, Any] = {}
+    for source, spec in zip(names, specs, strict=True):
+        _check_zip_lengths(source, spec)
+        extend = EXTEND_KEYS | set(spec.get("extend_keys") or ())
+        for key, value in spec.items():
+            if key == "zip_keys":
+                continue
+            if key in extend:
+                if isinstance(value, Mapping):
+                    merged = dict(values.get(key) or {})
+                    merged.update(value)
+                    values[key] = merged
+                else:
+                    old = values.get(key) or []
+                    values[key] = list(dict.fromkeys([*old, *value]))
+                continue
+            if not isinstance(value, list):
+                values[key] = value
+                continue
+            group = group_of.get(key, (key,))
+            if all(k in spec for k in group):
+                values[key] = list(value)
+            elif key in values:
+                same = all(
+                    len(spec[k]) == len(value) if k in spec else len(values.get(k) or value) == len(value)
+                    for k in group
+                )
+                if same:
+                    values[key] = list(value)
+                elif any(v not in values[key] for v in value):
+                    raise RecipeError(
+                        source, None, f"{key}: sets only part of zip group {list(group)} with new values"
+                    )
+            else:
+                values[key] = list(value)
+    # each file (last first, internal defaults excluded) narrows its keys to the values it lists
+    for spec in reversed(specs[1:] if with_defaults else specs):
+        extend = EXTEND_KEYS | set(spec.get("extend_keys") or ())
+        for key, wanted in spec.items():
+            if key == "zip_keys" or key in extend or not isinstance(wanted, list):
+                continue
+            current = values.get(key)
+            if not isinstance(current, list):
+                continue
+            group = tuple(k for k in group_of.get(key, (key,)) if isinstance(values.get(k), list))
+            rows = [i for i, v in enumerate(current) if v in wanted]
+            if rows and len(rows) < len(current):
+                for k in group:
+                    col = values[k]
+                    values[k] = [col[i] for i in rows if i < len(col)]
+    return VariantConfig(values, groups)
 
 
 @lru_cache(maxsize=512)
@@ -201,7 +262,7 @@ def _combined_cached(
     env = dict(environ)
     specs = [internal_defaults(platform)]
     specs += [load_variant_file(Path(f), platform, env) for f, _ in files]
-    return merge_specs(specs)
+    return merge_specs(specs, ["<conda-build defaults>", *(f for f, _ in files)], with_defaults=True)
 
 
 @lru_cache(maxsize=1024)

@@ -39,6 +39,12 @@ def test_names_are_normalised_and_whitespace_folded() -> None:
     assert (spec.name, spec.version) == ("numpy", ">=2")
 
 
+def test_pip_style_extras_keep_the_name() -> None:
+    cache = SpecCache()
+    spec = cache.parse("dask[complete] >=2022.2.0,<2023.0.0")
+    assert (spec.name, spec.version) == ("dask", ">=2022.2.0,<2023.0.0")
+
+
 def test_invalid_spec_is_a_typed_error_and_cached() -> None:
     cache = SpecCache()
     with pytest.raises(InvalidSpecError, match="invalid requirement"):

@@ -66,3 +66,17 @@ def test_changing_htslib_rebuilds_its_stack_in_order(bioconda_renders) -> None:
         < recipes["recipes/samtools"].layer
         < recipes["recipes/aligncov"].layer
     )
+
+
+def test_anaconda_feedstocks_plan_with_multi_output_recipes(corpus: Path) -> None:
+    """1,708 real feedstocks (multi-output recipes, Anaconda's aggregate config) plan without an error."""
+    options = RenderOptions(
+        exclusive_configs=(corpus / "config" / "anaconda-aggregate-conda_build_config.yaml",)
+    )
+    renders = render_all(discover(corpus / "anaconda"), ["linux-64"], options)
+    plan, _ = assemble_plan(renders, Selection(), PlanSettings(root="anaconda", platforms=("linux-64",)))
+    validate_plan_dict(json.loads(plan.to_json()))
+    assert len(plan.nodes) > 1000 and plan.edges
+    layer = {n.id: n.layer for n in plan.nodes}
+    assert all(layer[e.source] < layer[e.target] for e in plan.edges)
+    assert any(len(n.outputs) > 1 for n in plan.nodes)  # multi-output recipes are one job each

@@ -281,3 +281,99 @@ def test_yaml_numbers_stay_strings_and_repeated_keys_win(tmp_path: Path, options
     (pr,) = render(tmp_path, text, options)
     (o,) = outputs(pr)
     assert (o.version, o.build_number) == ("1.10", 2)
+
+
+def test_jinja_globals_are_available(tmp_path: Path, options: RenderOptions) -> None:
+    text = """\
+    {% set ns = namespace(n=0) %}
+    {% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor %}
+    package: {name: g, version: "{{ ns.n }}"}
+    """
+    (pr,) = render(tmp_path, text, options)
+    assert outputs(pr)[0].version == "3"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+        "{{ 'a' * 100000000 }}",
+        "{{ 10 ** 100000000 }}",
+    ],
+)
+def test_runaway_templates_are_errors_not_hangs(tmp_path: Path, options: RenderOptions, expr: str) -> None:
+    (pr,) = render(tmp_path, expr + "\npackage: {name: x, version: 1}\n", options)
+    assert pr.error is not None and "Jinja" in pr.error.message
+
+
+def test_selectors_apply_to_the_raw_text_before_jinja(tmp_path: Path, options: RenderOptions) -> None:
+    # conda-build's template loader drops unselected lines before Jinja runs: only the selected
+    # {% set %} happens, and a comment or selector inside a multi-line Jinja block is harmless.
+    text = """\
+    {% set version = "1.0" %}  # [linux]
+    {% set version = "2.0" %}  # [osx]
+    {% set parts = [
+        "a",
+        "b",   # [osx]
+        # a comment with {{ broken jinja
+    ] %}
+    package: {name: s, version: "{{ version }}-{{ parts|join('') }}"}
+    """
+    lin, osx = render(tmp_path, text, options, ("linux-64", "osx-arm64"))
+    assert outputs(lin)[0].version == "1.0-a"
+    assert outputs(osx)[0].version == "2.0-ab"
+
+
+def test_metapackage_output_for_the_recipe_name(tmp_path: Path, options: RenderOptions) -> None:
+    # top-level run requirements naming an output: conda-build adds an output with the recipe name
+    text = """\
+    package: {name: meta, version: 1}
+    requirements:
+      run:
+        - libmeta
+    outputs:
+      - name: libmeta
+    """
+    (pr,) = render(tmp_path, text, options)
+    assert sorted(o.name for o in outputs(pr)) == ["libmeta", "meta"]
+
+
+def test_used_keys_per_output_and_forced_keys(tmp_path: Path, options: RenderOptions) -> None:
+    text = """\
+    package: {name: k, version: 1}
+    build:
+      force_use_keys:
+        - numpy
+      force_ignore_keys:
+        - openmpi
+    requirements:
+      host:
+        - openmpi
+      run:
+        - zlib
+    extra:
+      test_on: gpu
+    """
+    (pr,) = render(tmp_path, text, options)
+    (o,) = outputs(pr)
+    assert "zlib" not in o.variant  # only a bare run requirement: not a variant dimension
+    assert "numpy" in o.variant and "openmpi" not in o.variant
+    assert o.test_on == "gpu"
+
+
+def test_numpy_xx_and_noarch_output(tmp_path: Path, options: RenderOptions) -> None:
+    text = """\
+    package: {name: n, version: 1}
+    outputs:
+      - name: n-lib
+        requirements:
+          host:
+            - numpy x.x
+      - name: n-data
+        build:
+          noarch: generic
+    """
+    (pr,) = render(tmp_path, text, options)
+    by = {o.name: o for o in outputs(pr)}
+    assert by["n-lib"].requirements.host == ("numpy 2",)
+    assert by["n-data"].noarch == "generic" and by["n-lib"].noarch is None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.model import RecipeError
 from planner.v0_used import trim_build_only, used_in_text
-from planner.variants import combined_config, expand, load_variant_file, merge_specs
+from planner.variants import VariantConfig, combined_config, expand, load_variant_file, merge_specs
 
 CONFIG = """\
 c_compiler:
@@ -112,7 +114,7 @@ def test_noarch_takes_the_newest_python(cfg: Path) -> None:
 
 KEYS = frozenset(
     {"python", "zlib", "c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT", "numpy", "perl", "openmpi"}
-    | {"r_base", "cdt_name", "mpi"}
+    | {"r_base", "cdt_name", "mpi", "python_min"}
 )
 COMPILER_C = {"c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT"}
 
@@ -137,6 +139,9 @@ COMPILER_C = {"c_compiler", "c_compiler_version", "CONDA_BUILD_SYSROOT"}
         ('{% set name = "perl-email-zlib" %}\n', {"perl", "zlib"}),  # whole words right of set
         ('{% set zlib = "x" %}\n', set()),  # the variable being set does not count
         ('{% set name = "zlibber" %}\n', set()),
+        ("    - python {{ python_min }}\n", {"python_min"}),  # a whole word: not python
+        ("    - python >={{python_min}}\n", {"python_min"}),
+        ("{% for m in mpi %}\n", {"mpi"}),
         ("    - foo  # [perl]\n", set()),  # selectors count only on the unselected text
     ],
 )
@@ -152,3 +157,65 @@ def test_trim_build_only() -> None:
     # numpy only in run (bare) is dropped; python only in build is ignored (ignore_build_only_deps)
     kept = trim_build_only({"numpy", "python", "zlib"}, ["python"], ["zlib"], ["numpy"], ["python", "numpy"])
     assert kept == {"zlib"}
+
+
+def test_partial_zip_override_selects_rows(cfg: Path, tmp_path: Path) -> None:
+    # a recipe-local config listing fewer pythons than its zip partners selects those rows
+    local = tmp_path / "local.yaml"
+    local.write_text("python:\n  - 3.11.* *_cpython\n  - 3.12.* *_cpython\n")
+    config = combined_config([cfg, local], "linux-64", {})
+    assert config.values["python"] == ["3.11.* *_cpython", "3.12.* *_cpython"]
+    assert config.values["is_python_min"] == ["false", "false"]
+    assert [v["python"] for v in expand(config, {"python"})] == ["3.11.* *_cpython", "3.12.* *_cpython"]
+
+
+def test_partial_zip_override_with_new_values_is_an_error(cfg: Path, tmp_path: Path) -> None:
+    local = tmp_path / "local.yaml"
+    local.write_text("python:\n  - 3.9.* *_cpython\n")
+    with pytest.raises(RecipeError) as info:
+        combined_config([cfg, local], "linux-64", {})
+    assert info.value.path.endswith("local.yaml")
+
+
+def test_whole_zip_group_override_replaces(cfg: Path, tmp_path: Path) -> None:
+    local = tmp_path / "local.yaml"
+    local.write_text("python:\n  - 3.9.* *_cpython\nis_python_min:\n  - true\n")
+    config = combined_config([cfg, local], "linux-64", {})
+    assert config.values["python"] == ["3.9.* *_cpython"]
+
+
+def test_zip_group_lengths_must_agree(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a:\n  - 1\n  - 2\nb:\n  - 1\nzip_keys:\n  -\n    - a\n    - b\n")
+    with pytest.raises(RecipeError):
+        combined_config([bad], "linux-64", {})
+
+
+# --- properties of the expansion -------------------------------------------------------------
+
+_values = st.lists(st.sampled_from(["1", "2", "3", "4"]), min_size=1, max_size=3, unique=True)
+
+
+@given(
+    a=_values,
+    b=_values,
+    zipped=st.lists(st.sampled_from(["5", "6", "7"]), min_size=1, max_size=3),
+    used=st.sets(st.sampled_from(["a", "b", "z1", "z2", "unused"])),
+)
+def test_expand_properties(a: list[str], b: list[str], zipped: list[str], used: set[str]) -> None:
+    config = VariantConfig({"a": a, "b": b, "z1": zipped, "z2": [v + "x" for v in zipped]}, (("z1", "z2"),))
+    variants = expand(config, used)
+    expected = 1
+    if "a" in used:
+        expected *= len(a)
+    if "b" in used:
+        expected *= len(b)
+    if used & {"z1", "z2"}:
+        expected *= len(dict.fromkeys(zipped))
+    assert len(variants) == expected
+    for v in variants:
+        assert v["z2"] == v["z1"] + "x"  # zipped keys move together
+        for key in ("a", "b", "z1"):
+            if key not in used and not (key == "z1" and "z2" in used):
+                assert v[key] == config.values[key][0]  # unused keys keep their first value
+    assert len({tuple(sorted(v.items())) for v in variants}) == len(variants)  # no duplicates

@@ -1,4 +1,4 @@
-// Records every script or resource error into <html data-errors> (read by the headless browser test).
+// Records every script or resource error in the root element's data-errors attribute (read by the browser test).
 (function () {
   var root = document.documentElement, errors = [];
   function record(msg) { errors.push(String(msg)); root.setAttribute('data-errors', JSON.stringify(errors)); }
