@@ -61,6 +61,7 @@ class PlanRequest:
     providers: Mapping[str, str] = field(default_factory=dict)
     noarch_platform: str | None = None
     jobs: int = 1  # render parallelism
+    cache_dir: Path | None = None  # the render cache (planner.render_cache); None: no cache
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from stackplan.cli.plan_options import (
+    CacheDirOpt,
     ChangedFilesOpt,
     ChangedOpt,
     ConfigOpt,
@@ -23,6 +24,7 @@ from stackplan.cli.plan_options import (
     ExclusiveConfigOpt,
     JobsOpt,
     NoarchPlatformOpt,
+    NoCacheOpt,
     PackageOpt,
     PlatformOpt,
     ProviderOpt,
@@ -119,7 +121,9 @@ def plan(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     changed: ChangedOpt = None,
     changed_files: ChangedFilesOpt = None,
     package: PackageOpt = None,
@@ -165,6 +169,8 @@ def plan(
         strict_cycles=strict_cycles,
         durations=durations,
         jobs=jobs,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
     )
     result = _make_plan(request)
     if output is not None:
@@ -185,7 +191,9 @@ def graph(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     changed: ChangedOpt = None,
     changed_files: ChangedFilesOpt = None,
     package: PackageOpt = None,
@@ -234,6 +242,8 @@ def graph(
                 provider=provider,
                 noarch_platform=noarch_platform,
                 jobs=jobs,
+                cache_dir=cache_dir,
+                no_cache=no_cache,
             )
         )
     _write(export(the_plan, fmt), output)
@@ -255,7 +265,9 @@ def preview(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     downstream_depth: DownstreamDepthOpt = None,
     exclude: ExcludeOpt = None,
     skiplist: SkiplistOpt = None,
@@ -292,6 +304,8 @@ def preview(
         provider=provider,
         noarch_platform=noarch_platform,
         jobs=jobs,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
     )
     from planner.export.markdown import to_markdown
 

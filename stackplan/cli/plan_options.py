@@ -21,6 +21,8 @@ import typer
 from typer.core import TyperCommand
 
 from planner.plan import PlanRequest
+from planner.render_cache import default_cache_dir
+from planner.render_pool import default_jobs
 from planner.select import UNLIMITED
 
 PANEL = "Selection"
@@ -60,8 +62,30 @@ ConfigOpt = Annotated[
     ),
 ]
 JobsOpt = Annotated[
-    int,
-    typer.Option("--jobs", "-j", min=1, help="Render with this many processes.", rich_help_panel="Rendering"),
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Render with this many processes (default: the number of CPUs).",
+        rich_help_panel="Rendering",
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Render cache directory (default: $STACKPLAN_CACHE_DIR, else ~/.cache/stackplan).",
+        rich_help_panel="Rendering",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Render every recipe; neither read nor write the cache.",
+        rich_help_panel="Rendering",
+    ),
 ]
 ChangedOpt = Annotated[
     str | None,
@@ -228,7 +252,9 @@ def make_request(
     durations: Path | None = None,
     provider: list[str] | None = None,
     noarch_platform: str | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    no_cache: bool = False,
 ) -> PlanRequest:
     """The :class:`PlanRequest` for a command line's selection options."""
     depth = None
@@ -252,7 +278,8 @@ def make_request(
         durations=durations,
         providers=parse_providers(provider),
         noarch_platform=check_noarch_platform(noarch_platform),
-        jobs=jobs,
+        jobs=jobs or default_jobs(),
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
     )
 
 
