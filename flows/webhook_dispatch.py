@@ -156,6 +156,7 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
     ensure_commits(trigger, settings.repo_dir, settings.fetch_remote)
     tree = checkout(settings.repo_dir, trigger.head_sha, settings.state_dir)
     from planner.plan import PlanRequest, build_plan
+    from planner.render_cache import default_cache_dir
 
     root = tree / settings.subdir if settings.subdir else tree
     changed = changed_list = None
@@ -173,6 +174,7 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
         changed=changed,
         changed_files=changed_list,
         skip_existing=settings.skip_existing,
+        cache_dir=default_cache_dir(),  # webhook plans of one repository stay warm between events
     )
     return build_plan(request).with_hash()
 
