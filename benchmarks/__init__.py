@@ -70,33 +70,70 @@ def tree_rss(pid: int | None = None) -> int:
     return total
 
 
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _tree(pid: int | None = None) -> list[int]:
+    out, stack = [], [pid or os.getpid()]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        stack.extend(_children(p))
+    return out
+
+
 class PeakRss:
-    """Samples the RSS of this process tree every ``interval`` s while active; ``.peak`` is the maximum.
+    """Samples this process tree every ``interval`` s while active: peak RSS and CPU seconds used.
 
     ``ru_maxrss`` alone cannot answer "how much memory did the run need": it is per process, and for
-    children only the largest one. Summing the tree's RSS at each sample counts the workers together
-    (shared pages are counted once per process, so this errs on the high side).
+    children only the largest one (and forkserver workers are not our children at all). Summing the
+    tree's RSS at each sample counts the workers together (shared pages are counted once per process,
+    so this errs on the high side). ``cpu_seconds`` is the CPU time the tree spent while sampled: on a
+    machine shared with other work the wall time says little, the CPU time says what the run costs
+    (a worker's last < ``interval`` s may be missed).
     """
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peak = 0
+        self._start: dict[int, int] = {}
+        self._last: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        total = 0
+        for pid in _tree():
+            total += _rss_bytes(pid)
+            ticks = _cpu_ticks(pid)
+            self._last[pid] = max(self._last.get(pid, 0), ticks)
+        self.peak = max(self.peak, total)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss())
+            self._sample()
             self._stop.wait(self.interval)
 
+    @property
+    def cpu_seconds(self) -> float:
+        ticks = sum(t - self._start.get(pid, 0) for pid, t in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> PeakRss:
+        self._start = {pid: _cpu_ticks(pid) for pid in _tree()}
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, tree_rss())
+        self._sample()
 
 
 def maxrss_self_children() -> tuple[int, int]:

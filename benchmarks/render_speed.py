@@ -52,16 +52,21 @@ def corpus_options():
     return RenderOptions(exclusive_configs=tuple(CORPUS / c for c in CONFIGS))
 
 
-def per_recipe_platform_ms(sources, options, platforms=PLATFORMS) -> list[float]:
-    """Milliseconds per recipe-platform for each source, rendered in this process."""
+def per_recipe_platform_ms(sources, options, platforms=PLATFORMS) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds per recipe-platform for each source, rendered in this process.
+
+    The CPU time is what the render costs whatever else the machine runs; the wall time is what a
+    user waits on this machine at this load.
+    """
     from planner.render import render_recipe
 
-    out = []
+    wall, cpu = [], []
     for s in sources:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         render_recipe(s, platforms, options)
-        out.append((time.perf_counter() - t0) * 1000 / len(platforms))
-    return out
+        wall.append((time.perf_counter() - t0) * 1000 / len(platforms))
+        cpu.append((time.process_time() - c0) * 1000 / len(platforms))
+    return wall, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,35 +89,43 @@ def main(argv: list[str] | None = None) -> int:
     n = len(sources)
     step = max(1, n // args.sample) if args.sample else 1
     sample = sources[::step]
-    per = per_recipe_platform_ms(sample, options)
+    per, per_cpu = per_recipe_platform_ms(sample, options)
     per_sorted = sorted(per)
     p90 = per_sorted[int(0.9 * (len(per_sorted) - 1))] if per_sorted else float("nan")
 
     walls: list[float] = []
+    cpus: list[float] = []
     errors = 0
-    with PeakRss() as rss:
-        for _ in range(args.runs):
-            with Timer() as t:
-                renders = render_all(sources, PLATFORMS, options, jobs=args.jobs, cache=None)
-            walls.append(t.seconds)
-            errors = sum(1 for r in renders if not r.ok)
-    self_max, child_max = maxrss_self_children()
+    peak = 0
+    for _ in range(args.runs):
+        with PeakRss() as rss, Timer() as t:
+            renders = render_all(sources, PLATFORMS, options, jobs=args.jobs, cache=None)
+        walls.append(t.seconds)
+        cpus.append(rss.cpu_seconds)
+        peak = max(peak, rss.peak)
+        errors = sum(1 for r in renders if not r.ok)
+    self_max, _ = maxrss_self_children()  # workers are the forkserver's children, not ours
     wall = median(walls)
     pairs = n * len(PLATFORMS)
     med = median(per)
-    ok = med <= 2.0 and (args.limit or wall <= 60) and rss.peak <= 2 * GIB
+    ok = med <= 2.0 and (args.limit or wall <= 60) and peak <= 2 * GIB
+    idle_wall = median(cpus) / args.jobs
+    ok_cpu = median(per_cpu) <= 2.0 and (args.limit or idle_wall <= 60) and peak <= 2 * GIB
     table = [
         "| figure | value | target |",
         "|---|---|---|",
         f"| recipe dirs | {n} ({'limited' if args.limit else 'whole corpus'}) | 9,323 |",
         f"| median ms per recipe-platform (1 process, {len(sample)} recipes x 4 platforms) | "
-        f"{med:.2f} ms (p90 {p90:.2f} ms) | <= 2 ms |",
+        f"{med:.2f} ms wall (p90 {p90:.2f} ms); {median(per_cpu):.2f} ms CPU | <= 2 ms |",
         f"| whole run wall, {args.jobs} processes (median of {len(walls)}: "
         f"{', '.join(f'{w:.1f}' for w in walls)} s) | {wall:.1f} s | <= 60 s |",
         f"| renders per second (recipe-platforms / wall) | {pairs / wall:.0f} | |",
+        f"| CPU time of the whole run, all processes (median) | {median(cpus):.1f} s = "
+        f"{median(cpus) * 1000 / pairs:.2f} ms per recipe-platform; on an idle {args.jobs}-core machine "
+        f"~{median(cpus) / args.jobs:.0f} s wall | |",
         f"| recipe-platforms with an error | {errors} of {pairs} | |",
-        f"| peak RSS, process tree (sampled) | {fmt_bytes(rss.peak)} | <= 2 GiB |",
-        f"| ru_maxrss: caller / largest worker | {fmt_bytes(self_max)} / {fmt_bytes(child_max)} | |",
+        f"| peak RSS, process tree (sampled) | {fmt_bytes(peak)} | <= 2 GiB |",
+        f"| ru_maxrss of the calling process | {fmt_bytes(self_max)} | |",
         f"| discover | {t_discover.seconds * 1000:.0f} ms | |",
     ]
     md = "\n".join(
@@ -126,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *table,
             "",
-            f"Verdict: {'all targets met' if ok else 'NOT all targets met (see the table)'}.",
+            f"Verdict on the wall clock at this load: {'all targets met' if ok else 'NOT all targets met'}; "
+            f"on CPU time (what an idle machine would show): "
+            f"{'all targets met' if ok_cpu else 'NOT all targets met'}.",
         ]
     )
     print(md)

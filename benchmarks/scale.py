@@ -70,7 +70,7 @@ _TIMED = {
 # -- the measuring process ---------------------------------------------------------------------------------
 
 
-def _instrument(times: dict[str, float], cache_dir: str | None, jobs: int) -> None:
+def _instrument(times: dict[str, float], cpu: dict[str, float], cache_dir: str | None, jobs: int) -> None:
     """Wrap the stage functions so their time adds up in ``times``; make render_all use the cache."""
     import importlib
 
@@ -82,11 +82,12 @@ def _instrument(times: dict[str, float], cache_dir: str | None, jobs: int) -> No
                     from planner.render_cache import RenderCache
 
                     kwargs["cache"] = RenderCache(Path(cache_dir))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 times[stage] += time.perf_counter() - t0
+                cpu[stage] += time.process_time() - c0
 
         timed.__wrapped__ = fn
         return timed
@@ -103,9 +104,10 @@ def _instrument(times: dict[str, float], cache_dir: str | None, jobs: int) -> No
 
 def measure_one(spec: dict) -> dict:
     """Plan (or only render) one tree as ``spec`` says, in this process; stage times and counters."""
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     times: dict[str, float] = defaultdict(float)
-    _instrument(times, spec.get("cache_dir"), spec.get("jobs", 2))
+    cpu: dict[str, float] = defaultdict(float)
+    _instrument(times, cpu, spec.get("cache_dir"), spec.get("jobs", 2))
     root = Path(spec["root"])
     platforms = tuple(spec["platforms"])
     exclusive = tuple(Path(p) for p in spec.get("exclusive_configs", ()))
@@ -129,17 +131,20 @@ def measure_one(spec: dict) -> dict:
             root=root, platforms=platforms, exclusive_configs=exclusive, jobs=spec.get("jobs", 2)
         )
         plan = build_plan(request)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         text = plan.to_json()
         times["json"] += time.perf_counter() - t0
+        cpu["json"] += time.process_time() - c0
         out["nodes"] = len(plan.nodes)
         out["bytes"] = len(text)
         out["errors"] = len(getattr(plan, "errors", ()) or ())
     total = time.perf_counter() - t_start
     times["other"] = max(0.0, total - sum(times.values()))
+    cpu["other"] = max(0.0, time.process_time() - c_start - sum(cpu.values()))
     import resource
 
     out["stages"] = dict(times)
+    out["stages_cpu"] = dict(cpu)  # this process only: render workers are not in it
     out["inside"] = total
     out["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return out
@@ -156,6 +161,7 @@ def run_measured(spec: dict) -> dict:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = t.seconds
     result["peak_rss"] = rss.peak
+    result["cpu"] = rss.cpu_seconds
     return result
 
 
@@ -163,7 +169,11 @@ def run_measured(spec: dict) -> dict:
 
 
 def _stage_cells(r: dict) -> str:
-    return " | ".join(f"{r['stages'].get(s, 0.0):.2f}" for s in STAGES)
+    """Per stage: wall seconds, and in parentheses the CPU seconds of the plan process (when measured)."""
+    cpu = r.get("stages_cpu") or {}
+    return " | ".join(
+        f"{r['stages'].get(s, 0.0):.2f}" + (f" ({cpu.get(s, 0.0):.2f})" if cpu else "") for s in STAGES
+    )
 
 
 def part_corpus(args) -> list[str]:
@@ -189,13 +199,19 @@ def part_corpus(args) -> list[str]:
         f"#### Whole corpus, {'plan' if args.corpus_mode == 'plan' else 'discover + render'} "
         f"({args.limit or 'all'} recipe dirs, 4 platforms, {args.jobs} processes)",
         "",
-        "| run | wall, process start included (s) | peak RSS (tree) | " + " | ".join(STAGES) + " |",
-        "|---|---|---|" + "---|" * len(STAGES),
+        "Stage cells: wall seconds (in parentheses, when measured: CPU seconds of the plan process itself; "
+        "render workers are counted in the CPU column only).",
+        "",
+        "| run | wall, process start included (s) | CPU, all processes (s) | peak RSS (tree) | "
+        + " | ".join(STAGES)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(STAGES),
     ]
     for name, runs in (("cold", cold), ("warm", warm)):
         for i, r in enumerate(runs):
             lines.append(
-                f"| {name} {i + 1} | {r['wall']:.2f} | {fmt_bytes(r['peak_rss'])} | {_stage_cells(r)} |"
+                f"| {name} {i + 1} | {r['wall']:.2f} | {r['cpu']:.2f} | {fmt_bytes(r['peak_rss'])} | "
+                f"{_stage_cells(r)} |"
             )
     mc, mw = median([r["wall"] for r in cold]), median([r["wall"] for r in warm])
     peak = max(r["peak_rss"] for r in cold + warm)
@@ -203,6 +219,9 @@ def part_corpus(args) -> list[str]:
         "",
         f"Median cold {mc:.1f} s (target <= 60 s), median warm {mw:.2f} s (target <= 5 s), "
         f"peak RSS {fmt_bytes(peak)} (target <= 2 GiB); {len(cold)} cold and {len(warm)} warm runs. "
+        f"CPU: cold {median([r['cpu'] for r in cold]):.1f} s, warm {median([r['cpu'] for r in warm]):.2f} s "
+        f"(on an idle {args.jobs}-core machine the cold wall would be about "
+        f"{median([r['cpu'] for r in cold]) / args.jobs:.0f} s). "
         f"Renders with an error: {cold[0].get('errors', '?')}.",
     ]
     return lines
@@ -234,11 +253,16 @@ def part_preview(args) -> list[str]:
     repo, cache_dir = work / "repo", work / "cache"
     try:
         with Timer() as t_setup:
-            shutil.copytree(CORPUS / "bioconda" / "recipes", repo / "recipes")
+            src = CORPUS / "bioconda" / "recipes"
+            if args.limit:  # a smaller tree, for trying the benchmark out
+                for d in sorted(p.name for p in src.iterdir())[: args.limit]:
+                    shutil.copytree(src / d, repo / "recipes" / d)
+            else:
+                shutil.copytree(src, repo / "recipes")
             _git(repo, "init", "-q", "-b", "main")
             _git(repo, "add", "-A")
             _git(repo, "commit", "-q", "-m", "corpus")
-            meta = repo / "recipes" / "samtools" / "meta.yaml"
+            meta = repo / "recipes" / "samtools" / "meta.yaml"  # a hub of bioconda: many dependents
             if not meta.exists():
                 meta = sorted((repo / "recipes").glob("*/meta.yaml"))[0]
             meta.write_text(meta.read_text() + "\n# touched by the scale benchmark\n")
@@ -249,23 +273,28 @@ def part_preview(args) -> list[str]:
             first = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
         if first.returncode not in (0, 1):
             raise RuntimeError(f"preview failed ({first.returncode}): {first.stderr[-3000:]}")
-        walls, peaks = [], []
+        walls, peaks, cpus = [], [], []
         for _ in range(args.preview_runs):
             with PeakRss() as rss, Timer() as t:
                 subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
             walls.append(t.seconds)
             peaks.append(rss.peak)
+            cpus.append(rss.cpu_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [
-        f"#### `stackplan preview`, one changed recipe ({meta.parent.name}), warm cache",
+        f"#### `stackplan preview`, one changed recipe ({meta.parent.name}), warm cache"
+        + (f" ({args.limit} recipe dirs)" if args.limit else " (whole corpus)"),
         "",
-        f"Git repo of the whole corpus made in {t_setup.seconds:.0f} s; the first (cold) preview took "
+        f"Git repo of {f'the first {args.limit} recipe dirs' if args.limit else 'the whole corpus'} made in"
+        f" {t_setup.seconds:.0f} s; the first (cold) preview took "
         f"{t_warmup.seconds:.1f} s and filled the cache. Then {len(walls)} runs, end to end as a subprocess "
         f"(interpreter start, imports, discover, hashing, cache reads, graph, markdown): "
         f"{', '.join(f'{w:.2f}' for w in walls)} s.",
         "",
-        f"Median {median(walls):.2f} s (target <= 2 s), peak RSS {fmt_bytes(max(peaks))}.",
+        f"Median {median(walls):.2f} s (target <= 2 s), peak RSS {fmt_bytes(max(peaks))}; CPU time "
+        f"{', '.join(f'{c:.2f}' for c in cpus)} s (median {median(cpus):.2f} s: about the wall time on an "
+        "idle machine, as a warm preview runs in one process).",
         "",
         "Command: `"
         + " ".join(Path(c).name if c == sys.executable else c for c in cmd).replace(str(repo), "REPO")
@@ -276,15 +305,14 @@ def part_preview(args) -> list[str]:
 def part_ecosystem(args) -> list[str]:
     from benchmarks.gen_ecosystem import generate, write
 
-    rows = []
+    rows: dict[int, dict] = {}
     for size in args.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"stackplan-bench-eco{size}-"))
         try:
-            with Timer() as t_gen:
-                write(work / "tree", generate(size))
+            write(work / "tree", generate(size))
             runs = []
-            n_runs = 3 if size <= 3000 else 1
-            for _ in range(min(n_runs, args.eco_runs)):
+            n_runs = args.eco_runs if size <= 3000 else 1
+            for _ in range(n_runs):
                 shutil.rmtree(work / "cache", ignore_errors=True)
                 runs.append(
                     run_measured(
@@ -301,29 +329,57 @@ def part_ecosystem(args) -> list[str]:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         best = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]  # the median run
-        rows.append((size, len(runs), best, t_gen.seconds))
+        best["runs"] = len(runs)
+        best["load"] = os.getloadavg()[0]
+        best["when"] = time.strftime("%H:%M UTC", time.gmtime())
+        rows[size] = best
+    if not args.no_write:  # sizes run separately accumulate in one table
+        stored = _load_results()
+        stored.setdefault("ecosystem", {}).update({str(k): v for k, v in rows.items()})
+        _save_results(stored)
+        rows = {int(k): v for k, v in stored["ecosystem"].items()}
     lines = [
         f"#### Generated ecosystems, 7 platforms, cold plan, {args.jobs} processes",
         "",
-        "| recipes | runs | wall (median, s) | peak RSS (tree) | plan nodes | "
+        "Stage cells: wall seconds (in parentheses, when measured: CPU seconds of the plan process itself; "
+        "render workers are counted in the CPU column only).",
+        "",
+        "| recipes | runs | wall (median, s) | CPU (s) | peak RSS (tree) | plan nodes | "
         + " | ".join(f"{s} (s)" for s in STAGES)
-        + " | dominant stage |",
-        "|---|---|---|---|---|" + "---|" * len(STAGES) + "---|",
+        + " | dominant stage | measured (load 1 min) |",
+        "|---|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|",
     ]
-    for size, n, r, _ in rows:
+    for size, r in sorted(rows.items()):
         dominant = max(STAGES, key=lambda s: r["stages"].get(s, 0.0))
         lines.append(
-            f"| {size:,} | {n} | {r['wall']:.1f} | {fmt_bytes(r['peak_rss'])} | {r.get('nodes', '?')} | "
-            f"{_stage_cells(r)} | {dominant} |"
+            f"| {size:,} | {r['runs']} | {r['wall']:.1f} | {r.get('cpu', float('nan')):.0f} | "
+            f"{fmt_bytes(r['peak_rss'])} | "
+            f"{r.get('nodes', '?')} | {_stage_cells(r)} | {dominant} | "
+            f"{r.get('when', '?')} ({r.get('load', 0):.1f}) |"
         )
-    big = [r for size, _, r, _ in rows if size >= 30000]
+    big = rows.get(30000)
     if big:
         lines += [
             "",
-            f"30k recipes: {big[0]['wall']:.0f} s (target <= 300 s), {fmt_bytes(big[0]['peak_rss'])} "
-            f"(target <= 8 GiB).",
+            f"30k recipes: {big['wall']:.0f} s (target <= 300 s), "
+            f"{fmt_bytes(big['peak_rss'])} (target <= 8 GiB).",
         ]
     return lines
+
+
+RESULTS = PROJECT / "docs" / "bench-scale.json"
+
+
+def _load_results() -> dict:
+    try:
+        return json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_results(data: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,26 +404,19 @@ def main(argv: list[str] | None = None) -> int:
     if {"corpus", "preview"} & set(parts) and not (CORPUS / "bioconda" / "recipes").is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 2
-    sections = []
     for part in parts:
         print(f"-- {part}", file=sys.stderr, flush=True)
-        sections += [
-            *{"corpus": part_corpus, "preview": part_preview, "ecosystem": part_ecosystem}[part](args),
-            "",
-        ]
-    md = "\n".join(
-        [
-            "### Scale (issue 6)",
-            "",
-            f"Measured {machine_line()}.",
-            f"Rerun: `python -m benchmarks scale --part {' --part '.join(parts)}`.",
-            "",
-            *sections,
-        ]
-    )
-    print(md)
-    if not args.no_write:
-        write_section(PROJECT / "docs" / "benchmarks.md", "scale-" + "-".join(parts), md)
+        lines = {"corpus": part_corpus, "preview": part_preview, "ecosystem": part_ecosystem}[part](args)
+        md = "\n".join(
+            [
+                f"Measured {machine_line()}. Rerun: `python -m benchmarks scale --part {part}`.",
+                "",
+                *lines,
+            ]
+        )
+        print(md, flush=True)
+        if not args.no_write:
+            write_section(PROJECT / "docs" / "benchmarks.md", f"scale-{part}", md)
     return 0
 
 

@@ -16,7 +16,6 @@ Steps, each its own function so each can be tested on real inputs:
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -121,32 +120,30 @@ def changed_paths(trigger: BuildTrigger, repo_dir: Path, remote: str | None = No
 
 
 _CHECKOUT_LOCK = threading.Lock()
+#: Checkouts not used for this long are removed when the next one is made (a queued build reads its
+#: recipes from its checkout, so this must outlast the longest wait for a worker).
+CHECKOUT_MAX_AGE = 3 * 24 * 3600.0
 
 
-def checkout(repo_dir: Path, sha: str, state_dir: Path) -> Path:
+def checkout(repo_dir: Path, sha: str, state_dir: Path, *, max_age: float = CHECKOUT_MAX_AGE) -> Path:
     """A detached git worktree of ``repo_dir`` at ``sha`` under ``<state>/checkouts/<sha>`` (made once).
 
     A worktree, not an export: it shares the clone's objects, so the planner can diff the event's
     commit range inside it (including variant-config changes, which need both versions of a file),
     and the build reads exactly the pushed commit whatever branch the clone has checked out.
+    Checkouts unused for ``max_age`` seconds are pruned first (``planner.git_checkout``).
     """
-    dest = state_dir / "checkouts" / sha
+    from planner.git_checkout import cached_checkout, prune_checkouts
+    from planner.gitchanges import GitError
+
     with _CHECKOUT_LOCK:
-        if dest.is_dir() and _head_of(dest) == sha:
-            return dest
         if not _has_commit(repo_dir, sha):
             raise DispatchError(f"commit {sha} is not in {repo_dir}: fetch it into the checkout first")
-        if dest.exists():  # a broken earlier attempt
-            shutil.rmtree(dest)
-            _git(repo_dir, "worktree", "prune")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _git(repo_dir, "worktree", "add", "--detach", "--quiet", str(dest), sha)
-    return dest
-
-
-def _head_of(path: Path) -> str | None:
-    proc = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, check=False)
-    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+        prune_checkouts(repo_dir, state_dir, max_age, keep=(sha,))
+        try:
+            return cached_checkout(repo_dir, sha, state_dir)
+        except GitError as exc:
+            raise DispatchError(str(exc)) from exc
 
 
 def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) -> Any:
@@ -159,6 +156,7 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
     ensure_commits(trigger, settings.repo_dir, settings.fetch_remote)
     tree = checkout(settings.repo_dir, trigger.head_sha, settings.state_dir)
     from planner.plan import PlanRequest, build_plan
+    from planner.render_cache import default_cache_dir
 
     root = tree / settings.subdir if settings.subdir else tree
     changed = changed_list = None
@@ -176,6 +174,7 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
         changed=changed,
         changed_files=changed_list,
         skip_existing=settings.skip_existing,
+        cache_dir=default_cache_dir(),  # webhook plans of one repository stay warm between events
     )
     return build_plan(request).with_hash()
 

@@ -99,7 +99,7 @@ def break_cycles(graph: nx.DiGraph) -> list[Cycle]:
                 CycleEdge(u, v, sub.edges[u, v].get("phase", ""), sub.edges[u, v].get("spec", ""))
                 for u, v in pairs
             )
-            platforms = sorted({graph.nodes[n]["job"].lane for n, _ in pairs if "job" in graph.nodes[n]})
+            platforms = sorted({graph.nodes[n]["job"].platform for n, _ in pairs if "job" in graph.nodes[n]})
             cycles.append(Cycle(edges, weakest, tuple(platforms)))
             sub.remove_edge(*weakest)
             graph.remove_edge(*weakest)

@@ -32,15 +32,19 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import networkx as nx
 
+from planner.gc_pause import gc_paused
 from planner.matchspec import Spec, SpecCache
 from planner.model import RenderedOutput, RenderedRecipe, Variant
 from planner.platforms import BUILD_SUBDIRS, DEFAULT_NOARCH_BUILD_PLATFORM
 
 #: Edge phases, strongest first (the same order as ``planner.plan_model.EDGE_PHASES``).
 PHASE_RANK: dict[str, int] = {"host": 0, "build": 1, "run": 2, "test": 3}
+#: "Not parsed yet" in the local spec memo of :func:`build_graph` (None means "invalid").
+_UNPARSED = object()
 #: Variant keys that name the platform itself: they differ across platforms by construction.
 PLATFORM_KEYS = frozenset({"target_platform", "build_platform"})
 
@@ -51,7 +55,9 @@ class Job:
 
     ``platform`` is the target subdir, or ``"noarch"`` for a job every output of which is noarch
     (built once, on ``build_platform``, and satisfying dependents on every platform). ``lane`` is the
-    platform whose layers the job is drawn in (its build platform for noarch jobs).
+    platform whose layers the job is drawn in: its **build** platform, the workers it runs on — a
+    noarch job built on linux-64 and a linux-aarch64 job cross-compiled on linux-64 are both in the
+    linux-64 lane, as in the flows (``flows/lanes.py``) and the work pools (``PlanNode.pool``).
     """
 
     id: str
@@ -79,7 +85,7 @@ class Job:
 
     @property
     def lane(self) -> str:
-        return self.build_platform if self.platform == "noarch" else self.platform
+        return self.build_platform
 
     @property
     def is_noarch(self) -> bool:
@@ -219,8 +225,10 @@ def _unique_ids(jobs: list[Job]) -> list[Job]:
     return sorted(fixed, key=lambda j: j.id)
 
 
-@dataclass(frozen=True)
-class _Provided:
+class _Provided(NamedTuple):
+    """One output of one job that a requirement could be satisfied by (a tuple: millions are made
+    for the whole corpus, and a frozen dataclass's ``__init__`` is several times slower)."""
+
     job: Job
     output: RenderedOutput
 
@@ -228,15 +236,22 @@ class _Provided:
 def provider_index(jobs: Iterable[Job], platforms: Iterable[str]) -> dict[str, dict[str, list[_Provided]]]:
     """platform -> package name -> the (job, output) pairs that build it there (noarch: everywhere)."""
     platforms = tuple(platforms)
-    index: dict[str, dict[str, list[_Provided]]] = {p: defaultdict(list) for p in platforms}
+    index: dict[str, dict[str, list[_Provided]]] = {p: {} for p in platforms}
     for job in jobs:
         if job.skip:
             continue
-        where = (*platforms, job.lane) if job.is_noarch else (job.platform,)
-        for platform in dict.fromkeys(where):
-            slot = index.setdefault(platform, defaultdict(list))
-            for output in job.outputs:
-                slot[output.name].append(_Provided(job, output))
+        pairs = [(output.name, _Provided(job, output)) for output in job.outputs]
+        where = dict.fromkeys((*platforms, job.build_platform)) if job.is_noarch else (job.platform,)
+        for platform in where:
+            slot = index.get(platform)
+            if slot is None:
+                slot = index[platform] = {}
+            for name, provided in pairs:
+                found = slot.get(name)
+                if found is None:
+                    slot[name] = [provided]
+                else:
+                    found.append(provided)
     return index
 
 
@@ -278,9 +293,13 @@ def requirement_phases(job: Job) -> list[tuple[str, str]]:
     """Every (phase, raw spec) a job needs, in phase order then as written; duplicates once."""
     seen: dict[tuple[str, str], None] = {}
     for output in job.outputs:
-        for phase in ("build", "host", "run"):
-            for raw in output.requirements.phase(phase):
-                seen[(phase, raw)] = None
+        req = output.requirements  # attributes, not ``phase(name)``: this runs for every job
+        for raw in req.build:
+            seen[("build", raw)] = None
+        for raw in req.host:
+            seen[("host", raw)] = None
+        for raw in req.run:
+            seen[("run", raw)] = None
         for raw in output.test_requires:
             seen[("test", raw)] = None
     return list(seen)
@@ -295,11 +314,29 @@ def resolve_platforms(job: Job, phase: str, platforms: Sequence[str]) -> tuple[s
     (see :func:`add_noarch_run_edges`).
     """
     if job.is_noarch:
-        return (job.lane,)
+        return (job.build_platform,)
     return (job.build_platform,) if phase == "build" else (job.platform,)
 
 
 def build_graph(
+    jobs: Iterable[Job],
+    *,
+    platforms: Sequence[str] | None = None,
+    providers: Mapping[str, str] | None = None,
+    cache: SpecCache | None = None,
+) -> GraphResult:
+    """Build the job DiGraph (nodes sorted by id; edges added in a deterministic order).
+
+    ``providers`` maps a package name to the recipe dir that must provide it when several do.
+    Requirements that a job's own outputs satisfy (``pin_subpackage``, output-to-output) are internal
+    to the job and give no edge; the same name from another variant of the same recipe does.
+    The garbage collector is paused meanwhile (:mod:`planner.gc_pause`: half the cost otherwise).
+    """
+    with gc_paused():
+        return _build_graph(jobs, platforms=platforms, providers=providers, cache=cache)
+
+
+def _build_graph(
     jobs: Iterable[Job],
     *,
     platforms: Sequence[str] | None = None,
@@ -316,7 +353,7 @@ def build_graph(
     cache = cache or SpecCache()
     providers = providers or {}
     if platforms is None:
-        platforms = tuple(dict.fromkeys(j.lane for j in jobs if not j.is_noarch)) or (
+        platforms = tuple(dict.fromkeys(j.platform for j in jobs if not j.is_noarch)) or (
             DEFAULT_NOARCH_BUILD_PLATFORM,
         )
     index = provider_index(jobs, platforms)
@@ -326,23 +363,40 @@ def build_graph(
     reasons: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ambiguous: dict[str, Ambiguity] = {}
     parse = cache.try_parse
+    spec_of: dict[str, Spec | object | None] = {}  # a local memo: cheaper than a method call per spec
+    empty: dict[str, list[_Provided]] = {}
+    external = result.external
     for job in jobs:
         if job.skip:
             continue
         names = job.names
+        # where each phase resolves (see resolve_platforms), looked up once per job, not per requirement
+        (on_build,) = resolve_platforms(job, "build", platforms)
+        (on_target,) = resolve_platforms(job, "host", platforms)
+        index_build, index_target = index.get(on_build, empty), index.get(on_target, empty)
+        missing: set[str] | None = None
         for phase, raw in requirement_phases(job):
-            spec = parse(raw)
+            spec = spec_of.get(raw, _UNPARSED)
+            if spec is _UNPARSED:
+                spec = spec_of[raw] = parse(raw)
             if spec is None:
                 result.invalid_specs.append((job.id, raw))
                 continue
-            if spec.name in names:
+            name = spec.name
+            if name in names:
                 continue  # internal: the job builds it itself
-            (platform,) = resolve_platforms(job, phase, platforms)
-            if spec.name not in index.get(platform, ()):
-                result.external.setdefault(job.id, set()).add(spec.name)  # the common case: from a channel
+            building = phase == "build"
+            if name not in (index_build if building else index_target):
+                # the common case: from a channel
+                if missing is None:
+                    missing = set()
+                missing.add(name)
                 continue
+            platform = on_build if building else on_target
             for dep in _resolve(job, spec, phase, platform, index, cache, providers, result, ambiguous):
                 reasons[(dep.id, job.id)].add((phase, raw))
+        if missing:
+            external.setdefault(job.id, set()).update(missing)
     add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons)
     edges = []
     for u, v in sorted(reasons):
@@ -370,16 +424,16 @@ def _resolve(
         result.external.setdefault(job.id, set()).add(spec.name)
         return []
     fitting: dict[str, list[_Provided]] = defaultdict(list)
+    accepts, mine = cache.accepts, job.shared_variant
     for cand in candidates:
-        if cand.job.id == job.id:
+        other = cand.job
+        if other is job:
             continue
-        if cache.accepts(spec, cand.output.version) and variants_agree(
-            job.shared_variant, cand.job.shared_variant
-        ):
-            fitting[cand.job.recipe].append(cand)
+        if accepts(spec, cand.output.version) and variants_agree(mine, other.shared_variant):
+            fitting[other.recipe].append(cand)
     if not fitting:
         result.external.setdefault(job.id, set()).add(spec.name)
-        others = tuple(sorted({c.job.id for c in candidates if c.job.id != job.id}))
+        others = tuple(sorted({c.job.id for c in candidates if c.job is not job}))
         if others:
             result.unsatisfied.append(Unsatisfied(job.id, phase, spec.raw, platform, others))
         return []
@@ -433,7 +487,7 @@ def add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambig
         noarch = by_id[noarch_id]
         for target_id in sorted(dependents[noarch_id]):
             target = by_id[target_id]
-            if target.is_noarch or target.platform == noarch.lane:
+            if target.is_noarch or target.platform == noarch.build_platform:
                 continue
             for dep_id, why in needs(noarch, target.platform, frozenset({noarch.id})).items():
                 if dep_id != target_id:

@@ -19,6 +19,7 @@ import networkx as nx
 
 from planner import __version__
 from planner.cycles import CycleError, break_cycles, find_cycles
+from planner.gc_pause import gc_paused
 from planner.graph import GraphResult, Job, build_graph, jobs_from_renders
 from planner.layers import critical_paths, lane_layers, layer_numbers
 from planner.model import PlatformRender, RecipeError
@@ -60,6 +61,7 @@ class PlanRequest:
     providers: Mapping[str, str] = field(default_factory=dict)
     noarch_platform: str | None = None
     jobs: int = 1  # render parallelism
+    cache_dir: Path | None = None  # the render cache (planner.render_cache); None: no cache
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,15 @@ def assemble_plan(
     """Graph, cycles, selection, pruning, layers and critical paths of rendered recipes.
 
     Raises :class:`planner.cycles.CycleError` under ``strict_cycles`` when the graph has a cycle.
+    The garbage collector is paused meanwhile (:mod:`planner.gc_pause`).
     """
+    with gc_paused():
+        return _assemble_plan(renders, selection, settings)
+
+
+def _assemble_plan(
+    renders: Iterable[PlatformRender], selection: Selection, settings: PlanSettings
+) -> tuple[Plan, GraphResult]:
     renders = list(renders)
     errors = sorted(
         {(r.error.path, r.error.line or 0, r.error.message): r.error for r in renders if r.error}.items()
@@ -135,6 +145,7 @@ def assemble_plan(
         *(a.message() for a in result.ambiguities),
         *(f"cycle broken by dropping {c.dropped[0]} -> {c.dropped[1]}: {c.describe()}" for c in cycles),
         *_unsatisfied_warnings(result, active),
+        *_lane_cycle_warnings(edges, lanes),
         *sorted(
             {f"invalid requirement {raw!r} in {job}" for job, raw in result.invalid_specs if job in active}
         ),
@@ -199,6 +210,29 @@ def _node(job: Job, selected, skipped, layer: int, duration: float, settings: Pl
         test_pool="gpu" if gpu else pool,
         tags=tuple(sorted({f"package:{o.name}" for o in job.outputs} | {f"recipe:{job.recipe}"})),
     )
+
+
+def _lane_cycle_warnings(edges: Iterable[PlanEdge], lanes: Mapping[str, str]) -> list[str]:
+    """A warning when the lanes (build platforms) wait for each other in a circle.
+
+    The flows run one subflow per lane and start a lane once every lane it needs has finished, so
+    lanes must form a DAG. Plans with native and config-wide cross-compiling always do (edges leave a
+    lane only out of a noarch job); a job cross-compiled on its own (a render's ``build_platform``)
+    next to native jobs of its target, or a build platform that is itself cross-compiled, can break it.
+    """
+    between = nx.DiGraph()
+    for e in edges:
+        a, b = lanes[e.source], lanes[e.target]
+        if a != b:
+            between.add_edge(a, b)
+    if nx.is_directed_acyclic_graph(between):
+        return []
+    cycle = nx.find_cycle(between, source=sorted(between))
+    path = " -> ".join([cycle[0][0], *(v for _, v, *_ in cycle)])
+    return [
+        f"lanes wait for each other in a cycle ({path}): the flows cannot order these platforms'"
+        " subflows; build the cross-compiled jobs on one build platform (build_platforms: in stackplan.yaml)"
+    ]
 
 
 def _unsatisfied_warnings(result: GraphResult, active: set[str]) -> list[str]:

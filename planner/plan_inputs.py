@@ -117,7 +117,10 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
         changed_keys = changed_variant_keys(
             request, root, (*variant_configs, *exclusive), platforms, getattr(cfg, "environ", {}) or {}
         )
-    renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs)
+    from planner.render_cache import RenderCache
+
+    cache = RenderCache(Path(request.cache_dir)) if request.cache_dir is not None else None
+    renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs, cache=cache)
     existing = None
     if request.skip_existing:
         try:

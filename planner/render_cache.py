@@ -176,6 +176,10 @@ class RenderCache:
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
+        self._root = os.path.join(self.directory, f"v{_FORMAT}")
+        # distinct variants seen by this cache object: most recipes share a few (e.g. the R or python
+        # pin), and building a Variant was the largest single cost of a warm run
+        self._variants: dict[tuple[tuple[str, Any], ...], Variant] = {}
 
     # -- keys -------------------------------------------------------------------------------------------
 
@@ -203,14 +207,18 @@ class RenderCache:
 
     def entry_path(self, key: str) -> Path:
         """Where the entry of ``key`` lives: sharded by its first two hex digits."""
-        return self.directory / f"v{_FORMAT}" / key[:2] / f"{key[2:]}.json"
+        return Path(self._entry_file(key))
+
+    def _entry_file(self, key: str) -> str:
+        # plain string joins: a warm run asks this 10,000 times and pathlib's joins showed in profiles
+        return f"{self._root}/{key[:2]}/{key[2:]}.json"
 
     # -- read -------------------------------------------------------------------------------------------
 
     def _payload(self, key: str, *, count: bool = True) -> dict[str, Any]:
         """The verified, still compact payload under ``key``; ``{}`` when absent or bad."""
         try:
-            with open(self.entry_path(key), "rb") as f:
+            with open(self._entry_file(key), "rb") as f:
                 data = f.read()
         except OSError:
             return {}
@@ -238,7 +246,7 @@ class RenderCache:
             try:
                 if d is None or d.get("platform") != p:
                     raise KeyError(p)
-                found[p] = _decode(d, table, decoded)
+                found[p] = _decode(d, table, decoded, self._variants)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 missing.append(p)
         self.stats.hits += len(found)
@@ -302,7 +310,10 @@ def _expand(payload: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _decode(
-    render: Mapping[str, Any], table: list[Any], decoded: dict[int, RenderedOutput]
+    render: Mapping[str, Any],
+    table: list[Any],
+    decoded: dict[int, RenderedOutput],
+    variants_seen: dict[tuple[tuple[str, Any], ...], Variant],
 ) -> PlatformRender:
     """One platform's compact dict as a :class:`PlatformRender`, outputs decoded through ``decoded``.
 
@@ -322,7 +333,7 @@ def _decode(
                 recipe=v["recipe"],
                 format=RecipeFormat(v["format"]),
                 platform=v["platform"],
-                variant=Variant(v.get("variant") or {}),
+                variant=_variant(v.get("variant") or {}, variants_seen),
                 outputs=tuple(outputs),
                 skip=bool(v.get("skip", False)),
                 undefined_jinja=tuple(v.get("undefined_jinja") or ()),
@@ -336,6 +347,15 @@ def _decode(
         variants=tuple(variants),
         error=RecipeError.from_dict(error) if error else None,
     )
+
+
+def _variant(d: Mapping[str, Any], seen: dict[tuple[tuple[str, Any], ...], Variant]) -> Variant:
+    """One :class:`Variant` object per distinct variant (Variants are immutable, so sharing is safe)."""
+    items = tuple(d.items())
+    v = seen.get(items)
+    if v is None:
+        v = seen[items] = Variant(d)
+    return v
 
 
 def _encode(payload: Mapping[str, Any], key: str) -> bytes:

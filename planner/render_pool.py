@@ -89,6 +89,17 @@ class _Run:
     environ: Mapping[str, str]
 
 
+def _store(cache: RenderCache | None, task: _Task, renders: Sequence[PlatformRender]) -> None:
+    """Cache what a recipe rendered to, unless an internal error (a bug, or a fluke such as a file read
+    mid-write) is among it: that must be retried next run, not remembered. Recipe errors are cached:
+    they depend only on the recipe's content, like any render."""
+    if cache is None or task.key is None:
+        return
+    if any(r.error is not None and r.error.message.startswith("internal error") for r in renders):
+        return
+    cache.put(task.key, renders)
+
+
 def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender]]:
     """The worker side: render a chunk of recipes, store each in the cache, send the renders back.
 
@@ -104,8 +115,7 @@ def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender
     out = []
     for task in tasks:
         renders = _render_task(task, options, render)
-        if cache is not None and task.key is not None:
-            cache.put(task.key, renders)
+        _store(cache, task, renders)
         out.append(renders)
     return out
 
@@ -234,8 +244,7 @@ def render_many(
             render = _resolve(renderer)
             for task in todo:
                 renders = _render_task(task, options, render)
-                if cache is not None and task.key is not None:
-                    cache.put(task.key, renders)
+                _store(cache, task, renders)
                 results.extend(renders)
                 reporter.advance(1)
     finally:

@@ -118,3 +118,26 @@ def test_runner_runs_gen_ecosystem(tmp_path: Path) -> None:
     assert bench_main(["gen_ecosystem", str(tmp_path / "eco"), "--recipes", "120"]) == 0
     assert len(list((tmp_path / "eco" / "recipes").glob("*/meta.yaml"))) == 120
     assert bench_main(["gen_ecosystem", str(tmp_path / "eco"), "--recipes", "120"]) == 2  # not empty
+
+
+def test_scale_measuring_process_times_every_stage(tmp_path: Path) -> None:
+    """The scale benchmark wraps planner functions by name: a rename must fail here, not in a late run."""
+    from benchmarks.scale import STAGES, run_measured
+
+    write(tmp_path / "tree", generate(40, seed=2))
+    result = run_measured(
+        {
+            "root": str(tmp_path / "tree"),
+            "platforms": ["linux-64", "osx-arm64"],
+            "exclusive_configs": [str(tmp_path / "tree" / "conda_build_config.yaml")],
+            "jobs": 1,
+            "cache_dir": str(tmp_path / "cache"),
+            "mode": "plan",
+        }
+    )
+    assert set(result["stages"]) <= set(STAGES)
+    for stage in ("discover", "render", "graph", "select", "layers", "json"):
+        assert result["stages"].get(stage, 0.0) > 0.0, stage
+    assert result["nodes"] > 40 and result["errors"] == 0
+    assert list((tmp_path / "cache").rglob("*.json"))  # the cache was used
+    assert result["peak_rss"] > 0 and result["wall"] > 0

@@ -122,3 +122,101 @@ def test_empty_selection_gives_an_empty_valid_plan() -> None:
     plan = make(Selection(seeded=True))
     assert plan.nodes == () and plan.edges == ()
     validate_plan_dict(json.loads(plan.to_json()))
+
+
+def cross_stack():
+    """tool (native on both), lib and app on linux-aarch64 cross-compiled on linux-64, pure noarch."""
+    rs = []
+    for p in ("linux-64", "linux-aarch64"):
+        rs.append(recipe("recipes/tool", [out("tool", "1.0")], p))
+        rs.append(recipe("recipes/lib", [out("lib", "1.0")], p))
+        rs.append(recipe("recipes/app", [out("app", "1.0", build=("tool",), host=("lib", "pure"))], p))
+        rs.append(recipe("recipes/pure", [out("pure", "1.0", run=("lib",), noarch="python")], p))
+    return rs
+
+
+def test_cross_compiled_jobs_are_in_their_build_platforms_lane() -> None:
+    plan = make(
+        renders=as_renders(cross_stack()),
+        platforms=("linux-64", "linux-aarch64"),
+        build_platforms={"linux-aarch64": "linux-64"},
+    )
+    by = {(n.recipe.split("/")[-1], n.platform): n for n in plan.nodes}
+    app = by[("app", "linux-aarch64")]
+    assert (app.build_platform, app.pool) == ("linux-64", "linux-64")
+    # drawn where it runs: the linux-64 lane; the linux-aarch64 lane has nothing to run
+    lane_of = {job: lane for lane, layers in plan.layers.items() for layer in layers for job in layer}
+    assert lane_of == {n.id: n.build_platform for n in plan.nodes}
+    assert plan.layers["linux-aarch64"] == ()
+    assert app.id in plan.layers["linux-64"][app.layer]
+    assert (
+        set(plan.makespan) == set(plan.critical_path) == set(plan.external) == {"linux-64", "linux-aarch64"}
+    )
+    # the build tool is the linux-64 one; lib and pure for linux-aarch64 come first, in the same lane
+    sources = {e.source for e in plan.edges if e.target == app.id}
+    assert sources == {
+        by[("tool", "linux-64")].id,
+        by[("lib", "linux-aarch64")].id,
+        by[("pure", "noarch")].id,
+    }
+    layer = {n.id: n.layer for n in plan.nodes}
+    assert all(layer[e.source] < layer[e.target] for e in plan.edges)
+    # the Markdown says what a cross-compiled job is built for
+    from planner.export.markdown import to_markdown
+
+    text = to_markdown(plan)
+    assert "`app-1.0-0 → linux-aarch64`" in text and "`app-1.0-0`" in text
+    assert "### linux-aarch64" not in text
+
+
+def test_plan_layers_and_flow_lanes_agree() -> None:
+    """The flows cut a plan into per-platform subflows by build platform; the plan's lanes must be those."""
+    lanes = pytest.importorskip("flows.lanes")
+    for renders, extra in (
+        (
+            as_renders(cross_stack()),
+            {"platforms": ("linux-64", "linux-aarch64"), "build_platforms": {"linux-aarch64": "linux-64"}},
+        ),
+        (as_renders(stack()), {}),
+    ):
+        plan = make(renders=renders, **extra)
+        in_layers = {lane: {j for layer in layers for j in layer} for lane, layers in plan.layers.items()}
+        gpu = {n.id for n in plan.nodes if n.test_pool == "gpu"}
+        for lane in lanes.split_lanes(plan):
+            if lane.platform == "gpu":
+                assert {j.removesuffix("#gpu-test") for j in lane.job_ids} == gpu
+                continue
+            assert set(lane.job_ids) == in_layers[lane.platform], lane.platform
+
+
+def test_lanes_waiting_for_each_other_in_a_cycle_are_a_warning() -> None:
+    """base and top are native linux-aarch64 jobs; mid is cross-compiled on linux-64 by its own render:
+    aarch64 lane -> linux-64 lane -> aarch64 lane, which the flows cannot order."""
+    from dataclasses import replace
+
+    rs = [
+        recipe("recipes/base", [out("base", "1.0")], "linux-aarch64"),
+        replace(
+            recipe("recipes/mid", [out("mid", "1.0", host=("base",))], "linux-aarch64"),
+            build_platform="linux-64",
+        ),
+        recipe("recipes/top", [out("top", "1.0", host=("mid",))], "linux-aarch64"),
+    ]
+    plan = make(renders=as_renders(rs), platforms=("linux-64", "linux-aarch64"))
+    assert [n.build_platform for n in sorted(plan.nodes, key=lambda n: n.recipe)] == [
+        "linux-aarch64",
+        "linux-64",
+        "linux-aarch64",
+    ]
+    [warning] = [w for w in plan.warnings if w.startswith("lanes wait")]
+    assert (
+        "linux-64 -> linux-aarch64 -> linux-64" in warning
+        or "linux-aarch64 -> linux-64 -> linux-aarch64" in warning
+    )
+    # config-wide cross-compiling never does this
+    ok = make(
+        renders=as_renders(cross_stack()),
+        platforms=("linux-64", "linux-aarch64"),
+        build_platforms={"linux-aarch64": "linux-64"},
+    )
+    assert not any(w.startswith("lanes wait") for w in ok.warnings)

@@ -294,3 +294,84 @@ def test_providers_from_stackplan_yaml_and_ambiguity_warning(repo: Path, tmp_pat
     plan = plan_at(out)
     assert {n.recipe for n in plan.nodes} == {"recipes/libhts", "recipes/zlib-ng"}
     assert not any("provided by" in w for w in plan.warnings)
+
+
+def test_provider_flag_overrides_stackplan_yaml(repo: Path, tmp_path: Path) -> None:
+    (repo / "recipes" / "zlib-ng").mkdir()
+    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta("zlib", "1.3.1"))
+    (repo / "stackplan.yaml").write_text(
+        "platforms: [linux-64]\nvariant_configs: [cbc.yaml]\nproviders:\n  zlib: recipes/zlib\n"
+    )
+    out = tmp_path / "p.json"
+    args = ("plan", str(repo), "-k", "libhts", "--upstream", "-o", str(out), "-q")
+    assert invoke(*args).exit_code == 0
+    assert {n.recipe for n in plan_at(out).nodes} == {"recipes/libhts", "recipes/zlib"}
+    res = invoke(*args, "--provider", "zlib=recipes/zlib-ng/")
+    assert res.exit_code == 0, res.output
+    plan = plan_at(out)
+    assert {n.recipe for n in plan.nodes} == {"recipes/libhts", "recipes/zlib-ng"}
+    assert not any("provided by" in w for w in plan.warnings)
+    for bad in ("zlib", "=recipes/zlib", "zlib="):
+        res = invoke(*args, "--provider", bad)
+        assert res.exit_code == 2 and "NAME=RECIPE_DIR" in res.output, res.output
+
+
+def test_noarch_platform_flag_moves_noarch_jobs_and_their_lane(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    res = invoke("plan", str(repo), "-k", "pipeline", "--noarch-platform", "osx-arm64", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    [node] = plan_at(out).nodes
+    assert (node.platform, node.build_platform, node.pool) == ("noarch", "osx-arm64", "osx-arm64")
+    assert node.id in plan_at(out).layers["osx-arm64"][0]
+    res = invoke("plan", str(repo), "--noarch-platform", "noarch", "-o", str(out), "-q")
+    assert res.exit_code == 2 and "not a build platform" in res.output
+
+
+def worktrees(repo: Path) -> list[str]:
+    return [
+        line
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]
+
+
+def test_preview_head_reads_the_recipes_at_head_without_checking_it_out(repo: Path, tmp_path: Path) -> None:
+    git(repo, "checkout", "-qb", "pr")
+    (repo / "recipes" / "libhts" / "meta.yaml").write_text(RECIPES["libhts"].replace("1.20", "1.21"))
+    (repo / "recipes" / "samtools" / "meta.yaml").write_text(RECIPES["samtools"].replace("1.20.*", ">=1.20"))
+    git(repo, "commit", "-qam", "bump htslib")
+    git(repo, "checkout", "-q", "main")  # the work tree holds the base; the PR exists only as a branch
+    before = git(repo, "status", "--porcelain")
+    res = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    assert "| 0 | `libhts-1.21-0" in text and "changed: meta.yaml" in text
+    assert "`samtools-1.20-0`" in text and "downstream" in text
+    # the same body as with the head checked out (the plan names the user's ROOT, not a temp dir)
+    git(repo, "checkout", "-q", "pr")
+    checked_out = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")
+    assert checked_out.stdout == text
+    git(repo, "checkout", "-q", "main")
+    assert git(repo, "status", "--porcelain") == before and git(repo, "branch", "--show-current") == "main\n"
+    assert worktrees(repo) == [f"worktree {repo.resolve()}"]  # the temporary worktree is gone
+    # HEAD~0-style refs are the user's, not the temporary worktree's
+    out = tmp_path / "p.md"
+    res = invoke("preview", "--base", "pr~1", "--head", "pr", str(repo), "-p", "linux-64", "-o", str(out))
+    assert res.exit_code == 0 and out.read_text() == text
+
+
+def test_preview_head_unknown_ref_is_a_clear_error_and_leaves_nothing(repo: Path) -> None:
+    res = invoke("preview", "--base", "main", "--head", "no-such-branch", str(repo))
+    assert res.exit_code == 1
+    assert "no-such-branch" in res.output and "Traceback" not in res.output
+    assert worktrees(repo) == [f"worktree {repo.resolve()}"]
+
+
+def test_preview_head_cleans_up_when_planning_fails(repo: Path) -> None:
+    git(repo, "checkout", "-qb", "pr")
+    (repo / "stackplan.yaml").write_text("platforms: [not-a-platform]\n")
+    git(repo, "commit", "-qam", "bad config at head")
+    git(repo, "checkout", "-q", "main")
+    res = invoke("preview", "--base", "main", "--head", "pr", str(repo))
+    assert res.exit_code == 1 and "not-a-platform" in res.output, res.output
+    assert worktrees(repo) == [f"worktree {repo.resolve()}"]

@@ -19,6 +19,7 @@ MODULES = [
     "planner.export",
     "planner.export.dot",
     "planner.export.mermaid",
+    "planner.gc_pause",
 ]
 
 

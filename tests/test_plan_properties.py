@@ -124,3 +124,30 @@ def test_pruning_keeps_order_through_unselected_and_skipped_jobs(rendered, data)
     for n in plan.nodes:
         if n.skipped:
             assert n.layer == -1 and all(n.id not in layer for ls in plan.layers.values() for layer in ls)
+
+
+@COMMON
+@given(
+    recipe_sets(),
+    st.sampled_from([{"osx-arm64": "linux-64"}, {"win-64": "linux-64", "osx-arm64": "linux-64"}]),
+)
+def test_cross_compiled_jobs_live_in_their_build_lane_and_lanes_stay_a_dag(rendered, cross) -> None:
+    plan, _ = assemble_plan(
+        as_renders(rendered), Selection(), PlanSettings(root="r", platforms=PLATFORMS, build_platforms=cross)
+    )
+    nodes = {n.id: n for n in plan.nodes}
+    lane_of = {job: lane for lane, layers in plan.layers.items() for layer in layers for job in layer}
+    assert lane_of == {n.id: n.build_platform for n in plan.nodes if not n.skipped}
+    for n in plan.nodes:
+        assert (
+            n.pool
+            == n.build_platform
+            == (cross.get(n.platform, n.platform) if n.platform != "noarch" else "linux-64")
+        )
+    lanes = nx.DiGraph()
+    for e in plan.edges:
+        source, target = nodes[e.source], nodes[e.target]
+        assert source.platform == "noarch" or source.build_platform == target.build_platform
+        if source.build_platform != target.build_platform:
+            lanes.add_edge(source.build_platform, target.build_platform)
+    assert nx.is_directed_acyclic_graph(lanes)

@@ -201,3 +201,18 @@ def test_small_work_renders_in_the_caller(tree: list[RecipeSource], monkeypatch:
     # the same work forced through workers does not run in the caller
     forced = render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=2, renderer=f"{__name__}:only_in_caller")
     assert all(r.error and "rendered in a worker" in r.error.message for r in forced)
+
+
+def test_internal_errors_are_not_cached_recipe_errors_are(tree: list[RecipeSource], tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "cache")
+    render_many(
+        tree, PLATFORMS, RenderOptions(), jobs=2, cache=cache, renderer=f"{__name__}:explode_on_pkg03"
+    )
+    boom = next(s for s in tree if s.rel == "recipes/pkg03")
+    broken = next(s for s in tree if s.rel == "recipes/broken-one")
+    assert cache.load(cache.key(boom, RenderOptions())) == {}  # retried next run
+    assert set(cache.load(cache.key(broken, RenderOptions()))) == set(PLATFORMS)  # a located recipe error
+    again = RenderCache(tmp_path / "cache")
+    out = render_many(tree, PLATFORMS, RenderOptions(), jobs=1, cache=again)
+    assert again.stats.misses == len(PLATFORMS)  # only pkg03 rendered again, now without the bug
+    assert all(r.ok for r in out if r.recipe == "recipes/pkg03")

@@ -19,8 +19,12 @@ COLOURS: dict[str, str] = {
 
 
 def label(node: PlanNode) -> str:
-    """``name-version-build`` plus the variant values, without the platform/hash suffix."""
+    """``name-version-build`` plus the variant values, without the platform/hash suffix; a job whose
+    target is not its lane's platform (cross-compiled) says what it is built for: ``app-1.0-0 →
+    linux-aarch64``."""
     head = node.id.split("@", 1)[0]
+    if node.platform not in ("noarch", lane(node)):
+        head = f"{head} → {node.platform}"
     variant = ",".join(f"{k}={v}" for k, v in sorted(node.variant.items()) if k != "target_platform")
     return f"{head} [{variant}]" if variant else head
 
@@ -30,8 +34,9 @@ def colour(node: PlanNode) -> str:
 
 
 def lane(node: PlanNode) -> str:
-    """The platform lane a job is drawn in (noarch jobs: their build platform)."""
-    return node.build_platform if node.platform == "noarch" else node.platform
+    """The platform lane a job is drawn in: its build platform, the workers it runs on (noarch and
+    cross-compiled jobs included), as ``flows/lanes.py`` cuts the plan into subflows."""
+    return node.build_platform or node.platform
 
 
 def plan_graph(plan: Plan) -> nx.DiGraph:

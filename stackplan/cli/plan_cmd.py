@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from stackplan.cli.plan_options import (
+    CacheDirOpt,
     ChangedFilesOpt,
     ChangedOpt,
     ConfigOpt,
@@ -22,8 +23,11 @@ from stackplan.cli.plan_options import (
     ExcludeOpt,
     ExclusiveConfigOpt,
     JobsOpt,
+    NoarchPlatformOpt,
+    NoCacheOpt,
     PackageOpt,
     PlatformOpt,
+    ProviderOpt,
     SelectionCommand,
     SkipExistingOpt,
     SkiplistOpt,
@@ -48,13 +52,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _make_plan(request):
-    """Build the plan or exit non-zero with a clear message (never a traceback for bad input)."""
+def _make_plan(request, make=None):
+    """Build the plan (with ``make(request, reporter)``, default ``build_plan``) or exit non-zero with
+    a clear message (never a traceback for bad input)."""
     from planner.cycles import CycleError
     from planner.plan import PlanError, build_plan
 
+    make = make or (lambda r, reporter: build_plan(r, reporter=reporter))
     try:
-        return build_plan(request, reporter=reporter_for(_console(stderr=True)))
+        return make(request, reporter_for(_console(stderr=True)))
     except CycleError as exc:
         raise _fail(f"{exc}\n(--strict-cycles: not breaking them)", 3) from None
     except (PlanError, NotADirectoryError) as exc:
@@ -115,7 +121,9 @@ def plan(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     changed: ChangedOpt = None,
     changed_files: ChangedFilesOpt = None,
     package: PackageOpt = None,
@@ -127,6 +135,8 @@ def plan(
     skip_existing: SkipExistingOpt = None,
     strict_cycles: StrictCyclesOpt = False,
     durations: DurationsOpt = None,
+    provider: ProviderOpt = None,
+    noarch_platform: NoarchPlatformOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
 ) -> None:
     """Plan what builds where and in which order; print a summary per platform, write the plan JSON.
@@ -154,9 +164,13 @@ def plan(
         exclude=exclude,
         skiplist=skiplist,
         skip_existing=skip_existing,
+        provider=provider,
+        noarch_platform=noarch_platform,
         strict_cycles=strict_cycles,
         durations=durations,
         jobs=jobs,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
     )
     result = _make_plan(request)
     if output is not None:
@@ -177,7 +191,9 @@ def graph(
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     changed: ChangedOpt = None,
     changed_files: ChangedFilesOpt = None,
     package: PackageOpt = None,
@@ -186,6 +202,8 @@ def graph(
     upstream: UpstreamOpt = False,
     exclude: ExcludeOpt = None,
     skip_existing: SkipExistingOpt = None,
+    provider: ProviderOpt = None,
+    noarch_platform: NoarchPlatformOpt = None,
 ) -> None:
     """Export the plan graph: json, dot, graphml, mermaid, markdown or a self-contained html page.
 
@@ -221,7 +239,11 @@ def graph(
                 upstream=upstream,
                 exclude=exclude,
                 skip_existing=skip_existing,
+                provider=provider,
+                noarch_platform=noarch_platform,
                 jobs=jobs,
+                cache_dir=cache_dir,
+                no_cache=no_cache,
             )
         )
     _write(export(the_plan, fmt), output)
@@ -230,27 +252,42 @@ def graph(
 def preview(
     base: Annotated[str, typer.Option("--base", help="The PR's base ref (e.g. origin/main).")],
     root: Annotated[Path, typer.Argument(help="Recipe tree inside the git work tree.")] = Path("."),
-    head: Annotated[str, typer.Option("--head", help="The PR's head ref (checked out).")] = "HEAD",
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="The PR's head ref. Given: its recipes are read from a temporary checkout of that commit"
+            " (the work tree is left alone). Default: HEAD, read from the work tree.",
+        ),
+    ] = None,
     output: OutputOpt = None,
     platform: PlatformOpt = None,
     variant_config: VariantConfigOpt = None,
     exclusive_config: ExclusiveConfigOpt = None,
     config: ConfigOpt = None,
-    jobs: JobsOpt = 1,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     downstream_depth: DownstreamDepthOpt = None,
     exclude: ExcludeOpt = None,
     skiplist: SkiplistOpt = None,
     skip_existing: SkipExistingOpt = None,
+    provider: ProviderOpt = None,
+    noarch_platform: NoarchPlatformOpt = None,
 ) -> None:
     """Print the Markdown body of a PR comment: what the PR builds where, in which layer, and why.
 
     Recipes changed since the merge base of --base and --head are selected with all their dependents.
 
-    --downstream=N stops N edges away. Recipes are read from the work tree: check out --head first.
+    --downstream=N stops N edges away. Without --head the recipes are read from the work tree (the
+    PR head checked out, as in CI); with --head REF they are read from a temporary git worktree of
+    REF, removed afterwards.
 
-    Example:
+    Examples:
 
       stackplan preview --base origin/main > comment.md
+
+      stackplan preview --base main --head my-feature-branch
     """
     request = make_request(
         root,
@@ -258,17 +295,27 @@ def preview(
         variant_config=variant_config,
         exclusive_config=exclusive_config,
         config=config,
-        changed=f"{base}...{head}",
+        changed=f"{base}...{head or 'HEAD'}",
         downstream=True,
         downstream_depth=downstream_depth,
         exclude=exclude,
         skiplist=skiplist,
         skip_existing=skip_existing,
+        provider=provider,
+        noarch_platform=noarch_platform,
         jobs=jobs,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
     )
     from planner.export.markdown import to_markdown
 
-    _write(to_markdown(_make_plan(request)), output)
+    if head is None:
+        the_plan = _make_plan(request)
+    else:
+        from planner.plan_at import build_plan_at
+
+        the_plan = _make_plan(request, lambda r, reporter: build_plan_at(r, head, reporter=reporter))
+    _write(to_markdown(the_plan), output)
 
 
 def explain(
@@ -287,6 +334,8 @@ def explain(
     upstream: UpstreamOpt = False,
     exclude: ExcludeOpt = None,
     skip_existing: SkipExistingOpt = None,
+    provider: ProviderOpt = None,
+    noarch_platform: NoarchPlatformOpt = None,
 ) -> None:
     """Explain why a job is in the plan (the chain from a changed recipe) and what it waits for.
 
@@ -320,6 +369,8 @@ def explain(
                 upstream=upstream,
                 exclude=exclude,
                 skip_existing=skip_existing,
+                provider=provider,
+                noarch_platform=noarch_platform,
             )
         )
     else:

@@ -21,6 +21,8 @@ import typer
 from typer.core import TyperCommand
 
 from planner.plan import PlanRequest
+from planner.render_cache import default_cache_dir
+from planner.render_pool import default_jobs
 from planner.select import UNLIMITED
 
 PANEL = "Selection"
@@ -60,8 +62,30 @@ ConfigOpt = Annotated[
     ),
 ]
 JobsOpt = Annotated[
-    int,
-    typer.Option("--jobs", "-j", min=1, help="Render with this many processes.", rich_help_panel="Rendering"),
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Render with this many processes (default: the number of CPUs).",
+        rich_help_panel="Rendering",
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Render cache directory (default: $STACKPLAN_CACHE_DIR, else ~/.cache/stackplan).",
+        rich_help_panel="Rendering",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Render every recipe; neither read nor write the cache.",
+        rich_help_panel="Rendering",
+    ),
 ]
 ChangedOpt = Annotated[
     str | None,
@@ -136,6 +160,26 @@ DurationsOpt = Annotated[
         "--durations", help='JSON {"recipe dir or name": seconds} for the makespan.', rich_help_panel=PANEL
     ),
 ]
+ProviderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--provider",
+        metavar="NAME=RECIPE",
+        help="When several recipes provide NAME, build it from recipe dir RECIPE (over stackplan.yaml's"
+        " providers:); repeat for several.",
+        rich_help_panel="Rendering",
+    ),
+]
+NoarchPlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--noarch-platform",
+        metavar="SUBDIR",
+        help="Build noarch recipes once, on this subdir (over stackplan.yaml's noarch_platform; default"
+        " linux-64).",
+        rich_help_panel="Rendering",
+    ),
+]
 
 
 class SelectionCommand(TyperCommand):
@@ -152,6 +196,36 @@ class SelectionCommand(TyperCommand):
             else:
                 rewritten.append(arg)
         return super().parse_args(ctx, rewritten)
+
+
+def parse_providers(values: list[str] | None) -> dict[str, str]:
+    """``["samtools=recipes/samtools/1.6"]`` -> ``{"samtools": "recipes/samtools/1.6"}``.
+
+    Raises ``typer.BadParameter`` (exit 2, a usage error) for an item without ``=`` or with an empty
+    side. A trailing ``/`` on the recipe dir is dropped: recipe dirs are compared as discovered.
+    """
+    found: dict[str, str] = {}
+    for item in values or ():
+        name, sep, recipe = item.partition("=")
+        name, recipe = name.strip(), recipe.strip().rstrip("/").removeprefix("./")
+        if not sep or not name or not recipe:
+            raise typer.BadParameter(f"{item!r}: expected NAME=RECIPE_DIR", param_hint="--provider")
+        found[name] = recipe
+    return dict(sorted(found.items()))
+
+
+def check_noarch_platform(value: str | None) -> str | None:
+    """The subdir, or ``typer.BadParameter`` when it is not a build platform of the table."""
+    if value is None:
+        return None
+    from planner.platforms import BUILD_SUBDIRS
+
+    if value not in BUILD_SUBDIRS:
+        raise typer.BadParameter(
+            f"{value!r} is not a build platform; expected one of: {', '.join(BUILD_SUBDIRS)}",
+            param_hint="--noarch-platform",
+        )
+    return value
 
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
@@ -176,7 +250,11 @@ def make_request(
     skip_existing: str | None = None,
     strict_cycles: bool = False,
     durations: Path | None = None,
-    jobs: int = 1,
+    provider: list[str] | None = None,
+    noarch_platform: str | None = None,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    no_cache: bool = False,
 ) -> PlanRequest:
     """The :class:`PlanRequest` for a command line's selection options."""
     depth = None
@@ -198,7 +276,10 @@ def make_request(
         skip_existing=skip_existing,
         strict_cycles=strict_cycles,
         durations=durations,
-        jobs=jobs,
+        providers=parse_providers(provider),
+        noarch_platform=check_noarch_platform(noarch_platform),
+        jobs=jobs or default_jobs(),
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
     )
 
 

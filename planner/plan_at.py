@@ -1,0 +1,92 @@
+"""Plan the recipes as they are at a commit, whatever the work tree has checked out.
+
+``stackplan preview --base main --head feature`` must show what the PR at ``feature`` builds even
+when CI (or a person) has ``main`` checked out. :func:`build_plan_at` makes a temporary detached
+worktree of the head commit (:func:`planner.git_checkout.temporary_checkout`), plans there and
+removes it — also when planning fails.
+
+Paths in the request that lie inside the repository (ROOT, ``--config``, ``-m`` / ``-e`` variant
+configs, ``--skiplist``, ``--changed-files``, ``--durations``) are read at the head commit too, by
+mapping them into the worktree; paths outside it are used as given. Revisions are resolved to shas in
+the user's repository first, so ``HEAD~1`` means the user's ``HEAD~1``, not the worktree's. The plan
+names the user's ROOT (not the temp dir) and its render errors name files under the user's tree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from planner.git_checkout import temporary_checkout
+from planner.gitchanges import GitError, merge_base_of, resolve_rev, split_range, toplevel
+from planner.plan import PlanError, PlanRequest, build_plan
+from planner.plan_model import Plan
+from planner.progress import Reporter
+
+__all__ = ["build_plan_at", "resolve_range"]
+
+
+def resolve_range(root: Path, rev_range: str) -> str:
+    """``BASE...HEAD`` with both ends as shas of ``root``'s repository (``...`` resolved to the merge
+    base, so the range means the same in any worktree)."""
+    base, head, merge = split_range(rev_range)
+    base_sha, head_sha = resolve_rev(root, base), resolve_rev(root, head)
+    if merge:
+        base_sha = merge_base_of(root, base_sha, head_sha)
+    return f"{base_sha}..{head_sha}"
+
+
+def _into(path: Path | None, top: Path, tree: Path) -> Path | None:
+    """``path`` moved into the worktree when it lies inside the repository, else unchanged."""
+    if path is None:
+        return None
+    absolute = Path(os.path.abspath(path))
+    try:
+        rel = absolute.resolve().relative_to(top)
+    except ValueError:
+        return path
+    return tree / rel
+
+
+def build_plan_at(request: PlanRequest, head: str, *, reporter: Reporter | None = None) -> Plan:
+    """The plan of ``request`` with the recipes read at commit ``head`` (see the module docstring).
+
+    ``request.changed`` (if any) is resolved in the user's repository. Raises :class:`PlanError` for
+    a root outside git or an unknown revision.
+    """
+    root = Path(request.root)
+    if not root.is_dir():
+        raise PlanError(f"{root}: not a directory")
+    try:
+        top = toplevel(root)
+        head_sha = resolve_rev(top, head)
+        changed = resolve_range(root, request.changed) if request.changed else None
+    except GitError as exc:
+        raise PlanError(str(exc)) from exc
+    rel = root.resolve().relative_to(top)
+    try:
+        with temporary_checkout(top, head_sha) as tree:
+            moved = replace(
+                request,
+                root=tree / rel,
+                config_path=_into(request.config_path, top, tree),
+                variant_configs=tuple(_into(p, top, tree) or p for p in request.variant_configs),
+                exclusive_configs=tuple(_into(p, top, tree) or p for p in request.exclusive_configs),
+                changed=changed,
+                changed_files=_into(request.changed_files, top, tree),
+                skiplist=_into(request.skiplist, top, tree),
+                durations=_into(request.durations, top, tree),
+            )
+            plan = build_plan(moved, reporter=reporter)
+            prefix = str(tree)
+    except GitError as exc:
+        raise PlanError(str(exc)) from exc
+    errors = tuple(
+        {**e, "path": str(top) + str(e["path"])[len(prefix) :]}
+        if str(e.get("path", "")).startswith(prefix)
+        else e
+        for e in plan.errors
+    )
+    inputs = {**plan.inputs, "head": head_sha}
+    return replace(plan, root=str(request.root), errors=errors, inputs=inputs).with_hash()
