@@ -52,6 +52,8 @@ def _call_hooks(hook_list: list[Any]) -> Any:
     on_running=[_call_hooks(hooks.PLATFORM_ON_RUNNING)],
     on_completion=[_call_hooks(hooks.PLATFORM_ON_COMPLETION)],
     on_failure=[_call_hooks(hooks.PLATFORM_ON_FAILURE)],
+    on_crashed=[_call_hooks(hooks.PLATFORM_ON_CRASHED)],
+    on_cancellation=[_call_hooks(hooks.PLATFORM_ON_CRASHED)],
     persist_result=False,
     validate_parameters=False,
     log_prints=False,

@@ -191,3 +191,33 @@ def test_gpu_tests_run_in_the_gpu_lane_after_the_build(prefect_harness, stack_pl
     assert jobs[job_id("sp-app", "linux-64")]["state"] == "Completed"  # a test failure blocks nothing
     assert test["flow_run"] not in {j["flow_run"] for j in jobs.values() if j is not test}
     assert not result.ok
+
+
+def test_a_pr_run_reports_each_platform_to_github(prefect_harness, stack_plan, tmp_path, monkeypatch):
+    """The wired hooks (flows/hooks.py -> flows/notify.py): a run with repo and head sha posts a
+    pending status per platform, then success or failure, to a loopback stand-in for GitHub."""
+    from tests.loopback import FakeGitHub, LoopbackServer
+
+    github = FakeGitHub()
+    with LoopbackServer(github) as server:
+        github.base_url = server.url
+        monkeypatch.setenv("GITHUB_API_URL", server.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "ghp_wiredhooks")
+        result = run_plan(
+            stack_plan,
+            channel=str(tmp_path / "ch"),
+            pr=7,
+            head_sha="a" * 40,
+            repo="acme/recipes",
+            options={**FAST, "builder_options": {"time_scale": 0, "fail": [job_id("sp-base", "osx-arm64")]}},
+        )
+    assert not result.ok
+    by_context: dict[str, list[str]] = {}
+    for sha, body in github.statuses:
+        assert sha == "a" * 40
+        by_context.setdefault(body["context"], []).append(body["state"])
+    assert by_context == {
+        "stackplan/linux-64": ["pending", "success"],
+        "stackplan/osx-arm64": ["pending", "failure"],
+    }
+    assert all("ghp_wiredhooks" not in str(body) for _, body in github.statuses)
