@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from flows.plan_store import plan_param
 from flows.webhook_dispatch import DispatchError, DispatchSettings, create_build_run, make_plan
 from flows.webhook_events import BuildTrigger, Ignored, PayloadError, parse_event
 from flows.webhook_signature import SIGNATURE_HEADER, verify
@@ -90,7 +91,11 @@ def process_trigger(
         if building:
             run_id = anyio.run(
                 lambda: create_build_run(
-                    plan.to_dict(), trigger, deployment=settings.dispatch.deployment, idempotency_key=delivery
+                    # a large plan goes by reference: Prefect refuses parameters over 512 KiB
+                    plan_param(plan, settings.dispatch.state_dir),
+                    trigger,
+                    deployment=settings.dispatch.deployment,
+                    idempotency_key=delivery,
                 )
             )
             store.update(delivery, "started", f"{len(building)} job(s), plan {plan.hash[:12]}", run_id)
