@@ -55,13 +55,7 @@ def _root(
 
 def _load_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"stackplan.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"stackplan.cli.{name}":
-                continue  # a command group not written yet
-            raise
-        module.register(app)
+        importlib.import_module(f"stackplan.cli.{name}").register(app)
 
 
 _load_commands()
