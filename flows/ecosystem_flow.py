@@ -24,6 +24,9 @@ def ecosystem_flow(
     from .build_flow import build_flow
     from .plan_store import plan_param
 
+    if "://" not in channel:
+        # the first night starts from no channel at all: an empty one means "nothing exists yet"
+        Path(channel).mkdir(parents=True, exist_ok=True)
     request = PlanRequest(
         root=Path(root), platforms=tuple(platforms) if platforms else None, skip_existing=channel
     )
