@@ -165,6 +165,9 @@ class Plan:
     inputs: Mapping[str, Any] = field(default_factory=dict)  # what the plan was made from (flags, configs)
     stackplan_version: str = ""
     hash: str = ""
+    #: The canonical JSON made when :meth:`with_hash` computed the hash, so writing the plan does not
+    #: serialise 20,000 jobs a second time (not an input: never compared, never copied by ``replace``).
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def node(self, job_id: str) -> PlanNode:
         for n in self.nodes:
@@ -195,15 +198,20 @@ class Plan:
 
     def to_json(self) -> str:
         """Canonical JSON with the hash filled in: the bytes ``plan -o`` writes."""
-        data = replace(self, hash="").to_dict()
-        data["hash"] = hashlib.sha256(_canonical(data).encode()).hexdigest()
-        return _canonical(data) + "\n"
+        if self._json is not None and self.hash:
+            return self._json
+        return self.with_hash()._json or ""
 
     def compute_hash(self) -> str:
         return hashlib.sha256(_canonical(replace(self, hash="").to_dict()).encode()).hexdigest()
 
     def with_hash(self) -> Plan:
-        return replace(self, hash=self.compute_hash())
+        """The same plan with ``hash`` computed (and its canonical JSON kept for :meth:`to_json`)."""
+        data = replace(self, hash="").to_dict()
+        data["hash"] = hashlib.sha256(_canonical(data).encode()).hexdigest()
+        hashed = replace(self, hash=data["hash"])
+        object.__setattr__(hashed, "_json", _canonical(data) + "\n")
+        return hashed
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Plan:

@@ -69,3 +69,13 @@ def test_plan_json_is_canonical_and_hashed():
     restored = Plan.from_json(a.to_json())
     assert restored.hash == a.compute_hash() != ""
     assert restored.to_json() == a.to_json()
+
+
+def test_plan_json_kept_from_hashing_never_outlives_a_change():
+    from dataclasses import replace
+
+    plan = _plan(["a", "b"]).with_hash()
+    assert plan.to_json() == _plan(["a", "b"]).to_json()  # the kept text is the canonical text
+    changed = replace(plan, warnings=("something",))
+    assert changed.to_json() != plan.to_json()
+    assert Plan.from_json(changed.to_json()).hash == changed.compute_hash() != plan.hash
