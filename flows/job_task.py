@@ -99,23 +99,14 @@ def run_job(job_id: str, run: JobRun) -> Any:
     try:
         testing = is_gpu_test(job_id)
         result = _test(job_id, run, build_ctx) if testing else run.builder.build(job, build_ctx)
-    except BuildFailure as exc:
-        final = not should_retry(exc, run.retry_on) or attempt.number > run.retries
+    except Exception as exc:
+        # a recipe's own failure is retried only when retry_on allows it; a crash outside the builder's
+        # own error handling (a bug) only while retries are left and retries are on at all
+        if isinstance(exc, BuildFailure):
+            final = not should_retry(exc, run.retry_on) or attempt.number > run.retries
+        else:
+            final = attempt.number > run.retries or run.retry_on == "none"
         if final:
-            run.ledger.record(
-                JobOutcome(
-                    job_id,
-                    job.platform,
-                    job.recipe,
-                    FAILED,
-                    f"{type(exc).__name__}: {exc}",
-                    duration=time.monotonic() - attempt.started,
-                    attempts=attempt.number,
-                )
-            )
-        raise
-    except Exception as exc:  # a bug or crash outside the builder's own error handling
-        if attempt.number > run.retries or run.retry_on == "none":
             run.ledger.record(
                 JobOutcome(
                     job_id,

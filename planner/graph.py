@@ -343,12 +343,7 @@ def _build_graph(
     providers: Mapping[str, str] | None = None,
     cache: SpecCache | None = None,
 ) -> GraphResult:
-    """Build the job DiGraph (nodes sorted by id; edges added in a deterministic order).
-
-    ``providers`` maps a package name to the recipe dir that must provide it when several do.
-    Requirements that a job's own outputs satisfy (``pin_subpackage``, output-to-output) are internal
-    to the job and give no edge; the same name from another variant of the same recipe does.
-    """
+    """:func:`build_graph` with the garbage collector running as usual."""
     jobs = sorted(jobs, key=lambda j: j.id)
     cache = cache or SpecCache()
     providers = providers or {}
