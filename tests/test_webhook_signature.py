@@ -1,12 +1,13 @@
-"""Signatures (GitHub's documented example, hypothesis properties) and the preview summary."""
+"""Signatures (GitHub's documented example, hypothesis properties) and the PR preview comment."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.webhook_preview import _summary
+from flows.webhook_preview import preview_markdown
 from flows.webhook_signature import sign, verify
+from planner.export.markdown import to_markdown
 from planner.plan_model import OutputRef, Plan, PlanNode, Reason
 
 
@@ -55,7 +56,7 @@ def _node(recipe: str, platform: str, kind: str, skipped: Reason | None = None) 
     )
 
 
-def test_summary_lists_platforms_recipes_and_errors():
+def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
     plan = Plan(
         root="/r",
         platforms=("linux-64", "osx-arm64"),
@@ -69,25 +70,12 @@ def test_summary_lists_platforms_recipes_and_errors():
         layers={"linux-64": (("a",), ("b",)), "osx-arm64": (("a",),)},
         errors=({"path": "recipes/d/meta.yaml", "line": 3, "message": "bad selector"},),
     )
-    text = _summary(plan, run_url="http://ui/runs/flow-run/1", head_sha="abcdef0123456789")
-    assert text.splitlines() == [
-        "### stackplan: build plan",
-        f"for `abcdef012345`, plan `{plan.compute_hash()[:12]}`",
-        "",
-        "| platform | jobs | layers |",
-        "|---|---:|---:|",
-        "| linux-64 | 2 | 2 |",
-        "| osx-arm64 | 1 | 1 |",
-        "",
-        "**2 recipe(s)**:",
-        "- `recipes/a` (changed)",
-        "- `recipes/b` (downstream)",
-        "",
-        "**1 recipe(s) failed to render**:",
-        "- `recipes/d/meta.yaml:3`: bad selector",
-        "",
-        "[Prefect run](http://ui/runs/flow-run/1)",
-    ]
+    text = preview_markdown(plan, run_url="http://ui/runs/flow-run/1", head_sha="abcdef0123456789")
+    body, _, tail = text.rstrip("\n").rpartition("\n\n")
+    assert body == to_markdown(plan).rstrip("\n")  # the same preview `stackplan preview` prints
+    assert tail == "for `abcdef012345` · [Prefect run](http://ui/runs/flow-run/1)"
+    for shown in ("recipes/a", "recipes/b", "recipes/d/meta.yaml", "bad selector", "linux-64", "osx-arm64"):
+        assert shown in body
 
 
 def test_lanes_to_build_are_the_layers_with_a_job_that_builds():

@@ -32,10 +32,8 @@ def _prefect_api(echo: bool = False):
 
     if os.environ.get("PREFECT_API_URL"):
         return contextlib.nullcontext()
-    try:
-        from flows.server import prefect_api
-    except ImportError:  # the embedded server is helper "flows"' part; Prefect's own default then
-        return contextlib.nullcontext()
+    from flows.server import prefect_api
+
     return prefect_api(echo=echo)
 
 

@@ -122,12 +122,10 @@ def rebuild(
     if not root.is_dir():
         _fail(f"{root} is not a directory")
     overrides = [write_override(migrations, state_dir())] if migrations else []
-    try:
-        from planner.cycles import CycleError
-        from planner.plan import PlanError, build_plan
-        from stackplan.cli.plan_options import make_request
-    except ImportError as exc:  # the planner is another part of stackplan
-        _fail(f"the planner is not available: {exc}", code=1)
+    from planner.cycles import CycleError
+    from planner.plan import PlanError, build_plan
+    from stackplan.cli.plan_options import make_request
+
     request = make_request(
         root,
         platform=platform,

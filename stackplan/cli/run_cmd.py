@@ -134,11 +134,8 @@ def _plan_root(
     exclude,
     skip_existing,
 ):
-    try:
-        from planner.plan import build_plan
-        from stackplan.cli.plan_options import make_request
-    except ImportError as exc:  # the planner is a separate part; say so instead of a traceback
-        _die(f"planning a recipe tree needs planner.plan ({exc}); pass a plan.json instead")
+    from planner.plan import build_plan
+    from stackplan.cli.plan_options import make_request
     from stackplan.cli.progress import reporter_for
 
     request = make_request(
