@@ -33,7 +33,7 @@ from pathlib import Path
 
 from planner.model import PlatformRender, RecipeError, RecipeSource, RenderOptions
 from planner.progress import NullReporter, Reporter
-from planner.render_cache import RenderCache
+from planner.render_cache import RenderCache, source_root
 
 #: ``module:function`` of the renderer used when none is given (see ``planner.render``).
 DEFAULT_RENDERER = "planner.render:render_recipe"
@@ -97,7 +97,7 @@ def _store(cache: RenderCache | None, task: _Task, renders: Sequence[PlatformRen
         return
     if any(r.error is not None and r.error.message.startswith("internal error") for r in renders):
         return
-    cache.put(task.key, renders)
+    cache.put(task.key, renders, root=source_root(task.source))
 
 
 def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender]]:
