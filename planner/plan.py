@@ -274,16 +274,18 @@ def read_name_list(path: Path) -> tuple[str, ...]:
     return tuple(n for n in names if n)
 
 
-def build_plan(request: PlanRequest, *, reporter: Reporter | None = None) -> Plan:
+def build_plan(request: PlanRequest, *, reporter: Reporter | None = None, tree: Any = None) -> Plan:
     """Make the plan a request asks for (see :class:`PlanRequest`).
 
+    ``tree``: a :class:`planner.commit_tree.CommitTree` when the recipes are read from a git commit
+    (``request.root`` then lies under its directory; see :mod:`planner.plan_at`).
     Raises :class:`PlanError` for bad input and :class:`planner.cycles.CycleError` under
     ``strict_cycles``. Recipes that fail to render are reported in ``Plan.errors``, never raised.
     """
     from planner.plan_inputs import gather
 
     reporter = reporter or NullReporter()
-    renders, selection, settings = gather(request, reporter)
+    renders, selection, settings = gather(request, reporter, tree=tree)
     plan, _ = assemble_plan(renders, selection, settings)
     return plan
 

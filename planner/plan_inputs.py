@@ -77,12 +77,41 @@ def _changes(request: PlanRequest, root: Path) -> list[FileChange] | None:
     return None
 
 
-def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRender], Selection, PlanSettings]:
-    """Read everything the request names; raise :class:`PlanError` for bad input."""
+def _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs) -> list[PlatformRender]:
+    """Renders of a commit's recipes: from the cache where it has them (keyed by the commit's blob ids,
+    nothing read from disk), the rest checked out of git first and rendered as usual."""
+    from planner.render import check_platforms, render_all
+
+    platforms = check_platforms(platforms)
+    found: list[PlatformRender] = []
+    todo = list(sources)
+    if cache is not None:
+        todo = []
+        for source in sources:
+            hit = cache.get(cache.key(source, options), platforms)
+            if hit is None:
+                todo.append(source)
+            else:
+                found.extend(hit)
+    tree.materialize(todo)
+    rendered = render_all(todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache) if todo else []
+    return sorted([*found, *rendered], key=lambda r: (r.recipe, r.platform))
+
+
+def gather(
+    request: PlanRequest, reporter: Reporter, *, tree: Any = None
+) -> tuple[list[PlatformRender], Selection, PlanSettings]:
+    """Read everything the request names; raise :class:`PlanError` for bad input.
+
+    ``tree`` (a :class:`planner.commit_tree.CommitTree`): the recipes are those of a git commit, laid
+    out under the tree's directory (``request.root`` lies in it) and checked out only where a render
+    needs them; git questions (what changed) are asked in the user's repository.
+    """
     from planner.discover import discover
     from planner.render import render_all
 
     root = Path(request.root)
+    git_root = tree.outside(root) if tree is not None else root
     if not root.is_dir():
         raise PlanError(f"{root}: not a directory")
     cfg = _config(request)
@@ -98,11 +127,11 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
     for path in (*variant_configs, *exclusive):
         if not Path(path).is_file():
             raise PlanError(f"{path}: variant config not found")
-    sources = discover(root)
+    sources = tree.sources if tree is not None else discover(root)
     rels = [s.rel for s in sources]
     warnings: list[str] = []
     changed: dict[str, str] = {}
-    changes = _changes(request, root)
+    changes = _changes(request, git_root)
     if changes is not None:
         gone = deleted_recipes(changes, rels)
         for rel in gone:
@@ -114,13 +143,21 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
     if changes is not None:
         from planner.config_changes import changed_variant_keys
 
+        configs = (*variant_configs, *exclusive)
+        if tree is not None:
+            configs = tuple(tree.outside(Path(c)) for c in configs)
         changed_keys = changed_variant_keys(
-            request, root, (*variant_configs, *exclusive), platforms, getattr(cfg, "environ", {}) or {}
+            request, git_root, configs, platforms, getattr(cfg, "environ", {}) or {}
         )
     from planner.render_cache import RenderCache
 
     cache = RenderCache(Path(request.cache_dir)) if request.cache_dir is not None else None
-    renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs, cache=cache)
+    if tree is None:
+        renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs, cache=cache)
+    else:
+        if cache is not None:
+            cache.known_digests.update(tree.digests)
+        renders = _render_from_commit(tree, sources, platforms, options, cache, reporter, request.jobs)
     existing = None
     if request.skip_existing:
         try:

@@ -4,22 +4,27 @@ Why content and not timestamps: a git checkout, a CI cache restore or a copy tou
 cache that trusted mtimes would either re-render everything or, worse, serve a stale render. The key of a
 recipe dir is a digest of everything its render can depend on:
 
-- every file under the recipe dir (relative name + bytes; files above :data:`HUGE_FILE` bytes are hashed
-  by size and their first and last 64 KiB, so a stray tarball does not cost a full read), skipping
-  nested recipe dirs (they are recipes of their own, as in ``recipes/<name>/<version>/``);
+- every file under the recipe dir, as (relative name, git blob id of its bytes), nested recipe dirs
+  excluded (:mod:`planner.recipe_digest`: the same digest is computed from disk or, for ``preview
+  --head``, from a commit's tree without checking it out);
 - the bytes of the variant config files that apply (``RenderOptions.variant_configs`` and
-  ``exclusive_configs``, in order, each labelled by kind);
+  ``exclusive_configs``, in order, each labelled by kind, named relative to the discovery root when
+  inside it);
 - the ``RenderOptions`` environment and build platform;
-- the recipe's location (its ``rel`` and absolute path appear inside the render and its errors);
-- the stackplan version and a fingerprint of the planner's own source, so a new renderer never reads
-  an old renderer's output.
+- the recipe's ``rel`` (it names the recipe in renders), but **not** where the tree is checked out:
+  paths inside a render (a :class:`RecipeError`'s file) are stored relative to the discovery root and
+  re-based on read (:mod:`planner.render_codec`), so the same tree elsewhere (a CI runner, a temporary
+  worktree) hits;
+- the stackplan version, the Python version and a fingerprint of the planner modules a render can depend
+  on, so a new renderer never reads an old renderer's output.
 
 One entry per recipe dir holds the renders of every platform asked for so far (``platform -> render``):
 the dir is hashed once, not once per platform, and a warm run over N recipes opens N small files. A
 request for a platform the entry lacks renders just that platform and rewrites the entry with it merged.
+The body is a ``marshal`` of plain tuples (:mod:`planner.render_codec`): no code runs on load.
 
 Entries are never trusted blindly: each file starts with a header line naming the format, the key and the
-SHA-256 and length of the JSON body after it. A truncated, garbled or misplaced entry fails that check and
+SHA-256 and length of the body after it. A truncated, garbled or misplaced entry fails that check and
 counts as a miss (it is then re-rendered and overwritten). Writers write a temporary file in the entry's
 own directory and ``os.replace`` it into place, which is atomic on POSIX: readers see the old entry or the
 new one, never half of one, so concurrent runs need no locks. Two writers racing on one entry may lose one
@@ -42,17 +47,13 @@ from typing import Any
 
 from planner import __version__
 from planner.model import PlatformRender, RecipeSource, RenderOptions
+from planner.recipe_digest import CHUNK, dir_digest
 from planner.render_codec import Decoder, encode, rebase, well_formed
 
-#: Files larger than this are hashed by size plus their first and last 64 KiB.
-HUGE_FILE = 4 * 1024 * 1024
-_EDGE = 64 * 1024
-#: Names whose presence makes a directory a recipe dir of its own.
-_RECIPE_FILES = ("meta.yaml", "recipe.yaml")
-#: Directories that never hold anything a render reads.
-_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache"})
+#: Files larger than this are read in chunks when hashed (see :mod:`planner.recipe_digest`).
+HUGE_FILE = CHUNK
 _MAGIC = b"stackplan-render-cache/3"
-#: 2: outputs stored once per entry; 3: marshal of plain tuples, root-independent keys
+#: 2: outputs stored once per entry; 3: marshal of plain tuples, root-independent keys, git blob digests
 _FORMAT = "3"
 
 
@@ -64,51 +65,6 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     if env.get("XDG_CACHE_HOME"):
         return Path(env["XDG_CACHE_HOME"]).expanduser() / "stackplan"
     return Path.home() / ".cache" / "stackplan"
-
-
-def _hash_file(h: Any, path: str, size: int) -> None:
-    with open(path, "rb") as f:
-        if size <= HUGE_FILE:
-            h.update(f.read())
-        else:
-            h.update(f.read(_EDGE))
-            f.seek(size - _EDGE)
-            h.update(f.read(_EDGE))
-
-
-def dir_digest(path: Path) -> str:
-    """A digest of every file under the recipe dir ``path`` (names + bytes), nested recipe dirs excluded.
-
-    Cheap on purpose: a bioconda recipe dir is one or two small files, so this is a ``scandir`` and a
-    read. Unreadable entries are hashed by name and the error, so they cannot be confused with content.
-    """
-    h = hashlib.blake2b(digest_size=20)
-    stack = [(str(path), "")]
-    while stack:
-        abs_dir, rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
-        except OSError as exc:
-            h.update(f"D\0{rel_dir}\0error:{type(exc).__name__}\0".encode())
-            continue
-        subdirs = []
-        for entry in entries:
-            rel = f"{rel_dir}{entry.name}"
-            try:
-                if entry.is_dir(follow_symlinks=True):
-                    if entry.name not in _SKIP_DIRS:
-                        subdirs.append((entry.path, rel + "/"))
-                    continue
-                size = entry.stat(follow_symlinks=True).st_size
-                h.update(f"F\0{rel}\0{size}\0".encode())
-                _hash_file(h, entry.path, size)
-            except OSError as exc:
-                h.update(f"F\0{rel}\0error:{type(exc).__name__}\0".encode())
-        for sub_abs, sub_rel in reversed(subdirs):
-            if any(os.path.exists(os.path.join(sub_abs, n)) for n in _RECIPE_FILES):
-                continue  # another recipe (recipes/<name>/<version>/): its changes are not ours
-            stack.append((sub_abs, sub_rel))
-    return h.hexdigest()
 
 
 #: Planner modules that only run *after* rendering (graph, selection, plan, exports): a change in them
@@ -224,6 +180,9 @@ class RenderCache:
     #: What identifies the renderer; None: the stackplan version plus the planner's source digest.
     version: str | None = None
     stats: CacheStats = field(default_factory=CacheStats)
+    #: Recipe dir (absolute path) -> its digest when known without reading the dir (from a git commit's
+    #: tree: :mod:`planner.commit_tree`); other dirs are hashed from disk.
+    known_digests: dict[str, str] = field(default_factory=dict, repr=False)
     _options_digests: dict[tuple[RenderOptions, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -255,7 +214,7 @@ class RenderCache:
             source.rel,
             source.format.value,
             source.recipe_file.name,
-            dir_digest(source.path),
+            self.known_digests.get(str(source.path)) or dir_digest(source.path),
         ):
             h.update(part.encode())
             h.update(b"\0")
