@@ -206,11 +206,22 @@ class Plan:
         return hashlib.sha256(_canonical(replace(self, hash="").to_dict()).encode()).hexdigest()
 
     def with_hash(self) -> Plan:
-        """The same plan with ``hash`` computed (and its canonical JSON kept for :meth:`to_json`)."""
-        data = replace(self, hash="").to_dict()
-        data["hash"] = hashlib.sha256(_canonical(data).encode()).hexdigest()
-        hashed = replace(self, hash=data["hash"])
-        object.__setattr__(hashed, "_json", _canonical(data) + "\n")
+        """The same plan with ``hash`` computed (and its canonical JSON kept for :meth:`to_json`).
+
+        Each top-level value is serialised once: the canonical text with ``"hash": ""`` (what is
+        hashed) and the one with the hash filled in differ only in that member, so both are joined
+        from the same pieces (the text equals ``json.dumps(sort_keys=True)`` of the whole dict).
+        """
+        data = self.to_dict()
+        pieces = {k: _canonical(v) for k, v in data.items() if k != "hash"}
+
+        def text(hash_value: str) -> str:
+            members = {**pieces, "hash": _canonical(hash_value)}
+            return "{" + ",".join(f"{_canonical(k)}:{members[k]}" for k in sorted(members)) + "}"
+
+        digest = hashlib.sha256(text("").encode()).hexdigest()
+        hashed = replace(self, hash=digest)
+        object.__setattr__(hashed, "_json", text(digest) + "\n")
         return hashed
 
     @classmethod

@@ -73,6 +73,7 @@ AFTER_RENDER_MODULES = frozenset(
     {
         "bump.py",
         "channel.py",
+        "commit_tree.py",
         "config_changes.py",
         "cycles.py",
         "explain.py",
@@ -87,7 +88,9 @@ AFTER_RENDER_MODULES = frozenset(
         "plan_inputs.py",
         "plan_model.py",
         "progress.py",
+        "recipe_digest.py",  # what a key is made of, not what a render is (a change there changes keys)
         "render_cache.py",  # its format has its own number (_FORMAT), bumped on every change
+        "render_codec.py",  # ditto
         "render_pool.py",
         "select.py",
     }
