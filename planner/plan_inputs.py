@@ -20,8 +20,10 @@ from planner.gitchanges import (
     describe_paths,
     recipes_for_paths,
 )
+from planner.graph_snapshot import Linked
 from planner.model import PlatformRender
 from planner.plan import PlanError, PlanRequest, PlanSettings, load_durations, read_name_list
+from planner.plan_renders import Saver, plan_renders
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import Reporter
 from planner.select import Selection
@@ -77,38 +79,19 @@ def _changes(request: PlanRequest, root: Path) -> list[FileChange] | None:
     return None
 
 
-def _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs) -> list[PlatformRender]:
-    """Renders of a commit's recipes: from the cache where it has them (keyed by the commit's blob ids,
-    nothing read from disk), the rest checked out of git first and rendered as usual."""
-    from planner.render import check_platforms, render_all
-
-    platforms = check_platforms(platforms)
-    found: list[PlatformRender] = []
-    todo = list(sources)
-    if cache is not None:
-        todo = []
-        for source in sources:
-            hit = cache.get(cache.key(source, options), platforms)
-            if hit is None:
-                todo.append(source)
-            else:
-                found.extend(hit)
-    tree.materialize(todo)
-    rendered = render_all(todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache) if todo else []
-    return sorted([*found, *rendered], key=lambda r: (r.recipe, r.platform))
-
-
 def gather(
     request: PlanRequest, reporter: Reporter, *, tree: Any = None
-) -> tuple[list[PlatformRender], Selection, PlanSettings]:
+) -> tuple[list[PlatformRender] | Linked, Selection, PlanSettings, Saver | None]:
     """Read everything the request names; raise :class:`PlanError` for bad input.
+
+    The renders may come as their :class:`Linked` graph (a snapshot of the same inputs); the saver,
+    when not None, stores the linked graph of the renders for the next run (:mod:`planner.plan_renders`).
 
     ``tree`` (a :class:`planner.commit_tree.CommitTree`): the recipes are those of a git commit, laid
     out under the tree's directory (``request.root`` lies in it) and checked out only where a render
     needs them; git questions (what changed) are asked in the user's repository.
     """
     from planner.discover import discover
-    from planner.render import render_all
 
     root = Path(request.root)
     git_root = tree.outside(root) if tree is not None else root
@@ -149,15 +132,6 @@ def gather(
         changed_keys = changed_variant_keys(
             request, git_root, configs, platforms, getattr(cfg, "environ", {}) or {}
         )
-    from planner.render_cache import RenderCache
-
-    cache = RenderCache(Path(request.cache_dir)) if request.cache_dir is not None else None
-    if tree is None:
-        renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs, cache=cache)
-    else:
-        if cache is not None:
-            cache.known_digests.update(tree.digests)
-        renders = _render_from_commit(tree, sources, platforms, options, cache, reporter, request.jobs)
     existing = None
     if request.skip_existing:
         try:
@@ -196,4 +170,17 @@ def gather(
         inputs=request_inputs(request, platforms),
         warnings=tuple(warnings),
     )
-    return renders, selection, settings
+    from planner.plan import link_settings
+
+    renders, saver = plan_renders(
+        sources,
+        platforms,
+        options,
+        root=root,
+        cache_dir=request.cache_dir,
+        link_settings=link_settings(settings),
+        reporter=reporter,
+        jobs=request.jobs,
+        tree=tree,
+    )
+    return renders, selection, settings, saver

@@ -87,6 +87,7 @@ AFTER_RENDER_MODULES = frozenset(
         "plan_at.py",
         "plan_inputs.py",
         "plan_model.py",
+        "plan_renders.py",
         "progress.py",
         "recipe_digest.py",  # what a key is made of, not what a render is (a change there changes keys)
         "render_cache.py",  # its format has its own number (_FORMAT), bumped on every change
@@ -186,6 +187,9 @@ class RenderCache:
     #: Recipe dir (absolute path) -> its digest when known without reading the dir (from a git commit's
     #: tree: :mod:`planner.commit_tree`); other dirs are hashed from disk.
     known_digests: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Compute each recipe dir's key once per cache object (one plan run: its files do not change
+    #: meanwhile); off by default, for long-lived objects.
+    remember_keys: bool = False
     _options_digests: dict[tuple[RenderOptions, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -193,6 +197,8 @@ class RenderCache:
         self._root = os.path.join(self.directory, f"v{_FORMAT}")
         self._decoder = Decoder()
         self._roots: dict[str, str] = {}  # key -> the root it was computed for (re-basing paths)
+        # keys already computed by this object (a plan asks twice: for its graph snapshot, then to read)
+        self._keys: dict[tuple[str, str, str, RenderOptions], str] = {}
 
     # -- keys -------------------------------------------------------------------------------------------
 
@@ -203,6 +209,10 @@ class RenderCache:
         names relative to the root are, so the same tree at another path (a CI runner, ``preview
         --head``'s temporary worktree) hits; paths inside the stored renders are re-based on read.
         """
+        memo = (str(source.path), source.rel, source.recipe_file.name, options)
+        known = self._keys.get(memo) if self.remember_keys else None
+        if known is not None:
+            return known
         if self.version is None:
             self.version = code_fingerprint()
         root = source_root(source)
@@ -223,6 +233,7 @@ class RenderCache:
             h.update(b"\0")
         key = h.hexdigest()
         self._roots[key] = root
+        self._keys[memo] = key
         return key
 
     def entry_path(self, key: str) -> Path:
