@@ -97,11 +97,15 @@ def build_plan_at(request: PlanRequest, head: str, *, reporter: Reporter | None 
         raise PlanError(str(exc)) from exc
     finally:
         shutil.rmtree(holder, ignore_errors=True)
-    errors = tuple(
-        {**e, "path": str(top) + str(e["path"])[len(prefix) :]}
-        if str(e.get("path", "")).startswith(prefix)
-        else e
-        for e in plan.errors
-    )
-    inputs = {**plan.inputs, "head": head_sha}
+
+    def outside(value):
+        """Paths under the temporary tree as the same paths in the user's repository."""
+        if isinstance(value, str) and (value == prefix or value.startswith(prefix + "/")):
+            return str(top) + value[len(prefix) :]
+        if isinstance(value, list):
+            return [outside(v) for v in value]
+        return value
+
+    errors = tuple({**e, "path": outside(str(e["path"]))} if "path" in e else e for e in plan.errors)
+    inputs = {**{k: outside(v) for k, v in plan.inputs.items()}, "head": head_sha}
     return replace(plan, root=str(request.root), errors=errors, inputs=inputs).with_hash()
