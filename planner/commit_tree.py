@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from planner.discover import RECIPE_FILES, SKIP_DIRS, recipe_source
+from planner.gc_pause import gc_paused
 from planner.gitchanges import GitError
 from planner.model import RecipeSource
 from planner.recipe_digest import tree_digests
@@ -71,6 +72,10 @@ class CommitTree:
     def __init__(self, top: Path, sha: str, root: str, dest: Path) -> None:
         self.top, self.sha, self.dest = Path(top), sha, Path(dest)
         self.root = root.strip("/") if root not in (".", "") else ""
+        with gc_paused():
+            self._index(sha)
+
+    def _index(self, sha: str) -> None:
         self.files = list_files(self.top, sha)
         found = self._discover()
         self.sources = tuple(s for s, _ in found)

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from planner.commit_tree import CommitTree
+from planner.gc_pause import gc_paused
 from planner.gitchanges import GitError, merge_base_of, resolve_rev, split_range, toplevel
 from planner.plan import PlanError, PlanRequest, build_plan
 from planner.plan_model import Plan
@@ -108,4 +109,5 @@ def build_plan_at(request: PlanRequest, head: str, *, reporter: Reporter | None 
 
     errors = tuple({**e, "path": outside(str(e["path"]))} if "path" in e else e for e in plan.errors)
     inputs = {**{k: outside(v) for k, v in plan.inputs.items()}, "head": head_sha}
-    return replace(plan, root=str(request.root), errors=errors, inputs=inputs).with_hash()
+    with gc_paused():  # the process holds the whole linked graph: a full collection is all cost
+        return replace(plan, root=str(request.root), errors=errors, inputs=inputs).with_hash()

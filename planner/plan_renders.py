@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from planner.gc_pause import gc_paused
 from planner.graph_snapshot import Linked, SnapshotStore, snapshot_key
 from planner.model import PlatformRender, RecipeError, RecipeSource, RenderOptions
 from planner.progress import Reporter
@@ -36,8 +37,9 @@ def _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs
     todo = list(sources)
     if cache is not None:
         todo = []
-        for source in sources:
-            hit = cache.get(cache.key(source, options), platforms)
+        with gc_paused():
+            found_all = [(s, cache.get(cache.key(s, options), platforms)) for s in sources]
+        for source, hit in found_all:
             if hit is None:
                 todo.append(source)
             else:
@@ -85,7 +87,9 @@ def plan_renders(
         cache.known_digests.update(tree.digests)
     here = os.path.abspath(root)
     store = SnapshotStore(cache.directory)
-    key = snapshot_key(((s.rel, cache.key(s, options)) for s in sources), (*link_settings, *platforms))
+    with gc_paused():
+        pairs = [(s.rel, cache.key(s, options)) for s in sources]
+    key = snapshot_key(pairs, (*link_settings, *platforms))
     linked = store.load(key)
     if linked is not None:
         return replace(linked, errors=_swap_root(linked.errors, _MARK, here)), None

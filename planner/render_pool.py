@@ -31,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from planner.gc_pause import gc_paused
 from planner.model import PlatformRender, RecipeError, RecipeSource, RenderOptions
 from planner.progress import NullReporter, Reporter
 from planner.render_cache import RenderCache, source_root
@@ -220,17 +221,18 @@ def render_many(
     reporter.start("render", len(sources))  # one unit per recipe dir, as planner.render counts
     try:
         todo: list[_Task] = []
-        for source in sources:
-            if cache is None:
-                todo.append(_Task(source, platforms, None))
-                continue
-            key = cache.key(source, options)
-            found, missing = cache.lookup(key, platforms)
-            results.extend(found.values())
-            if missing:
-                todo.append(_Task(source, tuple(missing), key))
-            else:
-                reporter.advance(1)
+        with gc_paused():  # decoding thousands of entries: the collector would walk them for nothing
+            for source in sources:
+                if cache is None:
+                    todo.append(_Task(source, platforms, None))
+                    continue
+                key = cache.key(source, options)
+                found, missing = cache.lookup(key, platforms)
+                results.extend(found.values())
+                if missing:
+                    todo.append(_Task(source, tuple(missing), key))
+                else:
+                    reporter.advance(1)
 
         work = sum(len(t.platforms) for t in todo)
         if jobs > 1 and len(todo) > 1 and work >= min_pool_renders:
