@@ -60,6 +60,17 @@ def _swap_root(errors: Sequence[RecipeError], old: str, new: str) -> tuple[Recip
     return tuple(RecipeError(swap(e.path), e.line, swap(e.message)) for e in errors)
 
 
+def render_keys(cache: Any, sources: Sequence[RecipeSource], options: RenderOptions) -> list[tuple[str, str]]:
+    """``(rel, render key)`` of every source (content digests: the one pass over the tree's files)."""
+    with gc_paused():
+        return [(s.rel, cache.key(s, options)) for s in sources]
+
+
+def load_snapshot(store: SnapshotStore, key: str) -> Linked | None:
+    """The graph snapshot under ``key`` (a function of its own so benchmarks can time it)."""
+    return store.load(key)
+
+
 def plan_renders(
     sources: Sequence[RecipeSource],
     platforms: Sequence[str],
@@ -87,10 +98,8 @@ def plan_renders(
         cache.known_digests.update(tree.digests)
     here = os.path.abspath(root)
     store = SnapshotStore(cache.directory)
-    with gc_paused():
-        pairs = [(s.rel, cache.key(s, options)) for s in sources]
-    key = snapshot_key(pairs, (*link_settings, *platforms))
-    linked = store.load(key)
+    key = snapshot_key(render_keys(cache, sources, options), (*link_settings, *platforms))
+    linked = load_snapshot(store, key)
     if linked is not None:
         return replace(linked, errors=_swap_root(linked.errors, _MARK, here)), None
     if tree is not None:
