@@ -213,15 +213,19 @@ class Plan:
         from the same pieces (the text equals ``json.dumps(sort_keys=True)`` of the whole dict).
         """
         data = self.to_dict()
-        pieces = {k: _canonical(v) for k, v in data.items() if k != "hash"}
+        members = sorted(data)
+        at = members.index("hash")
 
-        def text(hash_value: str) -> str:
-            members = {**pieces, "hash": _canonical(hash_value)}
-            return "{" + ",".join(f"{_canonical(k)}:{members[k]}" for k in sorted(members)) + "}"
+        def joined(keys: list[str]) -> str:
+            return ",".join(f"{_canonical(k)}:{_canonical(data[k])}" for k in keys)
 
-        digest = hashlib.sha256(text("").encode()).hexdigest()
-        hashed = replace(self, hash=digest)
-        object.__setattr__(hashed, "_json", text(digest) + "\n")
+        head, tail = "{" + joined(members[:at]), joined(members[at + 1 :]) + "}"
+        head, tail = head + ("," if at else ""), ("," if tail != "}" else "") + tail
+        digest = hashlib.sha256()
+        for part in (head, '"hash":""', tail):  # hashed in pieces: no copy of the whole text
+            digest.update(part.encode())
+        hashed = replace(self, hash=digest.hexdigest())
+        object.__setattr__(hashed, "_json", f'{head}"hash":{_canonical(hashed.hash)}{tail}\n')
         return hashed
 
     @classmethod
