@@ -96,6 +96,8 @@ def plan_renders(
     cache = RenderCache(Path(cache_dir), remember_keys=True)
     if tree is not None:
         cache.known_digests.update(tree.digests)
+        # a recipe dir the commit gives no digest of (a symlink inside) is hashed from disk: write it first
+        tree.materialize([s for s in sources if str(s.path) not in tree.digests])
     here = os.path.abspath(root)
     store = SnapshotStore(cache.directory)
     key = snapshot_key(render_keys(cache, sources, options), (*link_settings, *platforms))

@@ -26,7 +26,11 @@ def _compare(repo: Path, sha: str, root: str, tmp: Path) -> CommitTree:
     tree = CommitTree(repo, sha, root, tmp / "virtual")
     checkout = _checkout(repo, sha, tmp / "checkout")
     try:
-        real = discover(checkout / root if root else checkout)
+        where = checkout / root if root else checkout
+        if not where.is_dir():  # nothing git would hold there (only a .git dir, say)
+            assert tree.sources == ()
+            return tree
+        real = discover(where)
         assert [(s.rel, s.format, s.recipe_file.name) for s in real] == [
             (s.rel, s.format, s.recipe_file.name) for s in tree.sources
         ]
@@ -137,3 +141,29 @@ def test_any_tree_gives_the_checkout_s_recipes_and_digests(tmp_path_factory, fil
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "tree")
     _compare(repo, git(repo, "rev-parse", "HEAD"), "recipes", base)
+
+
+def test_a_change_behind_a_symlink_changes_the_recipe_s_key(tmp_path: Path) -> None:
+    """A recipe dir with a symlink has no commit digest; once written out, its digest follows the
+    link's target, so a change behind the link is a new key, never a stale cache hit."""
+    from planner.model import RenderOptions
+    from planner.plan_renders import render_keys
+    from planner.render_cache import RenderCache
+
+    repo = init(tmp_path / "repo")
+    commit(repo, {"shared/build.sh": "make\n", "recipes/a/meta.yaml": META.format(name="a")})
+    os.symlink("../../shared/build.sh", repo / "recipes" / "a" / "build.sh")
+    first = commit(repo, {})
+    second = commit(repo, {"shared/build.sh": "make install\n"})  # only the target changes
+
+    def key_of_a(sha: str, dest: Path) -> str:
+        tree = CommitTree(repo, sha, "recipes", dest)
+        tree.materialize_support()
+        (a,) = [s for s in tree.sources if s.rel == "a"]
+        assert str(a.path) not in tree.digests
+        tree.materialize([a])
+        cache = RenderCache(tmp_path / "cache", version="1", known_digests=dict(tree.digests))
+        return dict(render_keys(cache, tree.sources, RenderOptions()))["a"]
+
+    assert key_of_a(first, tmp_path / "one") != key_of_a(second, tmp_path / "two")
+    assert key_of_a(first, tmp_path / "three") == key_of_a(first, tmp_path / "one-again")
