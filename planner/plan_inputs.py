@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.channel import ChannelError, existing_packages
 from planner.gitchanges import (
     FileChange,
     GitError,
@@ -134,6 +133,8 @@ def gather(
         )
     existing = None
     if request.skip_existing:
+        from planner.channel import ChannelError, existing_packages  # asyncio and friends: only here
+
         try:
             existing = existing_packages(request.skip_existing, (*platforms, "noarch"))
         except ChannelError as exc:
