@@ -167,6 +167,14 @@ class CommitTree:
             if mode == "100755":
                 target.chmod(0o755)
 
+    def holds(self, path: Path) -> bool:
+        """True when ``path`` lies under ``dest`` (a file of the commit, not one outside the repository)."""
+        try:
+            Path(path).relative_to(self.dest)
+        except ValueError:
+            return False
+        return True
+
     def outside(self, path: Path) -> Path:
         """``path`` under ``dest`` as the same path in the user's repository (others unchanged)."""
         try:

@@ -126,8 +126,8 @@ def gather(
         from planner.config_changes import changed_variant_keys
 
         configs = (*variant_configs, *exclusive)
-        if tree is not None:
-            configs = tuple(tree.outside(Path(c)) for c in configs)
+        if tree is not None:  # configs outside the repository cannot have changed in git: not asked
+            configs = tuple(tree.outside(Path(c)) for c in configs if tree.holds(Path(c)))
         changed_keys = changed_variant_keys(
             request, git_root, configs, platforms, getattr(cfg, "environ", {}) or {}
         )

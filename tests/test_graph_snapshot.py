@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -160,3 +161,22 @@ def test_preview_head_with_and_without_caches_is_identical(tmp_path: Path) -> No
         assert plan.to_json() == uncached.to_json()
     assert [e["path"] for e in plan.errors] == [str(repo.resolve() / "recipes" / "broken" / "meta.yaml")]
     assert {n.recipe for n in plan.nodes} >= {"recipes/libhts", "recipes/samtools", "recipes/pipeline"}
+
+
+def test_preview_head_sees_a_variant_config_changed_in_the_repository(tmp_path: Path) -> None:
+    repo = init(tmp_path / "repo")
+    write(repo, TREE)
+    commit(repo, {}, "base")
+    git(repo, "checkout", "-qb", "pr")
+    head = commit(repo, {"cbc.yaml": 'python:\n  - "3.12"\n  - "3.13"\n'})
+    cache = tmp_path / "cache"
+    ask = dict(changed="main...pr", downstream=0)
+    checked_out = build_plan(request(repo, None, **ask)).to_json()  # pr is checked out here
+    git(repo, "checkout", "-q", "main")
+    at_head = build_plan_at(request(repo, cache, **ask), head)
+    kinds = {n.recipe: n.selected.kind for n in at_head.nodes}
+    assert kinds == {"recipes/samtools": "config-change"}
+    drop = ("hash", "inputs")
+    assert {k: v for k, v in json.loads(at_head.to_json()).items() if k not in drop} == {
+        k: v for k, v in json.loads(checked_out).items() if k not in drop
+    }
