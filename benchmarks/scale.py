@@ -307,7 +307,6 @@ def part_preview(args) -> list[str]:
             relink_cpus.append(rss.cpu_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    load = os.getloadavg()
     return [
         f"#### `stackplan preview`, one changed recipe ({meta.parent.name}), warm cache"
         + (f" ({args.limit} recipe dirs)" if args.limit else " (whole corpus)"),
@@ -326,8 +325,6 @@ def part_preview(args) -> list[str]:
         "With the graph snapshots deleted before each run (a head no run has linked yet; every render "
         f"still from the cache): {', '.join(f'{w:.2f}' for w in relink_walls)} s, median "
         f"{median(relink_walls):.2f} s; CPU median {median(relink_cpus):.2f} s.",
-        "",
-        f"Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min).",
         "",
         "Command: `"
         + " ".join(Path(c).name if c == sys.executable else c for c in cmd).replace(str(repo), "REPO")
