@@ -324,16 +324,21 @@ def build_graph(
     platforms: Sequence[str] | None = None,
     providers: Mapping[str, str] | None = None,
     cache: SpecCache | None = None,
+    known: Mapping[str, JobLinks] | None = None,
+    links_out: dict[str, JobLinks] | None = None,
 ) -> GraphResult:
     """Build the job DiGraph (nodes sorted by id; edges added in a deterministic order).
 
     ``providers`` maps a package name to the recipe dir that must provide it when several do.
     Requirements that a job's own outputs satisfy (``pin_subpackage``, output-to-output) are internal
     to the job and give no edge; the same name from another variant of the same recipe does.
+    ``known`` / ``links_out``: per-job links to reuse / to collect (see :func:`_build_graph`).
     The garbage collector is paused meanwhile (:mod:`planner.gc_pause`: half the cost otherwise).
     """
     with gc_paused():
-        return _build_graph(jobs, platforms=platforms, providers=providers, cache=cache)
+        return _build_graph(
+            jobs, platforms=platforms, providers=providers, cache=cache, known=known, links_out=links_out
+        )
 
 
 #: What linking one job found (plain tuples: a graph snapshot stores them, see ``planner.graph_patch``):

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import marshal
 import os
 import pickle
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from planner import __version__
@@ -46,10 +47,17 @@ KEEP = 6
 
 @dataclass
 class Linked:
-    """What a plan needs of its renders once they are linked: the errors and the (uncut) graph."""
+    """What a plan needs of its renders once they are linked: the errors and the (uncut) graph.
+
+    ``recipe_errors`` (recipe rel -> its render errors) and ``links`` (job id -> what linking the
+    job found, :data:`planner.graph.JobLinks`) are what relinking after a change needs
+    (:mod:`planner.graph_patch`); ``links`` is stored beside the snapshot, read only to relink.
+    """
 
     errors: tuple[RecipeError, ...]  # unique, sorted by (path, line, message)
     result: GraphResult
+    recipe_errors: dict[str, tuple[RecipeError, ...]] = field(default_factory=dict)
+    links: dict[str, tuple] | None = None
 
 
 def _source_fingerprint() -> str:
@@ -83,15 +91,8 @@ class SnapshotStore:
 
     def load(self, key: str) -> Linked | None:
         path = self._path(key)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        head, sep, body = data.partition(b"\n")
-        parts = head.split(b" ")
-        if not sep or len(parts) != 4 or parts[0] != _MAGIC or parts[1] != key.encode():
-            return None
-        if parts[3] != str(len(body)).encode() or hashlib.sha256(body).hexdigest().encode() != parts[2]:
+        body = self._read(path, key)
+        if body is None:
             return None
         try:
             with gc_paused():  # a cyclic collection every few thousand objects tripled the load time
@@ -104,12 +105,59 @@ class SnapshotStore:
             os.utime(path)  # most recently used: kept by prune()
         return linked
 
-    def save(self, key: str, linked: Linked, *, forbid: str | None = None) -> None:
+    def save(
+        self,
+        key: str,
+        linked: Linked,
+        *,
+        forbid: str | None = None,
+        pairs: Sequence[tuple[str, str]] = (),
+        family: str | None = None,
+    ) -> None:
         """Store ``linked`` under ``key``, unless its pickle contains ``forbid`` (a path that must not
-        be frozen into a snapshot keyed without it)."""
-        body = pickle.dumps(linked, protocol=pickle.HIGHEST_PROTOCOL)
+        be frozen into a snapshot keyed without it). With ``family`` (a digest of the settings), the
+        per-job links and the ``(rel, render key)`` pairs are stored beside it and the snapshot
+        becomes the family's latest: the base the next changed tree is relinked from."""
+        links = linked.links
+        body = pickle.dumps(replace(linked, links=None), protocol=pickle.HIGHEST_PROTOCOL)
         if forbid and forbid.encode() in body:
             return
+        self._write(self._path(key), body, key)
+        if family is not None and links is not None:
+            extra = marshal.dumps({"pairs": dict(pairs), "links": links}, 4)
+            self._write(self.directory / f"{key}.links", extra, key)
+            self._write(self.directory / f"latest-{family}", key.encode(), family)
+        self.prune()
+
+    def load_base(self, family: str) -> tuple[str, dict[str, str], dict[str, tuple]] | None:
+        """The family's latest snapshot key, its ``rel -> render key`` and its per-job links."""
+        key = self._read(self.directory / f"latest-{family}", family)
+        if key is None:
+            return None
+        key_text = key.decode(errors="replace")
+        extra = self._read(self.directory / f"{key_text}.links", key_text)
+        if extra is None:
+            return None
+        try:
+            data = marshal.loads(extra)
+            return key_text, dict(data["pairs"]), dict(data["links"])
+        except (ValueError, EOFError, TypeError, KeyError):
+            return None
+
+    def _read(self, path: Path, key: str) -> bytes | None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        head, sep, body = data.partition(b"\n")
+        parts = head.split(b" ")
+        if not sep or len(parts) != 4 or parts[0] != _MAGIC or parts[1] != key.encode():
+            return None
+        if parts[3] != str(len(body)).encode() or hashlib.sha256(body).hexdigest().encode() != parts[2]:
+            return None
+        return body
+
+    def _write(self, path: Path, body: bytes, key: str) -> None:
         digest = hashlib.sha256(body).hexdigest()
         data = b"%s %s %s %d\n" % (_MAGIC, key.encode(), digest.encode(), len(body)) + body
         try:
@@ -118,14 +166,13 @@ class SnapshotStore:
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
-                os.replace(tmp, self._path(key))
+                os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
         except OSError:
             return
-        self.prune()
 
     def prune(self, keep: int = KEEP) -> None:
         """Remove all but the ``keep`` most recently used snapshots."""
@@ -136,3 +183,5 @@ class SnapshotStore:
         for _, path in sorted(entries, reverse=True)[keep:]:
             with contextlib.suppress(OSError):
                 path.unlink()
+            with contextlib.suppress(OSError):
+                path.with_suffix(".links").unlink()

@@ -103,17 +103,26 @@ def link(renders: Iterable[PlatformRender], settings: PlanSettings) -> Linked:
     build platforms, providers): :mod:`planner.graph_snapshot` keeps it between runs on that basis.
     """
     renders = list(renders)
-    errors = sorted(
-        {(r.error.path, r.error.line or 0, r.error.message): r.error for r in renders if r.error}.items()
-    )
+    recipe_errors: dict[str, list[RecipeError]] = {}
+    for r in renders:
+        if r.error is not None:
+            recipe_errors.setdefault(r.recipe, []).append(r.error)
     rendered = [v for r in renders if r.ok for v in r.variants]
     jobs = jobs_from_renders(
         rendered,
         noarch_platform=settings.noarch_platform,
         build_platforms=settings.build_platforms,
     )
-    result = build_graph(jobs, platforms=settings.platforms, providers=settings.providers)
-    return Linked(tuple(e for _, e in errors), result)
+    links: dict[str, Any] = {}
+    result = build_graph(jobs, platforms=settings.platforms, providers=settings.providers, links_out=links)
+    errors = {k: tuple(v) for k, v in recipe_errors.items()}
+    return Linked(sorted_errors(errors), result, errors, links)
+
+
+def sorted_errors(recipe_errors: Mapping[str, Iterable[RecipeError]]) -> tuple[RecipeError, ...]:
+    """Every render error once, sorted by (path, line, message): what ``Plan.errors`` lists."""
+    unique = {(e.path, e.line or 0, e.message): e for errs in recipe_errors.values() for e in errs}
+    return tuple(e for _, e in sorted(unique.items()))
 
 
 def link_settings(settings: PlanSettings) -> tuple[str, ...]:
@@ -308,9 +317,10 @@ def build_plan(request: PlanRequest, *, reporter: Reporter | None = None, tree: 
 
     reporter = reporter or NullReporter()
     renders, selection, settings, snapshot = gather(request, reporter, tree=tree)
-    if snapshot is not None and not isinstance(renders, Linked):
+    if snapshot is not None:
         with gc_paused():
-            renders = link(renders, settings)
+            if not isinstance(renders, Linked):
+                renders = link(renders, settings)
             snapshot(renders)  # before cycles are broken in it: the snapshot is the uncut graph
     plan, _ = assemble_plan(renders, selection, settings)
     return plan

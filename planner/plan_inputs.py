@@ -171,15 +171,13 @@ def gather(
         inputs=request_inputs(request, platforms),
         warnings=tuple(warnings),
     )
-    from planner.plan import link_settings
-
     renders, saver = plan_renders(
         sources,
         platforms,
         options,
         root=root,
         cache_dir=request.cache_dir,
-        link_settings=link_settings(settings),
+        settings=settings,
         reporter=reporter,
         jobs=request.jobs,
         tree=tree,

@@ -71,6 +71,15 @@ def load_snapshot(store: SnapshotStore, key: str) -> Linked | None:
     return store.load(key)
 
 
+def _errors_swapped(linked: Linked, old: str, new: str) -> Linked:
+    recipe_errors = {rel: _swap_root(errs, old, new) for rel, errs in linked.recipe_errors.items()}
+    return replace(linked, errors=_swap_root(linked.errors, old, new), recipe_errors=recipe_errors)
+
+
+#: A tree that differs from the last snapshot in more recipes than this (or 5 %) is linked in full.
+MAX_RELINK = 64
+
+
 def plan_renders(
     sources: Sequence[RecipeSource],
     platforms: Sequence[str],
@@ -78,13 +87,15 @@ def plan_renders(
     *,
     root: Path,
     cache_dir: Path | None,
-    link_settings: Sequence[str],
+    settings: Any,
     reporter: Reporter,
     jobs: int,
     tree: Any = None,
 ) -> tuple[list[PlatformRender] | Linked, Saver | None]:
-    """The renders of ``sources`` (or their :class:`Linked` graph from a snapshot), and a saver that
-    stores the linked graph of those renders for the next run (None when there is nothing to save)."""
+    """The renders of ``sources`` (or their :class:`Linked` graph: a snapshot of the same tree, or the
+    last snapshot relinked where recipes changed), and a saver that stores the linked graph for the
+    next run (None when there is nothing to save). ``settings``: the :class:`planner.plan.PlanSettings`."""
+    from planner.plan import link_settings
     from planner.render import check_platforms, render_all
     from planner.render_cache import RenderCache
 
@@ -100,19 +111,59 @@ def plan_renders(
         tree.materialize([s for s in sources if str(s.path) not in tree.digests])
     here = os.path.abspath(root)
     store = SnapshotStore(cache.directory)
-    key = snapshot_key(render_keys(cache, sources, options), (*link_settings, *platforms))
+    parts = (*link_settings(settings), *platforms)
+    pairs = render_keys(cache, sources, options)
+    key, family = snapshot_key(pairs, parts), snapshot_key((), parts)
     linked = load_snapshot(store, key)
     if linked is not None:
-        return replace(linked, errors=_swap_root(linked.errors, _MARK, here)), None
-    if tree is not None:
-        renders = _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs)
-    else:
-        renders = render_all(sources, platforms, options, reporter=reporter, jobs=jobs, cache=cache)
-    if any(r.error is not None and r.error.message.startswith("internal error") for r in renders):
-        return renders, None  # retried next run (see planner.render_pool), so not frozen in a snapshot
+        return _errors_swapped(linked, _MARK, here), None
 
     def save(linked: Linked) -> None:
-        portable = Linked(_swap_root(linked.errors, here, _MARK), linked.result)
-        store.save(key, portable, forbid=here)
+        store.save(key, _errors_swapped(linked, here, _MARK), forbid=here, pairs=pairs, family=family)
 
+    def render(todo: Sequence[RecipeSource]) -> list[PlatformRender]:
+        if tree is not None:
+            return _render_from_commit(tree, todo, platforms, options, cache, reporter, jobs)
+        return render_all(todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache)
+
+    patched = _relinked(store, family, pairs, sources, render, settings, here)
+    if patched is not None:
+        return patched, save
+    renders = render(sources)
+    if _internal_error(renders):
+        return renders, None  # retried next run (see planner.render_pool), so not frozen in a snapshot
     return renders, save
+
+
+def _internal_error(renders: Sequence[PlatformRender]) -> bool:
+    return any(r.error is not None and r.error.message.startswith("internal error") for r in renders)
+
+
+def load_base(store: SnapshotStore, family: str):
+    """The last snapshot of these settings and what relinking it needs (timed by the benchmarks)."""
+    found = store.load_base(family)
+    if found is None:
+        return None
+    key, pairs, links = found
+    linked = store.load(key)
+    return None if linked is None else (linked, pairs, links)
+
+
+def _relinked(store, family, pairs, sources, render, settings, here) -> Linked | None:
+    """The last snapshot relinked where recipes changed, or None (none, too many changes, or ids that
+    would move): render only the changed recipes, relink only what they touch (planner.graph_patch)."""
+    from planner.graph_patch import relink
+
+    found = load_base(store, family)
+    if found is None:
+        return None
+    base, base_pairs, links = found
+    now = dict(pairs)
+    changed = {rel for rel, k in now.items() if base_pairs.get(rel) != k} | (base_pairs.keys() - now.keys())
+    if len(changed) > max(MAX_RELINK, len(now) // 20):
+        return None
+    renders = render([s for s in sources if s.rel in changed])
+    if _internal_error(renders):
+        return None
+    with gc_paused():
+        return relink(_errors_swapped(base, _MARK, here), links, changed, renders, settings)

@@ -118,7 +118,7 @@ _EDITS = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=_EDITS)
 def test_any_sequence_of_edits_plans_the_same_with_and_without_the_caches(tmp_path_factory, edits) -> None:
     base = tmp_path_factory.mktemp("edits")
