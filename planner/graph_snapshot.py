@@ -12,6 +12,11 @@ instead of reading any render; anything else builds the graph as before and stor
 Selection, cycles, layers and the plan JSON are always computed fresh from the loaded graph, so the
 plan is byte-identical to the one built without a snapshot (tests hold both paths to that).
 
+With a ``family`` (the digest of the settings alone), a snapshot also keeps each job's links and the
+``(recipe, render key)`` pairs it was made from (``<key>.links``, a ``marshal``), and becomes the
+family's latest: a tree that differs from it in a few recipes is relinked from it
+(:mod:`planner.graph_patch`) instead of linked from scratch.
+
 Entries are ``pickle`` files behind the same verified header as render entries (format, key, SHA-256
 and length of the body): a truncated or garbled file is a miss, writes are atomic (``os.replace``).
 ``pickle`` is used because it rebuilds 23,000 frozen dataclasses in C, several times faster than any
