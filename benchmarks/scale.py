@@ -137,7 +137,10 @@ def measure_one(spec: dict) -> dict:
             jobs=spec.get("jobs", 2),
             cache_dir=Path(cache_dir) if cache_dir else None,
         )
-        plan = build_plan(request)
+        from planner.gc_pause import one_shot_process
+
+        with one_shot_process():  # as the stackplan command plans (stackplan/cli/plan_cmd.py)
+            plan = build_plan(request)
         t0, c0 = time.perf_counter(), time.process_time()
         text = plan.to_json()
         times["json"] += time.perf_counter() - t0

@@ -65,8 +65,11 @@ def _make_plan(request, make=None):
         from planner.progress import NullReporter
 
         reporter = NullReporter()
+    from planner.gc_pause import one_shot_process
+
     try:
-        return make(request, reporter)
+        with one_shot_process():  # this process plans once and exits (see its docstring)
+            return make(request, reporter)
     except CycleError as exc:
         raise _fail(f"{exc}\n(--strict-cycles: not breaking them)", 3) from None
     except (PlanError, NotADirectoryError) as exc:
