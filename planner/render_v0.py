@@ -43,12 +43,15 @@ from planner.model import (
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
 from planner.selectors import (
     LANGUAGE_NAMES,
+    assemble_selected,
     kept_line_numbers,
     namespace_delta,
     select_lines,
     selector_namespace,
+    selector_values,
 )
 from planner.v0_outputs import RecipeText, noarch_of, render_variant, section, used_keys
+from planner.v0_template import recipe_template
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import VariantConfig, combined_config, expand
 
@@ -258,7 +261,46 @@ def _jinja_selectors_yaml(
     then Jinja, then selectors again on the rendered text, then YAML. Error lines point at the
     recipe's lines (through the Jinja output, which keeps the source's lines but for multi-line
     blocks)."""
-    source = select_lines(recipe.raw, ns, recipe.path)
+    values = selector_values(recipe.raw, ns, recipe.path)  # a broken selector raises here, located
+    text = _render_combined(recipe, values, ctx, record)
+    if text is None:
+        text = _render_selected(recipe, values, ctx, ns, record)
+    try:
+        return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    except RecipeError as err:
+        if err.line is None or err.path != recipe.path:
+            raise
+        # YAML line -> line of the Jinja output -> (about) the same line of the selected source
+        # -> line of the recipe
+        line = _map_line(_map_line(err.line, text, ns), recipe.raw, ns)
+        raise RecipeError(err.path, line, err.message) from None
+
+
+def _render_combined(
+    recipe: RecipeText, values: dict[str, bool], ctx: Mapping[str, Any], record: RenderRecord
+) -> str | None:
+    """The rendered text through the recipe's one combined template (:mod:`planner.v0_template`);
+    None when the recipe has none or Jinja fails (the per-text path then gives the located error)."""
+    combined = recipe_template(recipe.raw)
+    if combined is None:
+        return None
+    try:
+        return render_template(combined.template, combined.context(values, ctx), record)
+    except Exception:
+        record.undefined.clear()
+        record.loaders.clear()
+        return None
+
+
+def _render_selected(
+    recipe: RecipeText,
+    values: dict[str, bool],
+    ctx: Mapping[str, Any],
+    ns: dict[str, Any],
+    record: RenderRecord,
+) -> str:
+    """Jinja on the selected text, its template compiled once per distinct selection."""
+    source = assemble_selected(recipe.raw, values)
     try:
         template = compile_template(source)
         text = render_template(template, ctx, record)
@@ -272,15 +314,7 @@ def _jinja_selectors_yaml(
         raise
     except Exception as exc:  # errors raised inside recipe expressions (e.g. int('x'))
         raise RecipeError(recipe.path, None, f"Jinja error: {type(exc).__name__}: {exc}") from None
-    try:
-        return _parse(select_lines(text, ns, recipe.path), recipe.path)
-    except RecipeError as err:
-        if err.line is None or err.path != recipe.path:
-            raise
-        # YAML line -> line of the Jinja output -> (about) the same line of the selected source
-        # -> line of the recipe
-        line = _map_line(_map_line(err.line, text, ns), recipe.raw, ns)
-        raise RecipeError(err.path, line, err.message) from None
+    return text
 
 
 @lru_cache(maxsize=512)
