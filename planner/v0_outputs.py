@@ -273,6 +273,31 @@ def _uses_subpackage(meta: Mapping[str, Any], outputs: list[dict[str, Any]], raw
     return bool(m and re.search(r"{{\s*pin_subpackage\(.*\)\s*}}", m.group(1)))
 
 
+@lru_cache(maxsize=1024)
+def _output_texts(
+    raw: str, selected: str, name: str, index: int | None, is_top_name_index: int | None
+) -> tuple[str, str, str]:
+    """The texts whose used keys make an output's: its part of the raw recipe (for selectors), its
+    part of the selected recipe, and the requirements section of the latter (or ''). Cached: the
+    same output of the same selection comes back for every variant and for several platforms."""
+    texts = []
+    for text in (raw, selected):
+        outs = outputs_text(text)
+        chunks = output_chunks(outs) if outs else []
+        if index is not None:  # an output with its own name: its chunk only
+            texts.append(chunks[index] if index < len(chunks) else "")
+        else:
+            top = text.replace(outs.strip(), "") if outs.strip() else text
+            if is_top_name_index is not None and is_top_name_index < len(chunks):
+                top += chunks[is_top_name_index]
+            elif outs.strip():
+                top += name
+            texts.append(top.rstrip())
+    unselected, selected_text = texts
+    m = REQUIREMENTS_TEXT.search(selected_text)
+    return unselected, selected_text, m.group(0) if m else ""
+
+
 def _output_used(
     recipe: RecipeText,
     keys: frozenset[str],
@@ -292,24 +317,9 @@ def _output_used(
     text of its requirements section (for the build string's numpy rules)."""
     raw = recipe.raw
     selected = select_lines(raw, ns, recipe.path)
-    texts = []
-    for text in (raw, selected):
-        outs = outputs_text(text)
-        chunks = output_chunks(outs) if outs else []
-        if index is not None:  # an output with its own name: its chunk only
-            texts.append(chunks[index] if index < len(chunks) else "")
-        else:
-            top = text.replace(outs.strip(), "") if outs.strip() else text
-            if is_top_name_index is not None and is_top_name_index < len(chunks):
-                top += chunks[is_top_name_index]
-            elif outs.strip():
-                top += name
-            texts.append(top.rstrip())
-    unselected, selected_text = texts
+    unselected, selected_text, reqs_text = _output_texts(raw, selected, name, index, is_top_name_index)
     all_used = set(used_keys(keys, unselected, True, raw)) | set(used_keys(keys, selected_text, False, raw))
-    m = REQUIREMENTS_TEXT.search(selected_text)
-    reqs_text = m.group(0) if m else ""
-    reqs_used = set(used_keys(keys, reqs_text, False, raw)) if m else set()
+    reqs_used = set(used_keys(keys, reqs_text, False, raw)) if reqs_text else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore

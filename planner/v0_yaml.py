@@ -35,6 +35,13 @@ class StringNumbersLoader(CSafeLoader):
         """A repeated key replaces the earlier one, as in PyYAML (which conda-build uses)."""
         return True
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """ruamel's resolve, with its common case first: a plain scalar whose first character starts
+        no implicit resolver is a string (the loop over resolvers would find none)."""
+        if _FAST_RESOLVE and kind is ScalarNode and implicit[0] and value and value[0] not in _RESOLVED_FIRST:
+            return self.DEFAULT_SCALAR_TAG
+        return super().resolve(kind, value, implicit)
+
 
 StringNumbersLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in _NUMBER_TAGS]
@@ -92,6 +99,14 @@ def _build(node: Any, memo: dict[int, Any], active: set[int]) -> Any:
     active.discard(key)
     memo[key] = data
     return data
+
+
+#: First characters some implicit resolver (null, bool, merge, timestamp...) may match.
+_RESOLVED_FIRST = frozenset(k for k, v in StringNumbersLoader.yaml_implicit_resolvers.items() if k and v)
+#: The shortcut holds while no resolver applies to every first character and no path resolver exists.
+_FAST_RESOLVE = (
+    None not in StringNumbersLoader.yaml_implicit_resolvers and not StringNumbersLoader.yaml_path_resolvers
+)
 
 
 def load_recipe_yaml(text: str, path: str) -> Any:
