@@ -78,6 +78,7 @@ def render_v0(
         recipe = _load(source)
     except RecipeError as err:
         return tuple(PlatformRender(source.rel, p, error=err) for p in platforms)
+    recipe = replace(recipe, key_universe=_key_universe(recipe, platforms, options))
     out = []
     for platform in platforms:
         try:
@@ -124,6 +125,30 @@ def _base_namespace(
     return selector_namespace(platform, config.first(), environ, build_platform)
 
 
+def _key_universe(
+    recipe: RecipeText, platforms: Sequence[str], options: RenderOptions
+) -> frozenset[str] | None:
+    """The variant keys of every platform's config (the used-key scans run once against them).
+
+    None when a config cannot be read: each platform then reports that itself, as before.
+    """
+    environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
+    files = _config_files(recipe, options)
+    targets = {
+        (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if p == "noarch" else p for p in platforms
+    }
+    try:
+        configs = tuple(combined_config(files, p, environ) for p in sorted(targets))
+    except Exception:  # each platform meets and reports the same problem itself
+        return None
+    return _union_keys(configs)
+
+
+@lru_cache(maxsize=64)
+def _union_keys(configs: tuple[VariantConfig, ...]) -> frozenset[str]:
+    return frozenset().union(*(_config_keys(c) for c in configs))
+
+
 def _config_files(recipe: RecipeText, options: RenderOptions) -> list[Path]:
     return [*options.exclusive_configs, *recipe.local_configs, *options.variant_configs]
 
@@ -158,8 +183,9 @@ def _render_target(recipe: RecipeText, platform: str, options: RenderOptions) ->
     first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
-    global_used = used_keys(keys, selected_raw, False, recipe.raw) | used_keys(
-        keys, recipe.raw, True, recipe.raw
+    universe = recipe.key_universe
+    global_used = used_keys(keys, selected_raw, False, recipe.raw, universe) | used_keys(
+        keys, recipe.raw, True, recipe.raw, universe
     )
     first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = noarch_of(section(first_meta, "build"))

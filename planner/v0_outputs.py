@@ -51,12 +51,42 @@ class RecipeText:
     path: str
     raw: str
     local_configs: tuple[Path, ...]
+    #: The variant keys of every platform this recipe renders for (see ``used_keys``); None: unknown.
+    key_universe: frozenset[str] | None = None
+
+
+_SYSROOT_BRINGERS = frozenset({"c_compiler", "cxx_compiler"})
+
+
+def used_keys(
+    keys: frozenset[str], text: str, selectors_only: bool, raw: str, universe: frozenset[str] | None = None
+) -> frozenset[str]:
+    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search).
+
+    ``universe``: a superset of ``keys`` (the keys of every platform the recipe renders for). The
+    scan then runs once per text against the universe and each platform takes its own keys from
+    the result: each key is judged on its own (see ``used_in_text(sysroot=False)``), so this equals
+    the scan against ``keys``; conda-build's ``CONDA_BUILD_SYSROOT`` rule is applied after, per
+    platform. Platforms' configs differ in a few keys, so a scan per ``keys`` repeated per platform.
+    """
+    if universe is not None and _is_subset(keys, universe):
+        found = _matched(universe, text, selectors_only, raw) & keys
+    else:
+        found = _matched(keys, text, selectors_only, raw)
+    if "CONDA_BUILD_SYSROOT" in keys and not found.isdisjoint(_SYSROOT_BRINGERS):
+        found = found | {"CONDA_BUILD_SYSROOT"}
+    return found
 
 
 @lru_cache(maxsize=4096)  # a recipe's texts; bounded: the keys hold whole texts
-def used_keys(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
-    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search)."""
-    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=candidates(keys, raw)))
+def _matched(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
+    within = candidates(keys, raw)
+    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=within, sysroot=False))
+
+
+@lru_cache(maxsize=256)
+def _is_subset(keys: frozenset[str], universe: frozenset[str]) -> bool:
+    return keys <= universe
 
 
 # --------------------------------------------------------------------------- one variant
@@ -318,8 +348,11 @@ def _output_used(
     raw = recipe.raw
     selected = select_lines(raw, ns, recipe.path)
     unselected, selected_text, reqs_text = _output_texts(raw, selected, name, index, is_top_name_index)
-    all_used = set(used_keys(keys, unselected, True, raw)) | set(used_keys(keys, selected_text, False, raw))
-    reqs_used = set(used_keys(keys, reqs_text, False, raw)) if reqs_text else set()
+    universe = recipe.key_universe
+    all_used = set(used_keys(keys, unselected, True, raw, universe)) | set(
+        used_keys(keys, selected_text, False, raw, universe)
+    )
+    reqs_used = set(used_keys(keys, reqs_text, False, raw, universe)) if reqs_text else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
