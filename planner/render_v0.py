@@ -78,7 +78,9 @@ def render_v0(
         recipe = _load(source)
     except RecipeError as err:
         return tuple(PlatformRender(source.rel, p, error=err) for p in platforms)
-    recipe = replace(recipe, key_universe=_key_universe(recipe, platforms, options))
+    configs = _platform_configs(recipe, platforms, options)
+    if configs is not None:
+        recipe = replace(recipe, configs=configs, key_universe=_union_keys(tuple(configs.values())))
     out = []
     for platform in platforms:
         try:
@@ -125,23 +127,21 @@ def _base_namespace(
     return selector_namespace(platform, config.first(), environ, build_platform)
 
 
-def _key_universe(
+def _platform_configs(
     recipe: RecipeText, platforms: Sequence[str], options: RenderOptions
-) -> frozenset[str] | None:
-    """The variant keys of every platform's config (the used-key scans run once against them).
-
-    None when a config cannot be read: each platform then reports that itself, as before.
-    """
+) -> dict[str, VariantConfig] | None:
+    """The merged config of every target platform, read once per recipe (the used-key scans run
+    against the union of their keys); None when one cannot be read: each platform then reports the
+    problem itself, as before."""
     environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
     files = _config_files(recipe, options)
     targets = {
         (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if p == "noarch" else p for p in platforms
     }
     try:
-        configs = tuple(combined_config(files, p, environ) for p in sorted(targets))
+        return {p: combined_config(files, p, environ) for p in sorted(targets)}
     except Exception:  # each platform meets and reports the same problem itself
         return None
-    return _union_keys(configs)
 
 
 @lru_cache(maxsize=64)
@@ -177,7 +177,9 @@ def _render_platform(recipe: RecipeText, platform: str, options: RenderOptions) 
 
 def _render_target(recipe: RecipeText, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
     environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
-    config = combined_config(_config_files(recipe, options), platform, environ)
+    config = (recipe.configs or {}).get(platform) or combined_config(
+        _config_files(recipe, options), platform, environ
+    )
     keys = _config_keys(config)
     first, _, _ = _base_context(config, platform, environ, options.build_platform)
     first_ns = _base_namespace(config, platform, environ, options.build_platform)

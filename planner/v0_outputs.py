@@ -51,6 +51,8 @@ class RecipeText:
     path: str
     raw: str
     local_configs: tuple[Path, ...]
+    #: The merged variant config per target platform, read once per render call (None: per platform).
+    configs: Mapping[str, VariantConfig] | None = None
     #: The variant keys of every platform this recipe renders for (see ``used_keys``); None: unknown.
     key_universe: frozenset[str] | None = None
 
