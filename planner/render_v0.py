@@ -50,7 +50,7 @@ from planner.selectors import (
     selector_namespace,
     selector_values,
 )
-from planner.v0_outputs import RecipeText, noarch_of, render_variant, section, used_keys
+from planner.v0_outputs import RecipeText, interned_variant, noarch_of, render_variant, section, used_keys
 from planner.v0_template import recipe_template
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import VariantConfig, combined_config, expand
@@ -226,7 +226,7 @@ def _with_outputs(r: RenderedRecipe, outputs: tuple[RenderedOutput, ...]) -> Ren
         recipe=r.recipe,
         format=r.format,
         platform=r.platform,
-        variant=Variant({k: v for k, v in r.variant.items() if k in used}),
+        variant=interned_variant({k: v for k, v in r.variant.items() if k in used}),
         outputs=outputs,
         skip=all(o.skip for o in outputs),
         undefined_jinja=r.undefined_jinja,

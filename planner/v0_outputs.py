@@ -57,6 +57,22 @@ class RecipeText:
     key_universe: frozenset[str] | None = None
 
 
+def interned_variant(values: Mapping[str, Any]) -> Variant:
+    """``Variant(values)``, one object per distinct content in this process.
+
+    Thousands of outputs carry the same few variants (``c_compiler``, ``target_platform``...); as
+    one object each, a chunk of renders pickles each variant once, and the caller of a render pool
+    rebuilds each once when it unpickles (rebuilding them was most of the unpickling). Variants
+    are immutable, so sharing one is invisible.
+    """
+    return _interned(tuple(sorted((str(k), str(v)) for k, v in values.items())))
+
+
+@lru_cache(maxsize=4096)
+def _interned(items: tuple[tuple[str, str], ...]) -> Variant:
+    return Variant(dict(items))
+
+
 _SYSROOT_BRINGERS = frozenset({"c_compiler", "cxx_compiler"})
 
 
@@ -187,7 +203,7 @@ def render_variant(
         used, _ = _output_used(
             recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements"))
         )
-        v = Variant({k: variant[k] for k in used if k in variant})
+        v = interned_variant({k: variant[k] for k in used if k in variant})
         return RenderedRecipe(base.recipe, base.format, platform, v, (), True, undefined)
 
     raw_outputs = meta.get("outputs")
@@ -268,7 +284,7 @@ def render_variant(
                 noarch=noarch,
                 skip=_truthy(out_build.get("skip")),
                 build_string=bstring,
-                variant=Variant(used_values),
+                variant=interned_variant(used_values),
                 undefined_jinja=undefined,
                 test_on=str(test_on) if test_on else None,
             )
@@ -278,7 +294,7 @@ def render_variant(
         recipe=base.recipe,
         format=RecipeFormat.V0,
         platform=platform,
-        variant=Variant({k: variant[k] for k in union if k in variant}),
+        variant=interned_variant({k: variant[k] for k in union if k in variant}),
         outputs=tuple(results),
         skip=bool(results) and all(o.skip for o in results),
         undefined_jinja=undefined,
