@@ -45,6 +45,8 @@ LINES = (
     "{% set n = namespace(v=1) %}",
     "{% set n.v = 2 %}",
     "  v: {{ n.v }}",
+    "  - {{ 1 // 0 }}",
+    "  - {{ missing_name.attr() }}",
 )
 #: Fragments that reach across lines or act across line boundaries.
 HARD = (
@@ -119,7 +121,8 @@ def _check_every_selection(raw: str) -> bool:
             pytest.fail(f"a combined template exists but a selection does not compile:\n{selected}")
         expected = _render(compiled, ctx)
         got = _render(combined.template, combined.context(values, ctx))
-        if isinstance(expected, str):  # an error: the renderer re-renders the selected text
+        if isinstance(expected, str):  # an error must stay an error (the renderer then re-renders
+            assert isinstance(got, str), f"selection {values}\n--- recipe:\n{raw}"  # the selected text)
             continue
         assert got == expected, f"selection {values}\n--- recipe:\n{raw}"
     return True
