@@ -22,6 +22,7 @@ one that kills it is found and reported as an error while every other recipe sti
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import os
@@ -111,6 +112,7 @@ def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender
     if os.environ != run.environ:
         os.environ.clear()
         os.environ.update(run.environ)
+    _worker_gc()
     options, render = run.options, _resolve(run.renderer)
     cache = RenderCache(Path(run.cache_dir)) if run.cache_dir is not None else None
     out = []
@@ -119,6 +121,25 @@ def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender
         _store(cache, task, renders)
         out.append(renders)
     return out
+
+
+#: Allocations between young collections in a worker (Python's default: 700).
+WORKER_GC_THRESHOLD = 20_000
+
+
+def _worker_gc() -> None:
+    """Make the cyclic garbage collector cheaper in a render worker (once per worker process).
+
+    A render allocates many short-lived containers (YAML nodes, Jinja's AST, dicts), so collections
+    run constantly, and every older-generation one walks the worker's imported modules and caches.
+    The worker's state at its first chunk is frozen out of the collector's reach, and the young
+    generation collected 30x less often; reference counting still frees everything acyclic at once,
+    and the few cycles (compiled templates leaving the cache) are collected later. Only in workers:
+    the caller's process keeps its own settings.
+    """
+    if gc.get_threshold()[0] < WORKER_GC_THRESHOLD:
+        gc.freeze()
+        gc.set_threshold(WORKER_GC_THRESHOLD, 20, 20)
 
 
 def _chunks(tasks: Sequence[_Task], jobs: int) -> list[list[_Task]]:
