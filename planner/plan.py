@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,11 +305,25 @@ def read_name_list(path: Path) -> tuple[str, ...]:
     return tuple(n for n in names if n)
 
 
-def build_plan(request: PlanRequest, *, reporter: Reporter | None = None, tree: Any = None) -> Plan:
+def _store_now(save: Callable[[], None]) -> None:
+    save()
+
+
+def build_plan(
+    request: PlanRequest,
+    *,
+    reporter: Reporter | None = None,
+    tree: Any = None,
+    store_with: Callable[[Callable[[], None]], None] = _store_now,
+) -> Plan:
     """Make the plan a request asks for (see :class:`PlanRequest`).
 
     ``tree``: a :class:`planner.commit_tree.CommitTree` when the recipes are read from a git commit
     (``request.root`` then lies under its directory; see :mod:`planner.plan_at`).
+    ``store_with(save)``: how the graph snapshot for the next run is stored. It must call ``save``
+    at once, or in a copy of this process made at once (a fork: the command line stores it in a
+    background child, so a preview does not wait ~0.5 s for a file only the *next* run reads); the
+    graph is cut at its cycles right after.
     Raises :class:`PlanError` for bad input and :class:`planner.cycles.CycleError` under
     ``strict_cycles``. Recipes that fail to render are reported in ``Plan.errors``, never raised.
     """
@@ -321,7 +335,8 @@ def build_plan(request: PlanRequest, *, reporter: Reporter | None = None, tree: 
         with gc_paused():
             if not isinstance(renders, Linked):
                 renders = link(renders, settings)
-            snapshot(renders)  # before cycles are broken in it: the snapshot is the uncut graph
+            linked = renders
+            store_with(lambda: snapshot(linked))  # before cycles are broken: the snapshot is uncut
     plan, _ = assemble_plan(renders, selection, settings)
     return plan
 

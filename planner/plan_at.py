@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,7 +55,13 @@ def _into(path: Path | None, top: Path, tree: Path) -> Path | None:
     return tree / rel
 
 
-def build_plan_at(request: PlanRequest, head: str, *, reporter: Reporter | None = None) -> Plan:
+def build_plan_at(
+    request: PlanRequest,
+    head: str,
+    *,
+    reporter: Reporter | None = None,
+    store_with: Callable[[Callable[[], None]], None] | None = None,
+) -> Plan:
     """The plan of ``request`` with the recipes read at commit ``head`` (see the module docstring).
 
     ``request.changed`` (if any) is resolved in the user's repository. Raises :class:`PlanError` for
@@ -92,7 +99,8 @@ def build_plan_at(request: PlanRequest, head: str, *, reporter: Reporter | None 
         named = (moved.config_path, *moved.variant_configs, *moved.exclusive_configs)
         named += (moved.changed_files, moved.skiplist, moved.durations)
         commit.materialize_paths(p for p in named if p is not None and not Path(p).exists())
-        plan = build_plan(moved, reporter=reporter, tree=commit)
+        more = {} if store_with is None else {"store_with": store_with}
+        plan = build_plan(moved, reporter=reporter, tree=commit, **more)
         prefix = str(tree)
     except GitError as exc:
         raise PlanError(str(exc)) from exc

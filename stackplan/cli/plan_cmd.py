@@ -52,13 +52,22 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def store_with(request):
+    """Graph snapshots are stored by a background process: the answer is out before they are written
+    (:mod:`stackplan.cli.background`; ``STACKPLAN_BACKGROUND=0`` stores them in the foreground)."""
+    from stackplan.cli.background import in_background
+
+    marker_dir = None if request.cache_dir is None else Path(request.cache_dir) / "graphs"
+    return lambda save: in_background(save, marker_dir)
+
+
 def _make_plan(request, make=None):
     """Build the plan (with ``make(request, reporter)``, default ``build_plan``) or exit non-zero with
     a clear message (never a traceback for bad input)."""
     from planner.cycles import CycleError
     from planner.plan import PlanError, build_plan
 
-    make = make or (lambda r, reporter: build_plan(r, reporter=reporter))
+    make = make or (lambda r, reporter: build_plan(r, reporter=reporter, store_with=store_with(r)))
     if sys.stderr.isatty():
         reporter = reporter_for(_console(stderr=True))
     else:  # no progress bar to draw: do not even import rich (a warm preview is ~1.5 s in all)
@@ -323,7 +332,9 @@ def preview(
     else:
         from planner.plan_at import build_plan_at
 
-        the_plan = _make_plan(request, lambda r, reporter: build_plan_at(r, head, reporter=reporter))
+        the_plan = _make_plan(
+            request, lambda r, reporter: build_plan_at(r, head, reporter=reporter, store_with=store_with(r))
+        )
     _write(to_markdown(the_plan), output)
 
 
