@@ -2,11 +2,13 @@
 
 It submits one task per job in topological order through a bounded ``ThreadPoolTaskRunner``
 (``max_workers = parallelism``: the default runner opens a thread per waiting task), each with
-``wait_for`` its in-lane upstream tasks, tagged (flows/tags.py) unless ``tag_jobs`` is off: Prefect
-acquires tag-concurrency slots for every tagged task run, one API round trip per task and a new client
-per distinct tag set (measured: ~0.1 s per task with shared tags, ~0.7 s with per-package tags on a
-loaded 2-core machine), which is noise next to a real build but dominates zero-length dry runs. It waits for
-all of them and then decides its own final state:
+``wait_for`` its in-lane upstream tasks. Job task runs are *created* without tags: Prefect acquires
+tag-concurrency slots for every tagged task run before it starts (an API round trip per task, and a
+queue service with its own thread and HTTP client per distinct tag set: per-package tags make every set
+distinct; measured ~150-200 ms per task). Instead each job task writes its tags (flows/tags.py) onto its
+own task run when it starts, so the events of its later states carry them and the server records them
+with the final state: searchable by tag in the API and UI at no API cost (flows/job_task.py). It waits
+for all of them and then decides its own final state:
 Failed when any job failed or was skipped, Completed otherwise (Prefect alone would call it Completed
 with dependents left Pending "NotReady"). Its parameters are plain JSON so a worker can run it from a
 deployment; it returns the outcomes and also writes them to ``<channel>/.stackplan/lanes/<run id>.json``
@@ -106,18 +108,18 @@ def platform_flow(
         retries=retries,
         retry_on=retry_on,
         builder_options=options,
+        tags={n.id: tuple(job_tags(plan_hash, n, pr=pr)) for n in nodes} if tag_jobs else {},
     )
     task = run_job.with_options(
         retries=retries, retry_delay_seconds=retry_delay, retry_condition_fn=retry_condition(retry_on)
     )
     futures: dict[str, Any] = {}
-    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
+    # task runs start untagged (no tag-concurrency call; not the flow run's tags either): each job task
+    # tags its own task run when it runs (see the module docstring)
+    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner, TagsContext(current_tags=set()):
         for node in nodes:  # topological order: every upstream was submitted before its dependents
             wait_for = [allow_failure(futures[u]) for u in deps.get(node.id, ()) if u in futures]
-            params = {"job_id": node.id, "run": run}
-            # exactly the job's tags (or none): not the flow run's tags inherited from the context
-            with TagsContext(current_tags=set(job_tags(plan_hash, node, pr=pr)) if tag_jobs else set()):
-                futures[node.id] = runner.submit(task, params, wait_for=wait_for)
+            futures[node.id] = runner.submit(task, {"job_id": node.id, "run": run}, wait_for=wait_for)
         wait(list(futures.values()))
     ctx = FlowRunContext.get()
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
