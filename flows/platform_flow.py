@@ -28,10 +28,11 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from . import hooks
+from .backpressure import DEFAULT_WINDOW, Window, recorded_counter
 from .builders import get_builder
 from .job_task import JobRun, run_job
 from .lanes import expand
-from .outcomes import GOOD_STATES, JobOutcome, Ledger
+from .outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger
 from .plan_store import load_plan, read_outcomes
 from .tags import job_tags
 
@@ -76,11 +77,14 @@ def platform_flow(
     pr: int | None = None,
     tag_jobs: bool = True,
     root: str | None = None,
+    max_unrecorded: int = DEFAULT_WINDOW,
 ) -> Any:
     """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
     at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
     (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume).
-    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root."""
+    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root.
+    ``max_unrecorded``: how many jobs the subflow may run ahead of the server's records (0: no limit;
+    flows/backpressure.py)."""
     from .retry import retry_condition
 
     plan = load_plan(plan_path)
@@ -113,16 +117,18 @@ def platform_flow(
     task = run_job.with_options(
         retries=retries, retry_delay_seconds=retry_delay, retry_condition_fn=retry_condition(retry_on)
     )
+    ctx = FlowRunContext.get()
+    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
+    window = Window(max_unrecorded, recorded_counter(flow_run_id) if flow_run_id else None)
     futures: dict[str, Any] = {}
     # task runs start untagged (no tag-concurrency call; not the flow run's tags either): each job task
     # tags its own task run when it runs (see the module docstring)
     with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner, TagsContext(current_tags=set()):
-        for node in nodes:  # topological order: every upstream was submitted before its dependents
+        for k, node in enumerate(nodes):  # topological order: every upstream was submitted before it
+            window.admit(k)
             wait_for = [allow_failure(futures[u]) for u in deps.get(node.id, ()) if u in futures]
             futures[node.id] = runner.submit(task, {"job_id": node.id, "run": run}, wait_for=wait_for)
         wait(list(futures.values()))
-    ctx = FlowRunContext.get()
-    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
     mine = {n.id for n in nodes}
     outcomes = [o for o in ledger.with_flow_run(flow_run_id) if o.job in mine]
     missing = mine - {o.job for o in outcomes}
@@ -141,9 +147,9 @@ def platform_flow(
         failed = sum(1 for o in bad if o.state == "Failed")
         return Failed(
             message=f"{platform}: {failed} failed, {len(bad) - failed} skipped of {len(outcomes)} jobs",
-            data=result,
+            data=LaneResult(result),
         )
-    return Completed(message=f"{platform}: {len(outcomes)} jobs built", data=result)
+    return Completed(message=f"{platform}: {len(outcomes)} jobs built", data=LaneResult(result))
 
 
 def _write_lane_file(channel: Path, flow_run_id: str, result: list[dict[str, Any]]) -> None:
