@@ -15,6 +15,30 @@ from typing import Any
 
 import typer
 
+from stackplan.cli.plan_options import (
+    CacheDirOpt,
+    ChangedFilesOpt,
+    ChangedOpt,
+    ConfigOpt,
+    DownstreamDepthOpt,
+    DownstreamOpt,
+    DurationsOpt,
+    ExcludeOpt,
+    ExclusiveConfigOpt,
+    JobsOpt,
+    NoarchPlatformOpt,
+    NoCacheOpt,
+    PackageOpt,
+    PlatformOpt,
+    ProviderOpt,
+    SelectionCommand,
+    SkipExistingOpt,
+    SkiplistOpt,
+    StrictCyclesOpt,
+    UpstreamOpt,
+    VariantConfigOpt,
+)
+
 HELP = "\n\n".join(
     [
         "Build a plan through Prefect: one subflow per platform, each job after what it needs, "
@@ -39,7 +63,7 @@ HELP = "\n\n".join(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", help=HELP, no_args_is_help=True)(run)
+    app.command("run", help=HELP, no_args_is_help=True, cls=SelectionCommand)(run)
 
 
 def run(
@@ -64,43 +88,66 @@ def run(
         False, "--no-job-tags", help="Leave job task runs untagged (see docs/flows.md, Tags)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too."),
-    platform: list[str] = typer.Option([], "--platform", "-p", help="Plan: target platform; repeatable."),
-    variant_config: list[Path] = typer.Option([], "--variant-config", "-m", help="Plan: variant config."),
-    exclusive_config: list[Path] = typer.Option(
-        [], "--exclusive-config", "-e", help="Plan: exclusive config."
-    ),
-    config: Path | None = typer.Option(None, "--config", help="Plan: stackplan.yaml to use."),
-    package: list[str] = typer.Option([], "--package", "-k", help="Plan: select by name or recipe dir."),
-    changed: str | None = typer.Option(None, "--changed", help="Plan: recipes changed in a git range."),
-    downstream: bool = typer.Option(
-        False, "--downstream", help="Plan: add every dependent of the selection."
-    ),
-    exclude: list[str] = typer.Option([], "--exclude", "-x", help="Plan: keep these out."),
-    skip_existing: str | None = typer.Option(
-        None, "--skip-existing", help="Plan: skip what this channel has."
-    ),
+    platform: PlatformOpt = None,
+    variant_config: VariantConfigOpt = None,
+    exclusive_config: ExclusiveConfigOpt = None,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    changed: ChangedOpt = None,
+    changed_files: ChangedFilesOpt = None,
+    package: PackageOpt = None,
+    downstream: DownstreamOpt = False,
+    downstream_depth: DownstreamDepthOpt = None,
+    upstream: UpstreamOpt = False,
+    exclude: ExcludeOpt = None,
+    skiplist: SkiplistOpt = None,
+    skip_existing: SkipExistingOpt = None,
+    strict_cycles: StrictCyclesOpt = False,
+    durations: DurationsOpt = None,
+    provider: ProviderOpt = None,
+    noarch_platform: NoarchPlatformOpt = None,
 ) -> None:
     _quiet_prefect_console(verbose)
     from planner.plan_model import Plan
 
+    selection = {
+        "platform": platform,
+        "variant_config": variant_config,
+        "exclusive_config": exclusive_config,
+        "config": config,
+        "jobs": jobs,
+        "cache_dir": cache_dir,
+        "no_cache": no_cache,
+        "changed": changed,
+        "changed_files": changed_files,
+        "package": package,
+        "downstream": downstream,
+        "downstream_depth": downstream_depth,
+        "upstream": upstream,
+        "exclude": exclude,
+        "skiplist": skiplist,
+        "skip_existing": skip_existing,
+        "strict_cycles": strict_cycles,
+        "durations": durations,
+        "provider": provider,
+        "noarch_platform": noarch_platform,
+    }
     if target.is_file():
+        given = sorted(
+            f"--{k.replace('_', '-')}"
+            for k, v in selection.items()
+            if v not in (None, False) and k != "downstream_depth"  # hidden: part of --downstream=N
+        )
+        if given:
+            _die(f"{target} is a plan JSON; plan flags ({', '.join(given)}) apply to a recipe tree only")
         try:
             plan = Plan.from_json(target.read_text())
         except (OSError, ValueError, KeyError) as exc:
             _die(f"{target}: not a plan JSON ({exc})")
     elif target.is_dir():
-        plan = _plan_root(
-            target,
-            platform,
-            variant_config,
-            exclusive_config,
-            config,
-            package,
-            changed,
-            downstream,
-            exclude,
-            skip_existing,
-        )
+        plan = _plan_root(target, selection)
     else:
         _die(f"{target}: no such plan file or recipe tree")
     plan = plan if plan.hash else plan.with_hash()
@@ -122,37 +169,20 @@ def _quiet_prefect_console(verbose: bool) -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO" if verbose else "CRITICAL"
 
 
-def _plan_root(
-    root: Path,
-    platform,
-    variant_config,
-    exclusive_config,
-    config,
-    package,
-    changed,
-    downstream,
-    exclude,
-    skip_existing,
-):
-    from planner.plan import build_plan
+def _plan_root(root: Path, selection: dict[str, Any]):
+    """Plan ``root`` with the same selection options (and the same errors) as ``stackplan plan``."""
+    from planner.cycles import CycleError
+    from planner.plan import PlanError, build_plan
     from stackplan.cli.plan_options import make_request
     from stackplan.cli.progress import reporter_for
 
-    request = make_request(
-        root,
-        platform=platform or None,
-        variant_config=variant_config or None,
-        exclusive_config=exclusive_config or None,
-        config=config,
-        changed=changed,
-        package=package or None,
-        downstream=downstream,
-        exclude=exclude or None,
-        skip_existing=skip_existing,
-    )
+    request = make_request(root, **selection)
     try:
         plan = build_plan(request, reporter=reporter_for())
-    except Exception as exc:  # planner errors are values with a message; show it, not a traceback
+    except CycleError as exc:
+        typer.echo(f"error: {exc}\n(--strict-cycles: not breaking them)", err=True)
+        raise typer.Exit(3) from None
+    except (PlanError, NotADirectoryError) as exc:
         _die(f"cannot plan {root}: {exc}")
     for err in plan.errors:
         typer.echo(f"{err.get('path', '?')}:{err.get('line', '?')}: {err.get('message', '')}", err=True)

@@ -80,6 +80,18 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
                 sorted({j["flow_run"] for r in (report, last) for j in r["jobs"] if j["flow_run"]})
             )
         assert counts == {"Completed": 10, "Failed": 1, "Skipped": 2}
+
+        # `run ROOT` takes plan's selection flags and builds exactly what `plan` selects with them
+        flags = ["-p", "osx-arm64", "-k", "sp-core", "--downstream=1", "--no-cache"]
+        planned = tmp_path / "selected.json"
+        _cli(["plan", str(PROJECT / "examples" / "stack"), *flags, "-o", str(planned), "-q"], env, check=0)
+        expected = sorted(n["id"] for n in json.loads(planned.read_text())["nodes"] if not n.get("skipped"))
+        channel2 = tmp_path / "ch2"
+        root_args = [str(PROJECT / "examples" / "stack"), *flags, "--time-scale", "0"]
+        _cli(["run", *root_args, "--channel", str(channel2)], env, check=0)
+        built = json.loads(next(channel2.glob("stackplan-run-*.json")).read_text())
+        assert sorted(j["job"] for j in built["jobs"]) == expected
+        assert {j["state"] for j in built["jobs"]} == {"Completed"} and len(expected) == 2
     finally:
         _cli(["server", "stop"], env)
     assert _cli(["server", "status"], env).returncode == 1
@@ -92,3 +104,22 @@ def test_bad_input_is_a_clear_error(tmp_path):
     assert "not a plan JSON" in proc.stderr and "Traceback" not in proc.stderr
     proc = _cli(["run", str(tmp_path / "nope")], dict(os.environ), check=2)
     assert "no such plan file or recipe tree" in proc.stderr
+
+
+def test_plan_flags_with_a_plan_file_are_refused(tmp_path):
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(example_plan(PROJECT / "examples" / "stack").to_json())
+    proc = _cli(["run", str(plan_file), "-k", "sp-core", "--downstream=1"], dict(os.environ), check=2)
+    assert "--downstream, --package" in proc.stderr and "recipe tree only" in proc.stderr
+
+
+def test_run_root_reports_a_cycle_like_plan(tmp_path):
+    for name, dep in (("a", "b"), ("b", "a")):
+        d = tmp_path / "recipes" / name
+        d.mkdir(parents=True)
+        (d / "meta.yaml").write_text(
+            f"package:\n  name: {name}\n  version: 1\nrequirements:\n  host:\n    - {dep}\n"
+        )
+    proc = _cli(["run", str(tmp_path), "-p", "linux-64", "--strict-cycles", "--no-cache"], dict(os.environ))
+    assert proc.returncode == 3, proc.stderr
+    assert "cycle" in proc.stderr.lower() and "Traceback" not in proc.stderr
