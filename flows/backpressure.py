@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-#: Jobs a subflow may run ahead of the server's records: ~3 events each, 7,500 messages at most,
-#: under the 10,000 a consumer's queue holds.
-DEFAULT_WINDOW = 2500
+#: Jobs a subflow may run ahead of the server's records: ~3 events each, 4,500 messages at most (a
+#: consumer's queue holds 10,000), and at the ~150+ task runs/s the embedded server records on two cores,
+#: a backlog it works off within the 10 s the issue allows after a flow's end.
+DEFAULT_WINDOW = 1500
 #: Give up waiting (and go on unthrottled) when the recorded count has not moved for this long: a server
 #: that does not record task runs this way (another Prefect) must not hang the run.
 STALL_TIMEOUT = 60.0
