@@ -55,6 +55,8 @@ STAGES = ("discover", "render", "graph", "select", "layers", "json", "other")
 _TIMED = {
     ("planner.discover", "discover"): "discover",
     ("planner.render", "render_all"): "render",
+    ("planner.plan_renders", "render_keys"): "render",  # hashing every recipe dir (the warm read)
+    ("planner.plan_renders", "load_snapshot"): "render",  # a graph snapshot read instead of renders
     ("planner.plan", "jobs_from_renders"): "graph",
     ("planner.plan", "build_graph"): "graph",
     ("planner.plan", "find_cycles"): "graph",
@@ -127,10 +129,18 @@ def measure_one(spec: dict) -> dict:
     else:
         from planner.plan import PlanRequest, build_plan
 
+        cache_dir = spec.get("cache_dir")
         request = PlanRequest(
-            root=root, platforms=platforms, exclusive_configs=exclusive, jobs=spec.get("jobs", 2)
+            root=root,
+            platforms=platforms,
+            exclusive_configs=exclusive,
+            jobs=spec.get("jobs", 2),
+            cache_dir=Path(cache_dir) if cache_dir else None,
         )
-        plan = build_plan(request)
+        from planner.gc_pause import one_shot_process
+
+        with one_shot_process():  # as the stackplan command plans (stackplan/cli/plan_cmd.py)
+            plan = build_plan(request)
         t0, c0 = time.perf_counter(), time.process_time()
         text = plan.to_json()
         times["json"] += time.perf_counter() - t0
@@ -193,6 +203,10 @@ def part_corpus(args) -> list[str]:
             cold.append(run_measured({**spec, "cache_dir": str(cache_dir)}))
         for _ in range(args.warm_runs):
             warm.append(run_measured({**spec, "cache_dir": str(cache_dir)}))
+        relink = []  # warm renders, but no graph snapshot of this tree: what a changed tree costs
+        for _ in range(max(1, args.warm_runs // 2)):
+            shutil.rmtree(cache_dir / "graphs", ignore_errors=True)
+            relink.append(run_measured({**spec, "cache_dir": str(cache_dir)}))
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     lines = [
@@ -207,17 +221,22 @@ def part_corpus(args) -> list[str]:
         + " |",
         "|---|---|---|---|" + "---|" * len(STAGES),
     ]
-    for name, runs in (("cold", cold), ("warm", warm)):
+    for name, runs in (("cold", cold), ("warm", warm), ("warm, no snapshot", relink)):
         for i, r in enumerate(runs):
             lines.append(
                 f"| {name} {i + 1} | {r['wall']:.2f} | {r['cpu']:.2f} | {fmt_bytes(r['peak_rss'])} | "
                 f"{_stage_cells(r)} |"
             )
     mc, mw = median([r["wall"] for r in cold]), median([r["wall"] for r in warm])
-    peak = max(r["peak_rss"] for r in cold + warm)
+    peak = max(r["peak_rss"] for r in cold + warm + relink)
     lines += [
         "",
+        "*warm*: the render cache and the graph snapshot of the cold run; *warm, no snapshot*: the "
+        "graph snapshots deleted first (every render read from the cache and linked again, as after a "
+        "change anywhere in the tree).",
+        "",
         f"Median cold {mc:.1f} s (target <= 60 s), median warm {mw:.2f} s (target <= 5 s), "
+        f"warm without snapshot {median([r['wall'] for r in relink]):.2f} s, "
         f"peak RSS {fmt_bytes(peak)} (target <= 2 GiB); {len(cold)} cold and {len(warm)} warm runs. "
         f"CPU: cold {median([r['cpu'] for r in cold]):.1f} s, warm {median([r['cpu'] for r in warm]):.2f} s "
         f"(on an idle {args.jobs}-core machine the cold wall would be about "
@@ -280,6 +299,15 @@ def part_preview(args) -> list[str]:
             walls.append(t.seconds)
             peaks.append(rss.peak)
             cpus.append(rss.cpu_seconds)
+        # the same preview when no graph snapshot matches the tree (a new head): every render comes
+        # from the cache, the job graph is linked from them
+        relink_walls, relink_cpus = [], []
+        for _ in range(args.preview_runs):
+            shutil.rmtree(cache_dir / "graphs", ignore_errors=True)
+            with PeakRss() as rss, Timer() as t:
+                subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
+            relink_walls.append(t.seconds)
+            relink_cpus.append(rss.cpu_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [
@@ -294,7 +322,12 @@ def part_preview(args) -> list[str]:
         "",
         f"Median {median(walls):.2f} s (target <= 2 s), peak RSS {fmt_bytes(max(peaks))}; CPU time "
         f"{', '.join(f'{c:.2f}' for c in cpus)} s (median {median(cpus):.2f} s: about the wall time on an "
-        "idle machine, as a warm preview runs in one process).",
+        "idle machine, as a warm preview runs in one process). These runs find the graph snapshot the "
+        "first one stored (the same head previewed again: a CI re-run, a second push of the same tree).",
+        "",
+        "With the graph snapshots deleted before each run (a head no run has linked yet; every render "
+        f"still from the cache): {', '.join(f'{w:.2f}' for w in relink_walls)} s, median "
+        f"{median(relink_walls):.2f} s; CPU median {median(relink_cpus):.2f} s.",
         "",
         "Command: `"
         + " ".join(Path(c).name if c == sys.executable else c for c in cmd).replace(str(repo), "REPO")

@@ -16,7 +16,7 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-__all__ = ["gc_paused"]
+__all__ = ["gc_paused", "one_shot_process"]
 
 
 @contextlib.contextmanager
@@ -35,5 +35,36 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def one_shot_process() -> Iterator[None]:
+    """For a process that plans once and exits (the ``stackplan`` command): the collector stays off
+    for the whole ``with`` body, and what the body allocated is then frozen out of its reach
+    (``gc.freeze``) before it is switched back on.
+
+    Why: each :func:`gc_paused` that ends switches the collector back on, and the first allocation
+    after that runs a full collection over everything allocated meanwhile — the whole loaded graph,
+    a quarter of a second each time for the bioconda corpus; and the interpreter runs one more at
+    exit. Not for long-lived processes (a server): frozen objects are still freed by reference
+    counting, but cycles among them are never collected. Rendering with the collector off leaves
+    ~17 cyclic objects per recipe uncollected (measured on the corpus).
+
+    >>> import gc
+    >>> with one_shot_process():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    >>> gc.unfreeze()
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()

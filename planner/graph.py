@@ -324,16 +324,141 @@ def build_graph(
     platforms: Sequence[str] | None = None,
     providers: Mapping[str, str] | None = None,
     cache: SpecCache | None = None,
+    known: Mapping[str, JobLinks] | None = None,
+    links_out: dict[str, JobLinks] | None = None,
 ) -> GraphResult:
     """Build the job DiGraph (nodes sorted by id; edges added in a deterministic order).
 
     ``providers`` maps a package name to the recipe dir that must provide it when several do.
     Requirements that a job's own outputs satisfy (``pin_subpackage``, output-to-output) are internal
     to the job and give no edge; the same name from another variant of the same recipe does.
+    ``known`` / ``links_out``: per-job links to reuse / to collect (see :func:`_build_graph`).
     The garbage collector is paused meanwhile (:mod:`planner.gc_pause`: half the cost otherwise).
     """
     with gc_paused():
-        return _build_graph(jobs, platforms=platforms, providers=providers, cache=cache)
+        return _build_graph(
+            jobs, platforms=platforms, providers=providers, cache=cache, known=known, links_out=links_out
+        )
+
+
+#: What linking one job found (plain tuples: a graph snapshot stores them, see ``planner.graph_patch``):
+#: (edges as (dependency id, phase, raw spec), events in order — ("x", external name) |
+#: ("u", Unsatisfied fields) | ("a", Ambiguity fields) —, invalid raw specs, names from a channel,
+#: every requirement name the job asked the provider index for).
+JobLinks = tuple
+
+
+class _Record:
+    """A sink for :func:`_resolve` that keeps what one job's linking found, in order."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def external(self, job_id: str, name: str) -> None:
+        self.events.append(("x", name))
+
+    def unsatisfied(self, u: Unsatisfied) -> None:
+        self.events.append(("u", (u.job, u.phase, u.spec, u.platform, u.candidates)))
+
+    def ambiguity(self, name: str, make) -> None:
+        a = make()
+        self.events.append(("a", (a.name, a.candidates, a.chosen, a.why)))
+
+
+class _Apply:
+    """A sink for :func:`_resolve` that writes into the result at once (noarch run edges)."""
+
+    __slots__ = ("ambiguous", "result")
+
+    def __init__(self, result: GraphResult, ambiguous: dict[str, Ambiguity]) -> None:
+        self.result, self.ambiguous = result, ambiguous
+
+    def external(self, job_id: str, name: str) -> None:
+        self.result.external.setdefault(job_id, set()).add(name)
+
+    def unsatisfied(self, u: Unsatisfied) -> None:
+        self.result.unsatisfied.append(u)
+
+    def ambiguity(self, name: str, make) -> None:
+        if name not in self.ambiguous:
+            self.ambiguous[name] = make()
+
+
+_NO_LINKS: JobLinks = ((), (), (), (), ())
+
+
+def link_job(
+    job: Job,
+    platforms: Sequence[str],
+    index: Mapping[str, Mapping[str, list[_Provided]]],
+    cache: SpecCache,
+    providers: Mapping[str, str],
+    spec_of: dict[str, Spec | object | None],
+) -> JobLinks:
+    """What one job's requirements resolve to against the provider index (see :data:`JobLinks`).
+
+    It depends on the job and on the index entries of the names it asks for, nothing else: the
+    basis of relinking only what a change touches (``planner.graph_patch``).
+    """
+    if job.skip:
+        return _NO_LINKS
+    names = job.names
+    # where each phase resolves (see resolve_platforms), looked up once per job, not per requirement
+    (on_build,) = resolve_platforms(job, "build", platforms)
+    (on_target,) = resolve_platforms(job, "host", platforms)
+    empty: dict[str, list[_Provided]] = {}
+    index_build, index_target = index.get(on_build, empty), index.get(on_target, empty)
+    edges: list[tuple[str, str, str]] = []
+    invalid: list[str] = []
+    missing: dict[str, None] = {}
+    asked: set[str] = set()
+    record = _Record()
+    parse = cache.try_parse
+    for phase, raw in requirement_phases(job):
+        spec = spec_of.get(raw, _UNPARSED)
+        if spec is _UNPARSED:
+            spec = spec_of[raw] = parse(raw)
+        if spec is None:
+            invalid.append(raw)
+            continue
+        name = spec.name
+        if name in names:
+            continue  # internal: the job builds it itself
+        asked.add(name)
+        building = phase == "build"
+        if name not in (index_build if building else index_target):
+            missing[name] = None  # the common case: from a channel
+            continue
+        platform = on_build if building else on_target
+        for dep in _resolve(job, spec, phase, platform, index, cache, providers, record):
+            edges.append((dep.id, phase, raw))
+    return (tuple(edges), tuple(record.events), tuple(invalid), tuple(missing), tuple(sorted(asked)))
+
+
+def fold_links(
+    job_id: str,
+    links: JobLinks,
+    result: GraphResult,
+    ambiguous: dict[str, Ambiguity],
+    reasons: dict[tuple[str, str], set[tuple[str, str]]],
+) -> None:
+    """Apply one job's :data:`JobLinks` to the graph being built (jobs must come in id order)."""
+    edges, events, invalid, missing, _ = links
+    for raw in invalid:
+        result.invalid_specs.append((job_id, raw))
+    for kind, value in events:
+        if kind == "x":
+            result.external.setdefault(job_id, set()).add(value)
+        elif kind == "u":
+            result.unsatisfied.append(Unsatisfied(*value))
+        elif value[0] not in ambiguous:
+            ambiguous[value[0]] = Ambiguity(*value)
+    for dep_id, phase, raw in edges:
+        reasons[(dep_id, job_id)].add((phase, raw))
+    if missing:
+        result.external.setdefault(job_id, set()).update(missing)
 
 
 def _build_graph(
@@ -342,8 +467,14 @@ def _build_graph(
     platforms: Sequence[str] | None = None,
     providers: Mapping[str, str] | None = None,
     cache: SpecCache | None = None,
+    known: Mapping[str, JobLinks] | None = None,
+    links_out: dict[str, JobLinks] | None = None,
 ) -> GraphResult:
-    """:func:`build_graph` with the garbage collector running as usual."""
+    """:func:`build_graph` with the garbage collector running as usual.
+
+    ``known``: job id -> :data:`JobLinks` still valid for that job (not linked again); ``links_out``
+    receives the links of every job (what a graph snapshot keeps for the next relink).
+    """
     jobs = sorted(jobs, key=lambda j: j.id)
     cache = cache or SpecCache()
     providers = providers or {}
@@ -357,50 +488,41 @@ def _build_graph(
     result = GraphResult(graph=graph)
     reasons: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ambiguous: dict[str, Ambiguity] = {}
-    parse = cache.try_parse
     spec_of: dict[str, Spec | object | None] = {}  # a local memo: cheaper than a method call per spec
-    empty: dict[str, list[_Provided]] = {}
-    external = result.external
+    known = known or {}
     for job in jobs:
-        if job.skip:
-            continue
-        names = job.names
-        # where each phase resolves (see resolve_platforms), looked up once per job, not per requirement
-        (on_build,) = resolve_platforms(job, "build", platforms)
-        (on_target,) = resolve_platforms(job, "host", platforms)
-        index_build, index_target = index.get(on_build, empty), index.get(on_target, empty)
-        missing: set[str] | None = None
-        for phase, raw in requirement_phases(job):
-            spec = spec_of.get(raw, _UNPARSED)
-            if spec is _UNPARSED:
-                spec = spec_of[raw] = parse(raw)
-            if spec is None:
-                result.invalid_specs.append((job.id, raw))
-                continue
-            name = spec.name
-            if name in names:
-                continue  # internal: the job builds it itself
-            building = phase == "build"
-            if name not in (index_build if building else index_target):
-                # the common case: from a channel
-                if missing is None:
-                    missing = set()
-                missing.add(name)
-                continue
-            platform = on_build if building else on_target
-            for dep in _resolve(job, spec, phase, platform, index, cache, providers, result, ambiguous):
-                reasons[(dep.id, job.id)].add((phase, raw))
-        if missing:
-            external.setdefault(job.id, set()).update(missing)
-    add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons)
+        links = known.get(job.id)
+        if links is None:
+            links = link_job(job, platforms, index, cache, providers, spec_of)
+        if links_out is not None:
+            links_out[job.id] = links
+        fold_links(job.id, links, result, ambiguous, reasons)
+    add_noarch_run_edges(jobs, platforms, index, cache, providers, _Apply(result, ambiguous), reasons)
     edges = []
     for u, v in sorted(reasons):
         why = reasons[(u, v)]
         ordered = sorted(why, key=lambda r: (PHASE_RANK[r[0]], r[1])) if len(why) > 1 else list(why)
         edges.append((u, v, {"phase": ordered[0][0], "spec": ordered[0][1], "reasons": tuple(ordered)}))
-    graph.add_edges_from(edges)
+    _add_edges(graph, edges)
     result.ambiguities = [ambiguous[k] for k in sorted(ambiguous)]
     return result
+
+
+def _add_edges(graph: nx.DiGraph, edges: list[tuple[str, str, dict]]) -> None:
+    """``graph.add_edges_from(edges)`` for new edges between nodes already in ``graph``.
+
+    Why not networkx's own: its per-edge checks (node present? edge present? merge attribute dicts)
+    were a quarter of linking a 3,000-recipe, 250,000-edge tree. This fills the same two adjacency maps
+    networkx fills (``_succ[u][v]`` and ``_pred[v][u]`` share one attribute dict) and clears the
+    graph's cache as it does; ``tests/test_graph.py`` holds the result equal to ``add_edges_from``.
+    """
+    succ, pred = graph._succ, graph._pred
+    for u, v, attrs in edges:
+        succ[u][v] = attrs
+        pred[v][u] = attrs
+    clear = getattr(nx, "_clear_cache", None)
+    if clear is not None:
+        clear(graph)
 
 
 def _resolve(
@@ -411,12 +533,11 @@ def _resolve(
     index: Mapping[str, Mapping[str, list[_Provided]]],
     cache: SpecCache,
     providers: Mapping[str, str],
-    result: GraphResult,
-    ambiguous: dict[str, Ambiguity],
+    sink: _Record | _Apply,
 ) -> list[Job]:
     candidates = index.get(platform, {}).get(spec.name, ())
     if not candidates:
-        result.external.setdefault(job.id, set()).add(spec.name)
+        sink.external(job.id, spec.name)
         return []
     fitting: dict[str, list[_Provided]] = defaultdict(list)
     accepts, mine = cache.accepts, job.shared_variant
@@ -427,20 +548,20 @@ def _resolve(
         if accepts(spec, cand.output.version) and variants_agree(mine, other.shared_variant):
             fitting[other.recipe].append(cand)
     if not fitting:
-        result.external.setdefault(job.id, set()).add(spec.name)
+        sink.external(job.id, spec.name)
         others = tuple(sorted({c.job.id for c in candidates if c.job is not job}))
         if others:
-            result.unsatisfied.append(Unsatisfied(job.id, phase, spec.raw, platform, others))
+            sink.unsatisfied(Unsatisfied(job.id, phase, spec.raw, platform, others))
         return []
     chosen = next(iter(fitting))
     if len(fitting) > 1:
         chosen, why = choose_provider(spec.name, fitting, cache, providers)
-        if spec.name not in ambiguous and why != "providers: override":
-            ambiguous[spec.name] = Ambiguity(spec.name, tuple(sorted(fitting)), chosen, why)
+        if why != "providers: override":
+            sink.ambiguity(spec.name, lambda: Ambiguity(spec.name, tuple(sorted(fitting)), chosen, why))
     return list({p.job.id: p.job for p in fitting[chosen]}.values())  # edges are sorted later
 
 
-def add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambiguous, reasons) -> None:
+def add_noarch_run_edges(jobs, platforms, index, cache, providers, sink, reasons) -> None:
     """Order what a noarch package pulls in at run time before its dependents on every platform.
 
     ``pure`` (noarch) run-requires ``lib``; ``user`` on osx-arm64 host-requires ``pure``. Building
@@ -468,7 +589,7 @@ def add_noarch_run_edges(jobs, platforms, index, cache, providers, result, ambig
             spec = cache.try_parse(raw)
             if spec is None or spec.name in noarch.names:
                 continue
-            for dep in _resolve(noarch, spec, phase, platform, index, cache, providers, result, ambiguous):
+            for dep in _resolve(noarch, spec, phase, platform, index, cache, providers, sink):
                 if dep.is_noarch:
                     if dep.id not in seen:
                         for k, v in needs(dep, platform, seen | {dep.id}).items():

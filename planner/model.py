@@ -107,7 +107,9 @@ class Variant(Mapping[str, str]):
         return f"Variant({dict(self._items)!r})"
 
     def __reduce__(self):
-        return (Variant, (dict(self._items),))
+        # The items are already sorted strings: unpickling skips __init__'s conversion and sort (the
+        # render pool ships tens of thousands of variants back to the planning process).
+        return (_variant_from_sorted_items, (self._items,))
 
     def restrict(self, keys: set[str] | frozenset[str]) -> Variant:
         """The same variant limited to ``keys`` (a job's variant holds only the keys it uses)."""
@@ -119,6 +121,13 @@ class Variant(Mapping[str, str]):
 
     def to_dict(self) -> dict[str, str]:
         return dict(self._items)
+
+
+def _variant_from_sorted_items(items: tuple[tuple[str, str], ...]) -> Variant:
+    """A :class:`Variant` from the ``_items`` of another (sorted ``(str, str)`` pairs, trusted)."""
+    variant = Variant.__new__(Variant)
+    variant._items = items
+    return variant
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from planner import __version__
 from planner.cycles import CycleError, break_cycles, find_cycles
 from planner.gc_pause import gc_paused
 from planner.graph import GraphResult, Job, build_graph, jobs_from_renders
+from planner.graph_snapshot import Linked
 from planner.layers import critical_paths, lane_layers, layer_numbers
 from planner.model import PlatformRender, RecipeError
 from planner.plan_model import OutputRef, Plan, PlanEdge, PlanNode
@@ -81,31 +82,61 @@ class PlanSettings:
 
 
 def assemble_plan(
-    renders: Iterable[PlatformRender], selection: Selection, settings: PlanSettings
+    renders: Iterable[PlatformRender] | Linked, selection: Selection, settings: PlanSettings
 ) -> tuple[Plan, GraphResult]:
     """Graph, cycles, selection, pruning, layers and critical paths of rendered recipes.
 
+    ``renders`` may also be a :class:`planner.graph_snapshot.Linked` (what :func:`link` made of the
+    same renders, e.g. loaded from a snapshot): the plan is the same either way.
     Raises :class:`planner.cycles.CycleError` under ``strict_cycles`` when the graph has a cycle.
     The garbage collector is paused meanwhile (:mod:`planner.gc_pause`).
     """
     with gc_paused():
-        return _assemble_plan(renders, selection, settings)
+        linked = renders if isinstance(renders, Linked) else link(renders, settings)
+        return _assemble_plan(linked, selection, settings)
 
 
-def _assemble_plan(
-    renders: Iterable[PlatformRender], selection: Selection, settings: PlanSettings
-) -> tuple[Plan, GraphResult]:
+def link(renders: Iterable[PlatformRender], settings: PlanSettings) -> Linked:
+    """The render errors and the job graph of ``renders`` (no cycle broken, nothing selected yet).
+
+    What this returns depends only on the renders and the settings it reads (platforms, noarch and
+    build platforms, providers): :mod:`planner.graph_snapshot` keeps it between runs on that basis.
+    """
     renders = list(renders)
-    errors = sorted(
-        {(r.error.path, r.error.line or 0, r.error.message): r.error for r in renders if r.error}.items()
-    )
+    recipe_errors: dict[str, list[RecipeError]] = {}
+    for r in renders:
+        if r.error is not None:
+            recipe_errors.setdefault(r.recipe, []).append(r.error)
     rendered = [v for r in renders if r.ok for v in r.variants]
     jobs = jobs_from_renders(
         rendered,
         noarch_platform=settings.noarch_platform,
         build_platforms=settings.build_platforms,
     )
-    result = build_graph(jobs, platforms=settings.platforms, providers=settings.providers)
+    links: dict[str, Any] = {}
+    result = build_graph(jobs, platforms=settings.platforms, providers=settings.providers, links_out=links)
+    errors = {k: tuple(v) for k, v in recipe_errors.items()}
+    return Linked(sorted_errors(errors), result, errors, links)
+
+
+def sorted_errors(recipe_errors: Mapping[str, Iterable[RecipeError]]) -> tuple[RecipeError, ...]:
+    """Every render error once, sorted by (path, line, message): what ``Plan.errors`` lists."""
+    unique = {(e.path, e.line or 0, e.message): e for errs in recipe_errors.values() for e in errs}
+    return tuple(e for _, e in sorted(unique.items()))
+
+
+def link_settings(settings: PlanSettings) -> tuple[str, ...]:
+    """The settings :func:`link` depends on, as strings (part of a graph snapshot's key)."""
+    return (
+        ",".join(settings.platforms),
+        settings.noarch_platform,
+        json.dumps(dict(settings.build_platforms), sort_keys=True),
+        json.dumps(dict(settings.providers), sort_keys=True),
+    )
+
+
+def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings) -> tuple[Plan, GraphResult]:
+    result = linked.result
     graph = result.graph
     if settings.strict_cycles:
         cycles = find_cycles(graph)
@@ -161,7 +192,7 @@ def _assemble_plan(
         external={p: tuple(sorted(external.get(p, ()))) for p in layers},
         bootstrap_edges=tuple(bootstrap),
         warnings=tuple(warnings),
-        errors=tuple(e.to_dict() for _, e in errors),
+        errors=tuple(e.to_dict() for e in linked.errors),
         inputs=dict(settings.inputs),
         stackplan_version=__version__,
     )
@@ -274,16 +305,23 @@ def read_name_list(path: Path) -> tuple[str, ...]:
     return tuple(n for n in names if n)
 
 
-def build_plan(request: PlanRequest, *, reporter: Reporter | None = None) -> Plan:
+def build_plan(request: PlanRequest, *, reporter: Reporter | None = None, tree: Any = None) -> Plan:
     """Make the plan a request asks for (see :class:`PlanRequest`).
 
+    ``tree``: a :class:`planner.commit_tree.CommitTree` when the recipes are read from a git commit
+    (``request.root`` then lies under its directory; see :mod:`planner.plan_at`).
     Raises :class:`PlanError` for bad input and :class:`planner.cycles.CycleError` under
     ``strict_cycles``. Recipes that fail to render are reported in ``Plan.errors``, never raised.
     """
     from planner.plan_inputs import gather
 
     reporter = reporter or NullReporter()
-    renders, selection, settings = gather(request, reporter)
+    renders, selection, settings, snapshot = gather(request, reporter, tree=tree)
+    if snapshot is not None:
+        with gc_paused():
+            if not isinstance(renders, Linked):
+                renders = link(renders, settings)
+            snapshot(renders)  # before cycles are broken in it: the snapshot is the uncut graph
     plan, _ = assemble_plan(renders, selection, settings)
     return plan
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.channel import ChannelError, existing_packages
 from planner.gitchanges import (
     FileChange,
     GitError,
@@ -20,8 +19,10 @@ from planner.gitchanges import (
     describe_paths,
     recipes_for_paths,
 )
+from planner.graph_snapshot import Linked
 from planner.model import PlatformRender
 from planner.plan import PlanError, PlanRequest, PlanSettings, load_durations, read_name_list
+from planner.plan_renders import Saver, plan_renders
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import Reporter
 from planner.select import Selection
@@ -77,12 +78,22 @@ def _changes(request: PlanRequest, root: Path) -> list[FileChange] | None:
     return None
 
 
-def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRender], Selection, PlanSettings]:
-    """Read everything the request names; raise :class:`PlanError` for bad input."""
+def gather(
+    request: PlanRequest, reporter: Reporter, *, tree: Any = None
+) -> tuple[list[PlatformRender] | Linked, Selection, PlanSettings, Saver | None]:
+    """Read everything the request names; raise :class:`PlanError` for bad input.
+
+    The renders may come as their :class:`Linked` graph (a snapshot of the same inputs); the saver,
+    when not None, stores the linked graph of the renders for the next run (:mod:`planner.plan_renders`).
+
+    ``tree`` (a :class:`planner.commit_tree.CommitTree`): the recipes are those of a git commit, laid
+    out under the tree's directory (``request.root`` lies in it) and checked out only where a render
+    needs them; git questions (what changed) are asked in the user's repository.
+    """
     from planner.discover import discover
-    from planner.render import render_all
 
     root = Path(request.root)
+    git_root = tree.outside(root) if tree is not None else root
     if not root.is_dir():
         raise PlanError(f"{root}: not a directory")
     cfg = _config(request)
@@ -98,11 +109,11 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
     for path in (*variant_configs, *exclusive):
         if not Path(path).is_file():
             raise PlanError(f"{path}: variant config not found")
-    sources = discover(root)
+    sources = tree.sources if tree is not None else discover(root)
     rels = [s.rel for s in sources]
     warnings: list[str] = []
     changed: dict[str, str] = {}
-    changes = _changes(request, root)
+    changes = _changes(request, git_root)
     if changes is not None:
         gone = deleted_recipes(changes, rels)
         for rel in gone:
@@ -114,15 +125,16 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
     if changes is not None:
         from planner.config_changes import changed_variant_keys
 
+        configs = (*variant_configs, *exclusive)
+        if tree is not None:  # configs outside the repository cannot have changed in git: not asked
+            configs = tuple(tree.outside(Path(c)) for c in configs if tree.holds(Path(c)))
         changed_keys = changed_variant_keys(
-            request, root, (*variant_configs, *exclusive), platforms, getattr(cfg, "environ", {}) or {}
+            request, git_root, configs, platforms, getattr(cfg, "environ", {}) or {}
         )
-    from planner.render_cache import RenderCache
-
-    cache = RenderCache(Path(request.cache_dir)) if request.cache_dir is not None else None
-    renders = render_all(sources, platforms, options, reporter=reporter, jobs=request.jobs, cache=cache)
     existing = None
     if request.skip_existing:
+        from planner.channel import ChannelError, existing_packages  # asyncio and friends: only here
+
         try:
             existing = existing_packages(request.skip_existing, (*platforms, "noarch"))
         except ChannelError as exc:
@@ -159,4 +171,15 @@ def gather(request: PlanRequest, reporter: Reporter) -> tuple[list[PlatformRende
         inputs=request_inputs(request, platforms),
         warnings=tuple(warnings),
     )
-    return renders, selection, settings
+    renders, saver = plan_renders(
+        sources,
+        platforms,
+        options,
+        root=root,
+        cache_dir=request.cache_dir,
+        settings=settings,
+        reporter=reporter,
+        jobs=request.jobs,
+        tree=tree,
+    )
+    return renders, selection, settings, saver

@@ -206,11 +206,26 @@ class Plan:
         return hashlib.sha256(_canonical(replace(self, hash="").to_dict()).encode()).hexdigest()
 
     def with_hash(self) -> Plan:
-        """The same plan with ``hash`` computed (and its canonical JSON kept for :meth:`to_json`)."""
-        data = replace(self, hash="").to_dict()
-        data["hash"] = hashlib.sha256(_canonical(data).encode()).hexdigest()
-        hashed = replace(self, hash=data["hash"])
-        object.__setattr__(hashed, "_json", _canonical(data) + "\n")
+        """The same plan with ``hash`` computed (and its canonical JSON kept for :meth:`to_json`).
+
+        Each top-level value is serialised once: the canonical text with ``"hash": ""`` (what is
+        hashed) and the one with the hash filled in differ only in that member, so both are joined
+        from the same pieces (the text equals ``json.dumps(sort_keys=True)`` of the whole dict).
+        """
+        data = self.to_dict()
+        members = sorted(data)
+        at = members.index("hash")
+
+        def joined(keys: list[str]) -> str:
+            return ",".join(f"{_canonical(k)}:{_canonical(data[k])}" for k in keys)
+
+        head, tail = "{" + joined(members[:at]), joined(members[at + 1 :]) + "}"
+        head, tail = head + ("," if at else ""), ("," if tail != "}" else "") + tail
+        digest = hashlib.sha256()
+        for part in (head, '"hash":""', tail):  # hashed in pieces: no copy of the whole text
+            digest.update(part.encode())
+        hashed = replace(self, hash=digest.hexdigest())
+        object.__setattr__(hashed, "_json", f'{head}"hash":{_canonical(hashed.hash)}{tail}\n')
         return hashed
 
     @classmethod

@@ -4,22 +4,27 @@ Why content and not timestamps: a git checkout, a CI cache restore or a copy tou
 cache that trusted mtimes would either re-render everything or, worse, serve a stale render. The key of a
 recipe dir is a digest of everything its render can depend on:
 
-- every file under the recipe dir (relative name + bytes; files above :data:`HUGE_FILE` bytes are hashed
-  by size and their first and last 64 KiB, so a stray tarball does not cost a full read), skipping
-  nested recipe dirs (they are recipes of their own, as in ``recipes/<name>/<version>/``);
+- every file under the recipe dir, as (relative name, git blob id of its bytes), nested recipe dirs
+  excluded (:mod:`planner.recipe_digest`: the same digest is computed from disk or, for ``preview
+  --head``, from a commit's tree without checking it out);
 - the bytes of the variant config files that apply (``RenderOptions.variant_configs`` and
-  ``exclusive_configs``, in order, each labelled by kind);
+  ``exclusive_configs``, in order, each labelled by kind, named relative to the discovery root when
+  inside it);
 - the ``RenderOptions`` environment and build platform;
-- the recipe's location (its ``rel`` and absolute path appear inside the render and its errors);
-- the stackplan version and a fingerprint of the planner's own source, so a new renderer never reads
-  an old renderer's output.
+- the recipe's ``rel`` (it names the recipe in renders), but **not** where the tree is checked out:
+  paths inside a render (a :class:`RecipeError`'s file) are stored relative to the discovery root and
+  re-based on read (:mod:`planner.render_codec`), so the same tree elsewhere (a CI runner, a temporary
+  worktree) hits;
+- the stackplan version, the Python version and a fingerprint of the planner modules a render can depend
+  on, so a new renderer never reads an old renderer's output.
 
 One entry per recipe dir holds the renders of every platform asked for so far (``platform -> render``):
 the dir is hashed once, not once per platform, and a warm run over N recipes opens N small files. A
 request for a platform the entry lacks renders just that platform and rewrites the entry with it merged.
+The body is a ``marshal`` of plain tuples (:mod:`planner.render_codec`): no code runs on load.
 
 Entries are never trusted blindly: each file starts with a header line naming the format, the key and the
-SHA-256 and length of the JSON body after it. A truncated, garbled or misplaced entry fails that check and
+SHA-256 and length of the body after it. A truncated, garbled or misplaced entry fails that check and
 counts as a miss (it is then re-rendered and overwritten). Writers write a temporary file in the entry's
 own directory and ``os.replace`` it into place, which is atomic on POSIX: readers see the old entry or the
 new one, never half of one, so concurrent runs need no locks. Two writers racing on one entry may lose one
@@ -31,7 +36,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,26 +46,15 @@ from pathlib import Path
 from typing import Any
 
 from planner import __version__
-from planner.model import (
-    PlatformRender,
-    RecipeError,
-    RecipeFormat,
-    RecipeSource,
-    RenderedOutput,
-    RenderedRecipe,
-    RenderOptions,
-    Variant,
-)
+from planner.model import PlatformRender, RecipeSource, RenderOptions
+from planner.recipe_digest import CHUNK, dir_digest
+from planner.render_codec import Decoder, encode, rebase, well_formed
 
-#: Files larger than this are hashed by size plus their first and last 64 KiB.
-HUGE_FILE = 4 * 1024 * 1024
-_EDGE = 64 * 1024
-#: Names whose presence makes a directory a recipe dir of its own.
-_RECIPE_FILES = ("meta.yaml", "recipe.yaml")
-#: Directories that never hold anything a render reads.
-_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache"})
-_MAGIC = b"stackplan-render-cache/1"
-_FORMAT = "2"  # 2: outputs stored once per entry (see _compact)
+#: Files larger than this are read in chunks when hashed (see :mod:`planner.recipe_digest`).
+HUGE_FILE = CHUNK
+_MAGIC = b"stackplan-render-cache/3"
+#: 2: outputs stored once per entry; 3: marshal of plain tuples, root-independent keys, git blob digests
+_FORMAT = "3"
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -71,55 +67,81 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path.home() / ".cache" / "stackplan"
 
 
-def _hash_file(h: Any, path: str, size: int) -> None:
-    with open(path, "rb") as f:
-        if size <= HUGE_FILE:
-            h.update(f.read())
-        else:
-            h.update(f.read(_EDGE))
-            f.seek(size - _EDGE)
-            h.update(f.read(_EDGE))
+#: Planner modules that only run *after* rendering (graph, selection, plan, exports): a change in them
+#: cannot change a render, so it must not throw the whole cache away (see :func:`code_fingerprint`).
+AFTER_RENDER_MODULES = frozenset(
+    {
+        "bump.py",
+        "channel.py",
+        "commit_tree.py",
+        "config_changes.py",
+        "cycles.py",
+        "explain.py",
+        "gc_pause.py",
+        "git_checkout.py",
+        "gitchanges.py",
+        "graph.py",
+        "graph_snapshot.py",
+        "layers.py",
+        "plan.py",
+        "plan_at.py",
+        "plan_inputs.py",
+        "plan_model.py",
+        "plan_renders.py",
+        "progress.py",
+        "recipe_digest.py",  # what a key is made of, not what a render is (a change there changes keys)
+        "render_cache.py",  # its format has its own number (_FORMAT), bumped on every change
+        "render_codec.py",  # ditto
+        "render_pool.py",
+        "select.py",
+    }
+)
 
 
-def dir_digest(path: Path) -> str:
-    """A digest of every file under the recipe dir ``path`` (names + bytes), nested recipe dirs excluded.
+def code_fingerprint() -> str:
+    """The stackplan version plus a digest of the source of the planner modules a render can depend on.
 
-    Cheap on purpose: a bioconda recipe dir is one or two small files, so this is a ``scandir`` and a
-    read. Unreadable entries are hashed by name and the error, so they cannot be confused with content.
+    The version alone is not enough while the renderer is developed (or patched in place) without a
+    version bump; hashing ~30 small files costs well under a millisecond and runs once per cache.
+    Modules that only run after rendering (:data:`AFTER_RENDER_MODULES`) are left out; any new
+    module is in by default.
     """
+    here = Path(__file__).resolve().parent
+    files = sorted(p for p in here.glob("*.py") if p.name not in AFTER_RENDER_MODULES)
+    return f"{__version__}:{sys.implementation.cache_tag}:{_code_digest(files)}"
+
+
+def _code_digest(files: Iterable[Path]) -> str:
     h = hashlib.blake2b(digest_size=20)
-    stack = [(str(path), "")]
-    while stack:
-        abs_dir, rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
-        except OSError as exc:
-            h.update(f"D\0{rel_dir}\0error:{type(exc).__name__}\0".encode())
-            continue
-        subdirs = []
-        for entry in entries:
-            rel = f"{rel_dir}{entry.name}"
-            try:
-                if entry.is_dir(follow_symlinks=True):
-                    if entry.name not in _SKIP_DIRS:
-                        subdirs.append((entry.path, rel + "/"))
-                    continue
-                size = entry.stat(follow_symlinks=True).st_size
-                h.update(f"F\0{rel}\0{size}\0".encode())
-                _hash_file(h, entry.path, size)
-            except OSError as exc:
-                h.update(f"F\0{rel}\0error:{type(exc).__name__}\0".encode())
-        for sub_abs, sub_rel in reversed(subdirs):
-            if any(os.path.exists(os.path.join(sub_abs, n)) for n in _RECIPE_FILES):
-                continue  # another recipe (recipes/<name>/<version>/): its changes are not ours
-            stack.append((sub_abs, sub_rel))
+    for p in files:
+        h.update(f"{p.name}\0".encode())
+        h.update(p.read_bytes())
+        h.update(b"\0")
     return h.hexdigest()
 
 
-def _files_digest(paths: Iterable[Path]) -> str:
+def source_root(source: RecipeSource) -> str:
+    """The discovery root of ``source`` (its path without its ``rel``), as a string."""
+    path = str(source.path)
+    if source.rel in ("", "."):
+        return path
+    return path[: -len(source.rel) - 1] if path.endswith("/" + source.rel) else os.path.dirname(path)
+
+
+def _relative_to(path: Path, root: str | None) -> str:
+    """``path`` relative to ``root`` (marked ``ROOT/``) when it lies inside it, else as given."""
+    text = os.path.abspath(path)
+    if root and (text == root or text.startswith(root + "/")):
+        return "ROOT/" + text[len(root) + 1 :]
+    return text
+
+
+def _configs_digest(paths: Iterable[Path], root: str | None) -> str:
+    """Digest of config files by their bytes and their name relative to ``root`` (so a checkout of the
+    same tree elsewhere, e.g. ``preview --head``'s temporary worktree, has the same key)."""
     h = hashlib.blake2b(digest_size=20)
     for p in paths:
-        h.update(f"{p}\0".encode())
+        h.update(f"{_relative_to(Path(p), root)}\0".encode())
         try:
             h.update(Path(p).read_bytes())
         except OSError as exc:
@@ -128,22 +150,12 @@ def _files_digest(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def code_fingerprint() -> str:
-    """The stackplan version plus a digest of the planner's own ``*.py`` files.
-
-    The version alone is not enough while the renderer is developed (or patched in place) without a
-    version bump; hashing ~30 small files costs well under a millisecond and runs once per cache.
-    """
-    here = Path(__file__).resolve().parent
-    files = sorted(here.glob("*.py"))
-    return f"{__version__}:{_files_digest(files)}"
-
-
-def options_digest(options: RenderOptions) -> str:
-    """What of ``options`` a render depends on: the config files' bytes, environ, build platform."""
+def options_digest(options: RenderOptions, root: str | None = None) -> str:
+    """What of ``options`` a render depends on: the config files' bytes (and names relative to
+    ``root``), environ, build platform."""
     h = hashlib.blake2b(digest_size=20)
-    h.update(b"variant_configs\0" + _files_digest(options.variant_configs).encode())
-    h.update(b"exclusive_configs\0" + _files_digest(options.exclusive_configs).encode())
+    h.update(b"variant_configs\0" + _configs_digest(options.variant_configs, root).encode())
+    h.update(b"exclusive_configs\0" + _configs_digest(options.exclusive_configs, root).encode())
     h.update(json.dumps(dict(options.environ), sort_keys=True).encode())
     h.update(f"\0build_platform={options.build_platform}".encode())
     return h.hexdigest()
@@ -172,38 +184,57 @@ class RenderCache:
     #: What identifies the renderer; None: the stackplan version plus the planner's source digest.
     version: str | None = None
     stats: CacheStats = field(default_factory=CacheStats)
-    _options_digests: dict[RenderOptions, str] = field(default_factory=dict, repr=False)
+    #: Recipe dir (absolute path) -> its digest when known without reading the dir (from a git commit's
+    #: tree: :mod:`planner.commit_tree`); other dirs are hashed from disk.
+    known_digests: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Compute each recipe dir's key once per cache object (one plan run: its files do not change
+    #: meanwhile); off by default, for long-lived objects.
+    remember_keys: bool = False
+    _options_digests: dict[tuple[RenderOptions, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory)
         self._root = os.path.join(self.directory, f"v{_FORMAT}")
-        # distinct variants seen by this cache object: most recipes share a few (e.g. the R or python
-        # pin), and building a Variant was the largest single cost of a warm run
-        self._variants: dict[tuple[tuple[str, Any], ...], Variant] = {}
+        self._decoder = Decoder()
+        self._roots: dict[str, str] = {}  # key -> the root it was computed for (re-basing paths)
+        # keys already computed by this object (a plan asks twice: for its graph snapshot, then to read)
+        self._keys: dict[tuple[str, str, str, RenderOptions], str] = {}
 
     # -- keys -------------------------------------------------------------------------------------------
 
     def key(self, source: RecipeSource, options: RenderOptions) -> str:
-        """The content key of ``source`` rendered with ``options`` (any platform)."""
+        """The content key of ``source`` rendered with ``options`` (any platform).
+
+        Where the tree is checked out is not part of it: the recipe's ``rel`` and the config files'
+        names relative to the root are, so the same tree at another path (a CI runner, ``preview
+        --head``'s temporary worktree) hits; paths inside the stored renders are re-based on read.
+        """
+        memo = (str(source.path), source.rel, source.recipe_file.name, options)
+        known = self._keys.get(memo) if self.remember_keys else None
+        if known is not None:
+            return known
         if self.version is None:
             self.version = code_fingerprint()
-        opts = self._options_digests.get(options)
+        root = source_root(source)
+        opts = self._options_digests.get((options, root))
         if opts is None:
-            opts = self._options_digests[options] = options_digest(options)
+            opts = self._options_digests[(options, root)] = options_digest(options, root)
         h = hashlib.sha256()
         for part in (
             _FORMAT,
             self.version,
             opts,
             source.rel,
-            str(source.path),
             source.format.value,
             source.recipe_file.name,
-            dir_digest(source.path),
+            self.known_digests.get(str(source.path)) or dir_digest(source.path),
         ):
             h.update(part.encode())
             h.update(b"\0")
-        return h.hexdigest()
+        key = h.hexdigest()
+        self._roots[key] = root
+        self._keys[memo] = key
+        return key
 
     def entry_path(self, key: str) -> Path:
         """Where the entry of ``key`` lives: sharded by its first two hex digits."""
@@ -211,160 +242,87 @@ class RenderCache:
 
     def _entry_file(self, key: str) -> str:
         # plain string joins: a warm run asks this 10,000 times and pathlib's joins showed in profiles
-        return f"{self._root}/{key[:2]}/{key[2:]}.json"
+        return f"{self._root}/{key[:2]}/{key[2:]}.bin"
 
     # -- read -------------------------------------------------------------------------------------------
 
-    def _payload(self, key: str, *, count: bool = True) -> dict[str, Any]:
-        """The verified, still compact payload under ``key``; ``{}`` when absent or bad."""
+    def read_entry(self, key: str, *, count: bool = True) -> dict[str, Any] | None:
+        """The verified payload stored under ``key`` (root placeholder still in), or None."""
         try:
             with open(self._entry_file(key), "rb") as f:
                 data = f.read()
         except OSError:
-            return {}
+            return None
         payload = _verify(data, key)
-        if payload is None or not isinstance(payload.get("platforms"), dict):
+        if payload is None or not well_formed(payload):
             if count:
                 self.stats.corrupt += 1
-            return {}
+            return None
         return payload
 
-    def load(self, key: str) -> dict[str, dict[str, Any]]:
+    def load(self, key: str, *, root: str | None = None) -> dict[str, dict[str, Any]]:
         """The verified ``platform -> PlatformRender dict`` under ``key``; ``{}`` when absent or bad."""
-        return _expand(self._payload(key))
+        payload = self.read_entry(key)
+        if payload is None:
+            return {}
+        found, _ = self._decoder.renders(rebase(payload, root or self._roots.get(key)), list(payload["p"]))
+        return {p: r.to_dict() for p, r in found.items()}
 
-    def lookup(self, key: str, platforms: Sequence[str]) -> tuple[dict[str, PlatformRender], list[str]]:
-        """The stored renders among ``platforms``, and the platforms still to render (in the given order)."""
-        payload = self._payload(key)
-        stored = payload.get("platforms") or {}
-        table = payload.get("outputs") or []
-        decoded: dict[int, RenderedOutput] = {}  # an output shared by several platforms is decoded once
-        found: dict[str, PlatformRender] = {}
-        missing: list[str] = []
-        for p in platforms:
-            d = stored.get(p)
-            try:
-                if d is None or d.get("platform") != p:
-                    raise KeyError(p)
-                found[p] = _decode(d, table, decoded, self._variants)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                missing.append(p)
+    def lookup(
+        self, key: str, platforms: Sequence[str], *, root: str | None = None
+    ) -> tuple[dict[str, PlatformRender], list[str]]:
+        """The stored renders among ``platforms``, and the platforms still to render (in the given order).
+
+        ``root``: the discovery root the renders are read for (default: the one :meth:`key` saw).
+        """
+        payload = self.read_entry(key)
+        if payload is None:
+            found: dict[str, PlatformRender] = {}
+            missing = list(platforms)
+        else:
+            payload = rebase(payload, root or self._roots.get(key))
+            found, missing = self._decoder.renders(payload, platforms)
         self.stats.hits += len(found)
         self.stats.misses += len(missing)
         return found, missing
 
-    def get(self, key: str, platforms: Sequence[str]) -> tuple[PlatformRender, ...] | None:
+    def get(
+        self, key: str, platforms: Sequence[str], *, root: str | None = None
+    ) -> tuple[PlatformRender, ...] | None:
         """The renders of every platform in ``platforms`` (in that order), or None if any is missing."""
-        found, missing = self.lookup(key, platforms)
+        found, missing = self.lookup(key, platforms, root=root)
         return None if missing else tuple(found[p] for p in platforms)
 
     # -- write ------------------------------------------------------------------------------------------
 
-    def put(self, key: str, renders: Iterable[PlatformRender], *, merge: bool = True) -> None:
+    def put(
+        self, key: str, renders: Iterable[PlatformRender], *, merge: bool = True, root: str | None = None
+    ) -> None:
         """Store ``renders`` under ``key``, merged with the platforms the entry already holds.
 
-        Never raises for a disk problem (a read-only or full cache dir only costs speed).
+        ``root``: the discovery root of the renders, replaced by a placeholder in the entry (default:
+        the one :meth:`key` saw). Never raises for a disk problem (a read-only or full cache dir only
+        costs speed).
         """
-        expanded = _expand(self._payload(key, count=False)) if merge else {}
-        for r in renders:
-            expanded[r.platform] = r.to_dict()
+        root = root or self._roots.get(key)
+        old = self.read_entry(key, count=False) if merge else None
+        if old is not None:
+            old = rebase(old, root)  # back to real paths: encode() swaps the root out of the whole entry
+        payload = encode(renders, root, into=old)
         try:
-            _write_atomic(self.entry_path(key), _encode(_compact(expanded), key))
+            _write_atomic(self.entry_path(key), _encode(payload, key))
         except OSError:
             return
         self.stats.writes += 1
 
 
-def _compact(renders: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    """``platform -> PlatformRender dict`` with every distinct output stored once, referenced by index.
-
-    Why: most recipes render the same outputs on every platform (all noarch ones do), so a warm run
-    parses and decodes each distinct output once instead of once per platform.
-    """
-    table: list[dict[str, Any]] = []
-    index: dict[str, int] = {}
-    platforms: dict[str, Any] = {}
-    for p, render in renders.items():
-        variants = []
-        for v in render.get("variants") or ():
-            refs = []
-            for o in v.get("outputs") or ():
-                text = json.dumps(o, sort_keys=True, separators=(",", ":"))
-                if text not in index:
-                    index[text] = len(table)
-                    table.append(o)
-                refs.append(index[text])
-            variants.append({**v, "outputs": refs})
-        platforms[p] = {**render, "variants": variants}
-    return {"outputs": table, "platforms": platforms}
-
-
-def _expand(payload: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The inverse of :func:`_compact`."""
-    table = payload.get("outputs") or []
-    out: dict[str, dict[str, Any]] = {}
-    for p, render in (payload.get("platforms") or {}).items():
-        variants = [{**v, "outputs": [table[i] for i in v.get("outputs") or ()]} for v in render["variants"]]
-        out[p] = {**render, "variants": variants}
-    return out
-
-
-def _decode(
-    render: Mapping[str, Any],
-    table: list[Any],
-    decoded: dict[int, RenderedOutput],
-    variants_seen: dict[tuple[tuple[str, Any], ...], Variant],
-) -> PlatformRender:
-    """One platform's compact dict as a :class:`PlatformRender`, outputs decoded through ``decoded``.
-
-    The fields are read as ``RenderedRecipe.from_dict`` / ``PlatformRender.from_dict`` read them; only
-    the outputs differ (shared objects from the entry's table). Tests hold the round trip to equality.
-    """
-    variants = []
-    for v in render.get("variants") or ():
-        outputs = []
-        for i in v.get("outputs") or ():
-            o = decoded.get(i)
-            if o is None:
-                o = decoded[i] = RenderedOutput.from_dict(table[i])
-            outputs.append(o)
-        variants.append(
-            RenderedRecipe(
-                recipe=v["recipe"],
-                format=RecipeFormat(v["format"]),
-                platform=v["platform"],
-                variant=_variant(v.get("variant") or {}, variants_seen),
-                outputs=tuple(outputs),
-                skip=bool(v.get("skip", False)),
-                undefined_jinja=tuple(v.get("undefined_jinja") or ()),
-                build_platform=v.get("build_platform"),
-            )
-        )
-    error = render.get("error")
-    return PlatformRender(
-        recipe=render["recipe"],
-        platform=render["platform"],
-        variants=tuple(variants),
-        error=RecipeError.from_dict(error) if error else None,
-    )
-
-
-def _variant(d: Mapping[str, Any], seen: dict[tuple[tuple[str, Any], ...], Variant]) -> Variant:
-    """One :class:`Variant` object per distinct variant (Variants are immutable, so sharing is safe)."""
-    items = tuple(d.items())
-    v = seen.get(items)
-    if v is None:
-        v = seen[items] = Variant(d)
-    return v
-
-
-def _encode(payload: Mapping[str, Any], key: str) -> bytes:
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+def _encode(payload: Any, key: str) -> bytes:
+    body = marshal.dumps(payload, 4)
     digest = hashlib.sha256(body).hexdigest()
     return b"%s %s %s %d\n" % (_MAGIC, key.encode(), digest.encode(), len(body)) + body
 
 
-def _verify(data: bytes, key: str) -> dict[str, dict[str, Any]] | None:
+def _verify(data: bytes, key: str) -> Any:
     """The payload of an entry when its header matches ``key`` and its body its checksum, else None."""
     head, sep, body = data.partition(b"\n")
     if not sep:
@@ -380,10 +338,9 @@ def _verify(data: bytes, key: str) -> dict[str, dict[str, Any]] | None:
     if hashlib.sha256(body).hexdigest().encode() != parts[2]:
         return None
     try:
-        payload = json.loads(body)
-    except ValueError:
+        return marshal.loads(body)
+    except (ValueError, EOFError, TypeError):
         return None
-    return payload if isinstance(payload, dict) else None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -43,12 +43,15 @@ from planner.model import (
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
 from planner.selectors import (
     LANGUAGE_NAMES,
+    assemble_selected,
     kept_line_numbers,
     namespace_delta,
     select_lines,
     selector_namespace,
+    selector_values,
 )
-from planner.v0_outputs import RecipeText, noarch_of, render_variant, section, used_keys
+from planner.v0_outputs import RecipeText, interned_variant, noarch_of, render_variant, section, used_keys
+from planner.v0_template import recipe_template
 from planner.v0_yaml import load_recipe_yaml
 from planner.variants import VariantConfig, combined_config, expand
 
@@ -75,6 +78,9 @@ def render_v0(
         recipe = _load(source)
     except RecipeError as err:
         return tuple(PlatformRender(source.rel, p, error=err) for p in platforms)
+    configs = _platform_configs(recipe, platforms, options)
+    if configs is not None:
+        recipe = replace(recipe, configs=configs, key_universe=_union_keys(tuple(configs.values())))
     out = []
     for platform in platforms:
         try:
@@ -121,6 +127,28 @@ def _base_namespace(
     return selector_namespace(platform, config.first(), environ, build_platform)
 
 
+def _platform_configs(
+    recipe: RecipeText, platforms: Sequence[str], options: RenderOptions
+) -> dict[str, VariantConfig] | None:
+    """The merged config of every target platform, read once per recipe (the used-key scans run
+    against the union of their keys); None when one cannot be read: each platform then reports the
+    problem itself, as before."""
+    environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
+    files = _config_files(recipe, options)
+    targets = {
+        (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if p == "noarch" else p for p in platforms
+    }
+    try:
+        return {p: combined_config(files, p, environ) for p in sorted(targets)}
+    except Exception:  # each platform meets and reports the same problem itself
+        return None
+
+
+@lru_cache(maxsize=64)
+def _union_keys(configs: tuple[VariantConfig, ...]) -> frozenset[str]:
+    return frozenset().union(*(_config_keys(c) for c in configs))
+
+
 def _config_files(recipe: RecipeText, options: RenderOptions) -> list[Path]:
     return [*options.exclusive_configs, *recipe.local_configs, *options.variant_configs]
 
@@ -149,14 +177,17 @@ def _render_platform(recipe: RecipeText, platform: str, options: RenderOptions) 
 
 def _render_target(recipe: RecipeText, platform: str, options: RenderOptions) -> tuple[RenderedRecipe, ...]:
     environ = options.environ if isinstance(options.environ, Variant) else Variant(options.environ or {})
-    config = combined_config(_config_files(recipe, options), platform, environ)
+    config = (recipe.configs or {}).get(platform) or combined_config(
+        _config_files(recipe, options), platform, environ
+    )
     keys = _config_keys(config)
     first, _, _ = _base_context(config, platform, environ, options.build_platform)
     first_ns = _base_namespace(config, platform, environ, options.build_platform)
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
-    global_used = used_keys(keys, selected_raw, False, recipe.raw) | used_keys(
-        keys, recipe.raw, True, recipe.raw
+    universe = recipe.key_universe
+    global_used = used_keys(keys, selected_raw, False, recipe.raw, universe) | used_keys(
+        keys, recipe.raw, True, recipe.raw, universe
     )
     first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = noarch_of(section(first_meta, "build"))
@@ -195,7 +226,7 @@ def _with_outputs(r: RenderedRecipe, outputs: tuple[RenderedOutput, ...]) -> Ren
         recipe=r.recipe,
         format=r.format,
         platform=r.platform,
-        variant=Variant({k: v for k, v in r.variant.items() if k in used}),
+        variant=interned_variant({k: v for k, v in r.variant.items() if k in used}),
         outputs=outputs,
         skip=all(o.skip for o in outputs),
         undefined_jinja=r.undefined_jinja,
@@ -258,7 +289,46 @@ def _jinja_selectors_yaml(
     then Jinja, then selectors again on the rendered text, then YAML. Error lines point at the
     recipe's lines (through the Jinja output, which keeps the source's lines but for multi-line
     blocks)."""
-    source = select_lines(recipe.raw, ns, recipe.path)
+    values = selector_values(recipe.raw, ns, recipe.path)  # a broken selector raises here, located
+    text = _render_combined(recipe, values, ctx, record)
+    if text is None:
+        text = _render_selected(recipe, values, ctx, ns, record)
+    try:
+        return _parse(select_lines(text, ns, recipe.path), recipe.path)
+    except RecipeError as err:
+        if err.line is None or err.path != recipe.path:
+            raise
+        # YAML line -> line of the Jinja output -> (about) the same line of the selected source
+        # -> line of the recipe
+        line = _map_line(_map_line(err.line, text, ns), recipe.raw, ns)
+        raise RecipeError(err.path, line, err.message) from None
+
+
+def _render_combined(
+    recipe: RecipeText, values: dict[str, bool], ctx: Mapping[str, Any], record: RenderRecord
+) -> str | None:
+    """The rendered text through the recipe's one combined template (:mod:`planner.v0_template`);
+    None when the recipe has none or Jinja fails (the per-text path then gives the located error)."""
+    combined = recipe_template(recipe.raw)
+    if combined is None:
+        return None
+    try:
+        return render_template(combined.template, combined.context(values, ctx), record)
+    except Exception:
+        record.undefined.clear()
+        record.loaders.clear()
+        return None
+
+
+def _render_selected(
+    recipe: RecipeText,
+    values: dict[str, bool],
+    ctx: Mapping[str, Any],
+    ns: dict[str, Any],
+    record: RenderRecord,
+) -> str:
+    """Jinja on the selected text, its template compiled once per distinct selection."""
+    source = assemble_selected(recipe.raw, values)
     try:
         template = compile_template(source)
         text = render_template(template, ctx, record)
@@ -272,15 +342,7 @@ def _jinja_selectors_yaml(
         raise
     except Exception as exc:  # errors raised inside recipe expressions (e.g. int('x'))
         raise RecipeError(recipe.path, None, f"Jinja error: {type(exc).__name__}: {exc}") from None
-    try:
-        return _parse(select_lines(text, ns, recipe.path), recipe.path)
-    except RecipeError as err:
-        if err.line is None or err.path != recipe.path:
-            raise
-        # YAML line -> line of the Jinja output -> (about) the same line of the selected source
-        # -> line of the recipe
-        line = _map_line(_map_line(err.line, text, ns), recipe.raw, ns)
-        raise RecipeError(err.path, line, err.message) from None
+    return text
 
 
 @lru_cache(maxsize=512)

@@ -235,26 +235,53 @@ def split_selectors(text: str) -> tuple[tuple[str | None, str], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=2048)
+def distinct_selectors(text: str) -> tuple[tuple[int, str], ...]:
+    """Each distinct selector of ``text`` with the 0-based index of the first line that has it."""
+    seen: dict[str, int] = {}
+    for i, (selector, _) in enumerate(split_selectors(text)):
+        if selector is not None and selector not in seen:
+            seen[selector] = i
+    return tuple((i, sel) for sel, i in seen.items())
+
+
+def selector_values(
+    text: str, namespace: dict[str, Any], path: str = "meta.yaml", line_offset: int = 0
+) -> dict[str, bool]:
+    """Every distinct selector of ``text`` evaluated once in ``namespace`` (in the order of first use).
+
+    A broken selector is a RecipeError at the first line that has it (the first such line of the
+    text wins), as :func:`select_lines` reports it.
+    """
+    values: dict[str, bool] = {}
+    for i, selector in distinct_selectors(text):
+        try:
+            values[selector] = eval_selector(selector, namespace)
+        except Exception as exc:  # any error in user code is the recipe's problem
+            raise RecipeError(
+                path, i + 1 + line_offset, f"invalid selector [{selector}]: {type(exc).__name__}: {exc}"
+            ) from None
+    return values
+
+
+@lru_cache(maxsize=1024)
+def _assemble(text: str, keep: tuple[bool, ...]) -> str:
+    """``text`` with the lines whose selector is false dropped; ``keep``: one flag per distinct
+    selector, in :func:`distinct_selectors` order. Cached: a recipe's raw text is selected the same
+    way by most variants of a platform and by several platforms."""
+    flags = {sel: k for (_, sel), k in zip(distinct_selectors(text), keep, strict=True)}
+    lines = [line for selector, line in split_selectors(text) if selector is None or flags[selector]]
+    return "\n".join(lines) + "\n"
+
+
 def select_lines(text: str, namespace: dict[str, Any], path: str = "meta.yaml", line_offset: int = 0) -> str:
     """Apply every line selector of ``text``; a broken selector is a RecipeError at its line."""
-    lines: list[str] = []
-    seen: dict[str, bool] = {}
-    for i, (selector, line) in enumerate(split_selectors(text)):
-        if selector is None:
-            lines.append(line)
-            continue
-        keep = seen.get(selector)
-        if keep is None:
-            try:
-                keep = eval_selector(selector, namespace)
-            except Exception as exc:  # any error in user code is the recipe's problem
-                raise RecipeError(
-                    path, i + 1 + line_offset, f"invalid selector [{selector}]: {type(exc).__name__}: {exc}"
-                ) from None
-            seen[selector] = keep
-        if keep:
-            lines.append(line)
-    return "\n".join(lines) + "\n"
+    return assemble_selected(text, selector_values(text, namespace, path, line_offset))
+
+
+def assemble_selected(text: str, values: Mapping[str, bool]) -> str:
+    """``text`` selected by the values :func:`selector_values` gave for it."""
+    return _assemble(text, tuple(values.values()))
 
 
 def kept_line_numbers(text: str, namespace: dict[str, Any]) -> list[int]:

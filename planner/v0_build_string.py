@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 _NUMPY_XX = re.compile(r"(numpy\s*x\.x)|pin_compatible\([\'\"]numpy.*max_pin=[\'\"]x\.x[\'\"]")
@@ -59,6 +60,11 @@ def _version_pin(specs: Sequence[str], name: str) -> str:
     return version
 
 
+@lru_cache(maxsize=64)
+def _exclude_pattern(excludes: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(rf"{re.escape(e)}[\s$]?.*" for e in excludes))
+
+
 def hash_contents(
     used: Mapping[str, str], run: Sequence[str], requirements_text: str, ignore_version: Sequence[str] = ()
 ) -> dict[str, str]:
@@ -71,7 +77,7 @@ def hash_contents(
         not_xx = m.group(1).count("x") != 2 if m else True
         if _NUMPY_XX.search(requirements_text) or (compatible and not not_xx):
             excludes.append("numpy")
-    pattern = re.compile("|".join(rf"{re.escape(e)}[\s$]?.*" for e in excludes))
+    pattern = _exclude_pattern(tuple(excludes))
     kept = [k for k in deps if not pattern.match(k) or " " in used[k]]
     contents = {} if kept == ["target_platform"] else {k: used[k] for k in kept}
     contents.update({spec.split(" ")[0]: spec for spec in run if spec.startswith("__")})
@@ -134,11 +140,7 @@ def build_string(
     if features:
         res.extend(("_".join(str(f) for f in features), "_"))
     res.append(str(build_number))
-    out = "".join(res)
-    contents = hash_contents(used, list(requirements.get("run") or ()), requirements_text, ignore_version)
-    digest = (
-        "h" + hashlib.sha1(json.dumps(contents, sort_keys=True).encode()).hexdigest()[:7] if contents else ""
-    )
+    out = "".join(res)  # ``digest``: as computed above (conda-build computes the same hash twice)
     if _HASH.search(out):
         return _HASH.sub(digest, out)
     ret = out.rsplit("_", 1)

@@ -51,12 +51,60 @@ class RecipeText:
     path: str
     raw: str
     local_configs: tuple[Path, ...]
+    #: The merged variant config per target platform, read once per render call (None: per platform).
+    configs: Mapping[str, VariantConfig] | None = None
+    #: The variant keys of every platform this recipe renders for (see ``used_keys``); None: unknown.
+    key_universe: frozenset[str] | None = None
+
+
+def interned_variant(values: Mapping[str, Any]) -> Variant:
+    """``Variant(values)``, one object per distinct content in this process.
+
+    Thousands of outputs carry the same few variants (``c_compiler``, ``target_platform``...); as
+    one object each, a chunk of renders pickles each variant once, and the caller of a render pool
+    rebuilds each once when it unpickles (rebuilding them was most of the unpickling). Variants
+    are immutable, so sharing one is invisible.
+    """
+    return _interned(tuple(sorted((str(k), str(v)) for k, v in values.items())))
+
+
+@lru_cache(maxsize=4096)
+def _interned(items: tuple[tuple[str, str], ...]) -> Variant:
+    return Variant(dict(items))
+
+
+_SYSROOT_BRINGERS = frozenset({"c_compiler", "cxx_compiler"})
+
+
+def used_keys(
+    keys: frozenset[str], text: str, selectors_only: bool, raw: str, universe: frozenset[str] | None = None
+) -> frozenset[str]:
+    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search).
+
+    ``universe``: a superset of ``keys`` (the keys of every platform the recipe renders for). The
+    scan then runs once per text against the universe and each platform takes its own keys from
+    the result: each key is judged on its own (see ``used_in_text(sysroot=False)``), so this equals
+    the scan against ``keys``; conda-build's ``CONDA_BUILD_SYSROOT`` rule is applied after, per
+    platform. Platforms' configs differ in a few keys, so a scan per ``keys`` repeated per platform.
+    """
+    if universe is not None and _is_subset(keys, universe):
+        found = _matched(universe, text, selectors_only, raw) & keys
+    else:
+        found = _matched(keys, text, selectors_only, raw)
+    if "CONDA_BUILD_SYSROOT" in keys and not found.isdisjoint(_SYSROOT_BRINGERS):
+        found = found | {"CONDA_BUILD_SYSROOT"}
+    return found
 
 
 @lru_cache(maxsize=4096)  # a recipe's texts; bounded: the keys hold whole texts
-def used_keys(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
-    """Used keys of ``text`` (a part of the recipe ``raw``, whose candidates bound the search)."""
-    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=candidates(keys, raw)))
+def _matched(keys: frozenset[str], text: str, selectors_only: bool, raw: str) -> frozenset[str]:
+    within = candidates(keys, raw)
+    return frozenset(used_in_text(keys, text, selectors_only=selectors_only, within=within, sysroot=False))
+
+
+@lru_cache(maxsize=256)
+def _is_subset(keys: frozenset[str], universe: frozenset[str]) -> bool:
+    return keys <= universe
 
 
 # --------------------------------------------------------------------------- one variant
@@ -155,7 +203,7 @@ def render_variant(
         used, _ = _output_used(
             recipe, keys, variant, ns, config, meta, top_name, None, _expand_reqs(meta.get("requirements"))
         )
-        v = Variant({k: variant[k] for k in used if k in variant})
+        v = interned_variant({k: variant[k] for k in used if k in variant})
         return RenderedRecipe(base.recipe, base.format, platform, v, (), True, undefined)
 
     raw_outputs = meta.get("outputs")
@@ -236,7 +284,7 @@ def render_variant(
                 noarch=noarch,
                 skip=_truthy(out_build.get("skip")),
                 build_string=bstring,
-                variant=Variant(used_values),
+                variant=interned_variant(used_values),
                 undefined_jinja=undefined,
                 test_on=str(test_on) if test_on else None,
             )
@@ -246,7 +294,7 @@ def render_variant(
         recipe=base.recipe,
         format=RecipeFormat.V0,
         platform=platform,
-        variant=Variant({k: variant[k] for k in union if k in variant}),
+        variant=interned_variant({k: variant[k] for k in union if k in variant}),
         outputs=tuple(results),
         skip=bool(results) and all(o.skip for o in results),
         undefined_jinja=undefined,
@@ -273,6 +321,31 @@ def _uses_subpackage(meta: Mapping[str, Any], outputs: list[dict[str, Any]], raw
     return bool(m and re.search(r"{{\s*pin_subpackage\(.*\)\s*}}", m.group(1)))
 
 
+@lru_cache(maxsize=1024)
+def _output_texts(
+    raw: str, selected: str, name: str, index: int | None, is_top_name_index: int | None
+) -> tuple[str, str, str]:
+    """The texts whose used keys make an output's: its part of the raw recipe (for selectors), its
+    part of the selected recipe, and the requirements section of the latter (or ''). Cached: the
+    same output of the same selection comes back for every variant and for several platforms."""
+    texts = []
+    for text in (raw, selected):
+        outs = outputs_text(text)
+        chunks = output_chunks(outs) if outs else []
+        if index is not None:  # an output with its own name: its chunk only
+            texts.append(chunks[index] if index < len(chunks) else "")
+        else:
+            top = text.replace(outs.strip(), "") if outs.strip() else text
+            if is_top_name_index is not None and is_top_name_index < len(chunks):
+                top += chunks[is_top_name_index]
+            elif outs.strip():
+                top += name
+            texts.append(top.rstrip())
+    unselected, selected_text = texts
+    m = REQUIREMENTS_TEXT.search(selected_text)
+    return unselected, selected_text, m.group(0) if m else ""
+
+
 def _output_used(
     recipe: RecipeText,
     keys: frozenset[str],
@@ -292,24 +365,12 @@ def _output_used(
     text of its requirements section (for the build string's numpy rules)."""
     raw = recipe.raw
     selected = select_lines(raw, ns, recipe.path)
-    texts = []
-    for text in (raw, selected):
-        outs = outputs_text(text)
-        chunks = output_chunks(outs) if outs else []
-        if index is not None:  # an output with its own name: its chunk only
-            texts.append(chunks[index] if index < len(chunks) else "")
-        else:
-            top = text.replace(outs.strip(), "") if outs.strip() else text
-            if is_top_name_index is not None and is_top_name_index < len(chunks):
-                top += chunks[is_top_name_index]
-            elif outs.strip():
-                top += name
-            texts.append(top.rstrip())
-    unselected, selected_text = texts
-    all_used = set(used_keys(keys, unselected, True, raw)) | set(used_keys(keys, selected_text, False, raw))
-    m = REQUIREMENTS_TEXT.search(selected_text)
-    reqs_text = m.group(0) if m else ""
-    reqs_used = set(used_keys(keys, reqs_text, False, raw)) if m else set()
+    unselected, selected_text, reqs_text = _output_texts(raw, selected, name, index, is_top_name_index)
+    universe = recipe.key_universe
+    all_used = set(used_keys(keys, unselected, True, raw, universe)) | set(
+        used_keys(keys, selected_text, False, raw, universe)
+    )
+    reqs_used = set(used_keys(keys, reqs_text, False, raw, universe)) if reqs_text else set()
     ignore = config.values.get("ignore_build_only_deps") or ()
     trimmed = trim_build_only(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore

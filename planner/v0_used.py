@@ -110,11 +110,20 @@ def candidates(keys: frozenset[str], text: str) -> frozenset[str]:
 
 
 def used_in_text(
-    keys: Collection[str], text: str, *, selectors_only: bool = False, within: Collection[str] | None = None
+    keys: Collection[str],
+    text: str,
+    *,
+    selectors_only: bool = False,
+    within: Collection[str] | None = None,
+    sysroot: bool = True,
 ) -> set[str]:
     """The keys of ``keys`` that ``text`` uses, by conda-build's line patterns.
 
     ``within``: a known superset of the candidates (e.g. :func:`candidates` of the whole recipe).
+    ``sysroot=False`` leaves out conda-build's one rule that is not about the key itself
+    (``c_compiler`` / ``cxx_compiler`` bring ``CONDA_BUILD_SYSROOT`` when that is a key): without it
+    each key is judged on its own, so the result for a superset of ``keys`` restricted to ``keys``
+    is the result for ``keys`` (what ``planner.v0_outputs.used_keys`` relies on).
     """
     used: set[str] = set()
     lines = text.splitlines()
@@ -134,7 +143,7 @@ def used_in_text(
         pat = _patterns(key, selectors_only)
         if any(pat.search(ln) for ln in relevant):
             used.add(key)
-            if key in ("c_compiler", "cxx_compiler") and "CONDA_BUILD_SYSROOT" in keys:
+            if sysroot and key in ("c_compiler", "cxx_compiler") and "CONDA_BUILD_SYSROOT" in keys:
                 used.add("CONDA_BUILD_SYSROOT")
     return used
 

@@ -295,7 +295,22 @@ def expand(
 
     Zipped keys move together (a used key brings its whole group). With ``noarch_python`` the
     python dimension collapses to the newest python (conda-build's noarch_python_build_age 0).
+    Cached per (config, used keys): most recipes of a tree use the same few keys; each call gets
+    its own copies.
     """
+    return [dict(v) for v in _expand_cached(config, frozenset(used), noarch_python)]
+
+
+@lru_cache(maxsize=1024)
+def _expand_cached(
+    config: VariantConfig, used: frozenset[str], noarch_python: bool
+) -> tuple[dict[str, str], ...]:
+    return tuple(_expand(config, used, noarch_python=noarch_python))
+
+
+def _expand(
+    config: VariantConfig, used: Iterable[str], *, noarch_python: bool = False
+) -> list[dict[str, str]]:
     values = config.values
     used_set = {k for k in used if k in values and k not in SPECIAL_KEYS}
     dims: list[tuple[tuple[str, ...], list[tuple[str, ...]]]] = []

@@ -26,7 +26,8 @@ def write_tree(root: Path, n: int = 6) -> Path:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(cache.rglob("*.json"))
+    """The render entries (``v<format>/<shard>/<key>``; graph snapshots live elsewhere)."""
+    return sorted(p for p in cache.glob("v*/*/*") if p.is_file() and not p.name.startswith("."))
 
 
 @pytest.mark.parametrize("command", ["plan", "render"])

@@ -274,3 +274,20 @@ def test_weaker_phase_is_dropped_first(phase_order) -> None:
     [cycle] = break_cycles(result.graph)
     g = result.graph
     assert g.nodes[cycle.dropped[1]]["job"].name == "x"  # the edge into x (x's weak requirement) went
+
+
+def test_fast_edge_fill_is_networkx_add_edges_from() -> None:
+    import networkx as nx
+
+    from planner.graph import _add_edges
+
+    nodes = [f"n{i}" for i in range(6)]
+    edges = [("n0", "n1", {"phase": "host"}), ("n1", "n2", {"phase": "run"}), ("n0", "n5", {"phase": "test"})]
+    ours, theirs = nx.DiGraph(), nx.DiGraph()
+    for g in (ours, theirs):
+        g.add_nodes_from(nodes)
+    _add_edges(ours, [(u, v, dict(a)) for u, v, a in edges])
+    theirs.add_edges_from(edges)
+    assert nx.utils.graphs_equal(ours, theirs)
+    assert list(ours.predecessors("n1")) == ["n0"] and ours.edges["n0", "n5"] == {"phase": "test"}
+    assert ours.pred["n2"]["n1"] is ours.succ["n1"]["n2"]  # one attribute dict per edge, as networkx

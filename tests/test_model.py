@@ -1,5 +1,8 @@
 import pickle
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from planner.model import (
     PlatformRender,
     RecipeError,
@@ -79,3 +82,29 @@ def test_plan_json_kept_from_hashing_never_outlives_a_change():
     changed = replace(plan, warnings=("something",))
     assert changed.to_json() != plan.to_json()
     assert Plan.from_json(changed.to_json()).hash == changed.compute_hash() != plan.hash
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    variant=st.dictionaries(st.sampled_from(["hash", "python", '"q"', "é"]) | _TEXT, _TEXT, max_size=4),
+    warnings=st.lists(_TEXT, max_size=3),
+    inputs=st.dictionaries(_TEXT, _TEXT | st.none(), max_size=3),
+)
+def test_plan_text_is_json_dumps_of_its_dict_whatever_the_strings(variant, warnings, inputs):
+    import hashlib
+    import json
+    from dataclasses import replace
+
+    node = PlanNode(
+        "a-1-0@linux-64[0]", "recipes/a", "v0", "linux-64", "linux-64", variant, (), Reason("all")
+    )
+    plan = Plan("/r", ("linux-64",), (node,), (), {}, warnings=tuple(warnings), inputs=inputs).with_hash()
+    data = plan.to_dict()
+    assert (
+        plan.to_json() == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    )
+    empty = json.dumps({**data, "hash": ""}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert plan.hash == hashlib.sha256(empty.encode()).hexdigest() == replace(plan, hash="x").compute_hash()

@@ -175,7 +175,7 @@ def test_huge_file_change_at_its_end_changes_key(tmp_path: Path) -> None:
         pytest.param(lambda data: b"", id="empty"),
         pytest.param(lambda data: os.urandom(len(data)), id="garbage"),
         pytest.param(lambda data: data[:-10] + bytes([data[-10] ^ 1]) + data[-9:], id="body-edited"),
-        pytest.param(lambda data: data.replace(b'"foo"', b'"bar"'), id="value-edited"),
+        pytest.param(lambda data: data.replace(b"foo", b"bar"), id="value-edited"),
     ],
 )
 def test_corrupt_entry_is_a_miss_then_rewritten(tmp_path: Path, damage) -> None:
@@ -270,3 +270,92 @@ def test_open_cache_maps_cli_options(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert open_cache(tmp_path / "x").directory == tmp_path / "x"
     monkeypatch.setenv("STACKPLAN_CACHE_DIR", str(tmp_path / "env"))
     assert open_cache().directory == tmp_path / "env"
+
+
+# -- relocation: the same tree checked out elsewhere ---------------------------------------------------------
+
+
+def _tree(root: Path) -> tuple[list[RecipeSource], Path]:
+    """Two v0 recipes (one broken) and a variant config inside the tree, discovered as the planner does."""
+    from planner.discover import discover
+
+    (root / "recipes" / "good").mkdir(parents=True)
+    (root / "recipes" / "good" / "meta.yaml").write_text(
+        "package:\n  name: good\n  version: '1.0'\nrequirements:\n  host:\n    - python\n"
+    )
+    (root / "recipes" / "bad").mkdir(parents=True)
+    (root / "recipes" / "bad" / "meta.yaml").write_text("package:\n  name: bad\n  version: [unclosed\n")
+    cfg = root / "config" / "cbc.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text("python:\n  - 3.12\n")
+    return list(discover(root)), cfg
+
+
+def test_same_tree_elsewhere_hits_and_errors_name_its_own_files(tmp_path: Path) -> None:
+    from planner.render_pool import render_many
+
+    cache_dir = tmp_path / "cache"
+    first_sources, first_cfg = _tree(tmp_path / "checkout-a")
+    first = render_many(
+        first_sources, PLATFORMS, RenderOptions(exclusive_configs=(first_cfg,)), cache=RenderCache(cache_dir)
+    )
+    bad = next(r for r in first if r.recipe == "recipes/bad")
+    assert bad.error is not None and bad.error.path.startswith(str(tmp_path / "checkout-a") + "/")
+
+    second_sources, second_cfg = _tree(tmp_path / "elsewhere" / "checkout-b")
+    cache = RenderCache(cache_dir)
+    second = render_many(
+        second_sources, PLATFORMS, RenderOptions(exclusive_configs=(second_cfg,)), cache=cache
+    )
+    assert cache.stats.misses == 0 and cache.stats.hits == len(second_sources) * len(PLATFORMS)
+    moved = next(r for r in second if r.recipe == "recipes/bad")
+    assert moved.error is not None
+    assert moved.error.path == bad.error.path.replace(
+        str(tmp_path / "checkout-a"), str(second_sources[0].path.parents[1])
+    )
+    assert str(tmp_path / "checkout-a") not in str([r.to_dict() for r in second])
+    # everything else is the same render
+    assert [r for r in second if r.ok] == [r for r in first if r.ok]
+
+
+def test_relocated_keys_still_follow_content(tmp_path: Path) -> None:
+    a_sources, a_cfg = _tree(tmp_path / "a")
+    b_sources, b_cfg = _tree(tmp_path / "b")
+    cache = RenderCache(tmp_path / "cache", version="1")
+    opts_a, opts_b = RenderOptions(exclusive_configs=(a_cfg,)), RenderOptions(exclusive_configs=(b_cfg,))
+    assert [cache.key(s, opts_a) for s in a_sources] == [cache.key(s, opts_b) for s in b_sources]
+    b_cfg.write_text("python:\n  - 3.13\n")  # the config inside the tree changed in one checkout only
+    fresh = RenderCache(tmp_path / "cache", version="1")
+    assert fresh.key(b_sources[0], opts_b) != fresh.key(a_sources[0], opts_a)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("python:\n  - 3.12\n")  # same bytes, but another file outside the tree
+    assert fresh.key(a_sources[0], RenderOptions(exclusive_configs=(outside,))) != fresh.key(
+        a_sources[0], opts_a
+    )
+    (b_sources[1].path / "meta.yaml").write_text("package:\n  name: good\n  version: '2.0'\n")
+    assert fresh.key(b_sources[1], opts_a) != fresh.key(a_sources[1], opts_a)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    message=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=40),
+    line=st.none() | st.integers(1, 10_000),
+)
+def test_root_in_any_field_is_rebased_on_read(tmp_path_factory, message: str, line: int | None) -> None:
+    base = tmp_path_factory.mktemp("reloc")
+    old_root, new_root = str(base / "old"), str(base / "new")
+    cache = RenderCache(base / "cache", version="1")
+    err = RecipeError(f"{old_root}/recipes/x/meta.yaml", line, f"{message} in {old_root}/recipes/x/y.txt")
+    out = RenderedOutput("x", "1", 0, Requirements(run=(f"{old_root}/weird",)))
+    good = RenderedRecipe("recipes/x", RecipeFormat.V0, "osx-arm64", Variant(), (out,))
+    key = "ab" * 32
+    cache.put(key, [PlatformRender("recipes/x", "linux-64", error=err)], root=old_root)
+    cache.put(key, [PlatformRender("recipes/x", "osx-arm64", (good,))], root=old_root)  # merged
+    assert old_root.encode() not in cache.entry_path(key).read_bytes()
+    found = cache.get(key, PLATFORMS, root=new_root)
+    assert found is not None
+    assert found[0].error == RecipeError(
+        f"{new_root}/recipes/x/meta.yaml", line, f"{message} in {new_root}/recipes/x/y.txt"
+    )
+    assert found[1].variants[0].outputs[0].requirements.run == (f"{new_root}/weird",)
+    assert cache.get(key, PLATFORMS, root=old_root)[0].error == err

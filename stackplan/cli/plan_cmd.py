@@ -59,8 +59,17 @@ def _make_plan(request, make=None):
     from planner.plan import PlanError, build_plan
 
     make = make or (lambda r, reporter: build_plan(r, reporter=reporter))
+    if sys.stderr.isatty():
+        reporter = reporter_for(_console(stderr=True))
+    else:  # no progress bar to draw: do not even import rich (a warm preview is ~1.5 s in all)
+        from planner.progress import NullReporter
+
+        reporter = NullReporter()
+    from planner.gc_pause import one_shot_process
+
     try:
-        return make(request, reporter_for(_console(stderr=True)))
+        with one_shot_process():  # this process plans once and exits (see its docstring)
+            return make(request, reporter)
     except CycleError as exc:
         raise _fail(f"{exc}\n(--strict-cycles: not breaking them)", 3) from None
     except (PlanError, NotADirectoryError) as exc:
