@@ -25,8 +25,9 @@ from prefect.states import Completed, Failed
 
 from planner.plan_model import Plan
 
+from .backpressure import DEFAULT_WINDOW
 from .lanes import DEFAULT_CHUNK_SIZE, Lane, expand, split_lanes
-from .outcomes import FAILED, GOOD_STATES, REUSED, JobOutcome
+from .outcomes import FAILED, GOOD_STATES, REUSED, JobOutcome, LaneResult
 from .plan_store import STORE, load_plan, store_plan, write_outcomes
 from .platform_flow import platform_flow, read_lane_file
 from .report import build_report, markdown_table, write_report
@@ -81,6 +82,8 @@ def run_lane(spec: LaneSpec, upstream: list[Future[list[dict[str, Any]]]]) -> li
         else:
             state = platform_flow.with_options(flow_run_name=name)(**params, return_state=True)
             outcomes = state.result(raise_on_failure=False) if state.data is not None else None
+            if isinstance(outcomes, LaneResult):
+                outcomes = outcomes.outcomes
             if not isinstance(outcomes, list):
                 outcomes = _crashed(chunk, f"platform subflow ended {state.type.value}: {state.message}")
         for o in outcomes:
@@ -147,7 +150,8 @@ def build_flow(
     into ``channel``.
 
     ``options``: builder_options (dict), retries (2), retry_delay (10 s), retry_on ("infrastructure"),
-    dispatch ("local" | "deployments"), chunk_size, tag_jobs (true: tag each job's task run), only (job
+    dispatch ("local" | "deployments"), chunk_size, tag_jobs (true: tag each job's task run),
+    max_unrecorded (jobs a subflow may run ahead of the server's records; 0: no limit), only (job
     ids to run: resume), root (where the recipes are, if not at plan.root), reused ({job: state}
     of jobs an earlier run built), report (write the JSON report; default true).
     """
@@ -175,6 +179,7 @@ def build_flow(
         "retry_on": str(opts.get("retry_on", "infrastructure")),
         "pr": pr,
         "tag_jobs": bool(opts.get("tag_jobs", True)),
+        "max_unrecorded": int(opts.get("max_unrecorded", DEFAULT_WINDOW)),
     }
     reused = {j: REUSED for j in opts.get("reused") or ()}
     settings = {

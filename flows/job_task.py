@@ -46,6 +46,7 @@ class JobRun:
         retries: int,
         retry_on: str,
         builder_options: dict[str, Any],
+        tags: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.builder = builder
         self.root = root
@@ -56,6 +57,7 @@ class JobRun:
         self.retries = retries
         self.retry_on = retry_on
         self.builder_options = builder_options
+        self.tags = tags or {}
 
 
 def _test(job_id: str, run: JobRun, ctx: BuildContext) -> BuildResult:
@@ -65,6 +67,17 @@ def _test(job_id: str, run: JobRun, ctx: BuildContext) -> BuildResult:
         raise InfrastructureFailure(f"builder {run.builder.name!r} cannot run tests on their own")
     built = run.ledger.get(tested_job(job_id))
     return test(run.jobs[job_id], ctx, built.packages if built else ())
+
+
+def tag_task_run(task_run: Any, tags: tuple[str, ...]) -> None:
+    """Give the running task run its tags.
+
+    The task run was created untagged, so Prefect asked no tag-concurrency limit for it; the engine
+    serialises this same object into the event of every later state, and the server's task-run
+    recorder writes the task run's fields, tags included, from the newest state's event. So the final
+    state lands with the tags: searchable by tag like tags given at creation, without an API call.
+    """
+    task_run.tags = sorted({*task_run.tags, *tags})
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ def run_job(job_id: str, run: JobRun) -> Any:
     """
     job = run.jobs[job_id]
     ctx = TaskRunContext.get()
+    if ctx and ctx.task_run and job_id in run.tags:
+        tag_task_run(ctx.task_run, run.tags[job_id])
     attempt = _Attempt(ctx.task_run.run_count if ctx and ctx.task_run else 1)
     cause = run.ledger.failed_cause(run.upstream.get(job_id, ()))
     if cause is not None:

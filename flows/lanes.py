@@ -2,8 +2,9 @@
 
 A lane is the set of jobs that run on one build platform (a noarch job lives in the lane of its build
 platform, as the plan's layers say). One Prefect subflow runs one lane; a lane with more jobs than
-``chunk_size`` is cut into chunks of whole layers, each its own subflow run, because one flow run with
-~10,000 task runs overflows the Prefect server's in-memory event queue and loses records.
+``chunk_size`` is cut into chunks of whole layers, each its own subflow run (one flow run with ~10,000
+task runs once overflowed the Prefect server's in-memory event queue and lost records; the subflow's
+backpressure now bounds that queue, and chunks keep flow runs to a size the UI handles well).
 
 Edges may cross lanes only out of a noarch job (a noarch package satisfies dependents on every
 platform), so lanes form a DAG: a lane starts once every lane it needs has finished. This module is
@@ -18,8 +19,10 @@ from dataclasses import dataclass, replace
 
 from planner.plan_model import Plan, PlanEdge, PlanNode
 
-#: A flow run well under the 10,000 task runs that overflow the server's event queue.
-DEFAULT_CHUNK_SIZE = 2500
+#: Jobs per subflow run. What keeps the server's event queue from overflowing is the subflow's
+#: backpressure (flows/backpressure.py); chunks keep a flow run to a size the UI's run graph and
+#: a worker's memory take well, and a 3,000-job lane in one run (no stall at a chunk boundary).
+DEFAULT_CHUNK_SIZE = 5000
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,16 @@ class JobOutcome:
         )
 
 
+class LaneResult:
+    """A platform subflow's outcomes (a list of ``JobOutcome.to_dict()``), as its return value.
+
+    Deliberately not a collection: Prefect walks a flow's return value (and a returned state's data)
+    element by element looking for futures, ~0.1 ms per job outcome for nothing."""
+
+    def __init__(self, outcomes: list[dict[str, Any]]) -> None:
+        self.outcomes = outcomes
+
+
 def skip_message(cause: str) -> str:
     return f"Skipped: upstream {cause} failed"
 

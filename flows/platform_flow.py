@@ -2,11 +2,13 @@
 
 It submits one task per job in topological order through a bounded ``ThreadPoolTaskRunner``
 (``max_workers = parallelism``: the default runner opens a thread per waiting task), each with
-``wait_for`` its in-lane upstream tasks, tagged (flows/tags.py) unless ``tag_jobs`` is off: Prefect
-acquires tag-concurrency slots for every tagged task run, one API round trip per task and a new client
-per distinct tag set (measured: ~0.1 s per task with shared tags, ~0.7 s with per-package tags on a
-loaded 2-core machine), which is noise next to a real build but dominates zero-length dry runs. It waits for
-all of them and then decides its own final state:
+``wait_for`` its in-lane upstream tasks. Job task runs are *created* without tags: Prefect acquires
+tag-concurrency slots for every tagged task run before it starts (an API round trip per task, and a
+queue service with its own thread and HTTP client per distinct tag set: per-package tags make every set
+distinct; measured ~150-200 ms per task). Instead each job task writes its tags (flows/tags.py) onto its
+own task run when it starts, so the events of its later states carry them and the server records them
+with the final state: searchable by tag in the API and UI at no API cost (flows/job_task.py). It waits
+for all of them and then decides its own final state:
 Failed when any job failed or was skipped, Completed otherwise (Prefect alone would call it Completed
 with dependents left Pending "NotReady"). Its parameters are plain JSON so a worker can run it from a
 deployment; it returns the outcomes and also writes them to ``<channel>/.stackplan/lanes/<run id>.json``
@@ -26,10 +28,11 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from . import hooks
+from .backpressure import DEFAULT_WINDOW, Window, recorded_counter
 from .builders import get_builder
 from .job_task import JobRun, run_job
 from .lanes import expand
-from .outcomes import GOOD_STATES, JobOutcome, Ledger
+from .outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger
 from .plan_store import load_plan, read_outcomes
 from .tags import job_tags
 
@@ -74,11 +77,14 @@ def platform_flow(
     pr: int | None = None,
     tag_jobs: bool = True,
     root: str | None = None,
+    max_unrecorded: int = DEFAULT_WINDOW,
 ) -> Any:
     """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
     at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
     (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume).
-    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root."""
+    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root.
+    ``max_unrecorded``: how many jobs the subflow may run ahead of the server's records (0: no limit;
+    flows/backpressure.py)."""
     from .retry import retry_condition
 
     plan = load_plan(plan_path)
@@ -106,21 +112,23 @@ def platform_flow(
         retries=retries,
         retry_on=retry_on,
         builder_options=options,
+        tags={n.id: tuple(job_tags(plan_hash, n, pr=pr)) for n in nodes} if tag_jobs else {},
     )
     task = run_job.with_options(
         retries=retries, retry_delay_seconds=retry_delay, retry_condition_fn=retry_condition(retry_on)
     )
-    futures: dict[str, Any] = {}
-    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner:
-        for node in nodes:  # topological order: every upstream was submitted before its dependents
-            wait_for = [allow_failure(futures[u]) for u in deps.get(node.id, ()) if u in futures]
-            params = {"job_id": node.id, "run": run}
-            # exactly the job's tags (or none): not the flow run's tags inherited from the context
-            with TagsContext(current_tags=set(job_tags(plan_hash, node, pr=pr)) if tag_jobs else set()):
-                futures[node.id] = runner.submit(task, params, wait_for=wait_for)
-        wait(list(futures.values()))
     ctx = FlowRunContext.get()
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
+    window = Window(max_unrecorded, recorded_counter(flow_run_id) if flow_run_id else None)
+    futures: dict[str, Any] = {}
+    # task runs start untagged (no tag-concurrency call; not the flow run's tags either): each job task
+    # tags its own task run when it runs (see the module docstring)
+    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner, TagsContext(current_tags=set()):
+        for k, node in enumerate(nodes):  # topological order: every upstream was submitted before it
+            window.admit(k)
+            wait_for = [allow_failure(futures[u]) for u in deps.get(node.id, ()) if u in futures]
+            futures[node.id] = runner.submit(task, {"job_id": node.id, "run": run}, wait_for=wait_for)
+        wait(list(futures.values()))
     mine = {n.id for n in nodes}
     outcomes = [o for o in ledger.with_flow_run(flow_run_id) if o.job in mine]
     missing = mine - {o.job for o in outcomes}
@@ -139,9 +147,9 @@ def platform_flow(
         failed = sum(1 for o in bad if o.state == "Failed")
         return Failed(
             message=f"{platform}: {failed} failed, {len(bad) - failed} skipped of {len(outcomes)} jobs",
-            data=result,
+            data=LaneResult(result),
         )
-    return Completed(message=f"{platform}: {len(outcomes)} jobs built", data=result)
+    return Completed(message=f"{platform}: {len(outcomes)} jobs built", data=LaneResult(result))
 
 
 def _write_lane_file(channel: Path, flow_run_id: str, result: list[dict[str, Any]]) -> None:

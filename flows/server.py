@@ -27,19 +27,35 @@ import httpx
 
 SERVER_FILE = "server.json"
 
-#: Server settings that make task-run states land quickly (see docs/flows.md, "embedded server").
-SERVER_ENV = {
+#: Always set for the embedded server: no telemetry.
+SERVER_FORCED_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
+}
+
+#: Defaults for the embedded server (an explicit environment variable wins), chosen so task-run
+#: states land while the run goes on, not minutes later (see docs/flows.md, "embedded server"):
+#: - the task-run recorder and event persister work in batches of 200, flushed every second;
+#: - the event persister (which copies every event, ~3 per job, and its related resources into the
+#:   ``events`` tables) is off: nothing in stackplan reads stored events, task-run and flow-run states
+#:   are recorded by the task-run recorder from the event stream either way, and on SQLite those
+#:   inserts were half of the server's CPU and what made it fall behind a busy run. Automations still
+#:   see every event (the triggers service reads the stream, not the table); only Prefect UI's event
+#:   feed stays empty. ``PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED=true`` turns it back on.
+SERVER_DEFAULT_ENV = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_READ_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
     "PREFECT_UI_ENABLED": "true",
     "PREFECT_LOGGING_LEVEL": "WARNING",
 }
+
+#: Everything the embedded server is started with (tests' harness servers take the same).
+SERVER_ENV = {**SERVER_DEFAULT_ENV, **SERVER_FORCED_ENV}
 
 
 class ServerError(RuntimeError):
@@ -77,8 +93,7 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 def server_env(home: Path, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(SERVER_ENV)
+    env = {**SERVER_DEFAULT_ENV, **os.environ, **SERVER_FORCED_ENV}
     env.pop("PREFECT_API_URL", None)
     env["PREFECT_HOME"] = str(home / "prefect")
     env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{home / 'prefect.db'}"

@@ -85,7 +85,7 @@ def run(
         False, "--deployments", help="Run each platform on its work pool (after `stackplan deploy`)."
     ),
     no_job_tags: bool = typer.Option(
-        False, "--no-job-tags", help="Leave job task runs untagged (faster huge dry runs; see docs/flows.md)."
+        False, "--no-job-tags", help="Leave job task runs untagged (see docs/flows.md, Tags)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too."),
     platform: PlatformOpt = None,

@@ -110,6 +110,39 @@ def test_job_task_runs_carry_the_tags(prefect_harness, stack_plan, tmp_path):
     assert {"stackplan", "platform:osx-arm64", "package:sp-tools-lib", "recipe:sp-tools"} <= tags
 
 
+def test_failed_skipped_and_retried_jobs_carry_their_tags(prefect_harness, stack_plan, tmp_path):
+    """Job task runs are created untagged and tag themselves when they start (no tag-concurrency API
+    call): the tags must land with every kind of final state, after retries too."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterTags
+    from prefect.client.schemas.sorting import TaskRunSort
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    core, base = job_id("sp-core", "linux-64"), job_id("sp-base", "osx-arm64")
+    options = {**FAST, "builder_options": {"time_scale": 0, "fail": [core], "flaky": [base]}}
+    result = run_plan(stack_plan, channel=str(tmp_path / "ch"), pr=43, options=options)
+    assert wait_recorded(result.report, timeout=60)[0]
+
+    async def by_tag(tag):
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                task_run_filter=TaskRunFilter(tags=TaskRunFilterTags(all_=["pr:43", tag])),
+                sort=TaskRunSort.ID_DESC,
+                limit=100,
+            )
+            # job task runs are named by job id ("@"); the subflows' tracking task runs carry run tags
+            return {r.name: (r.state.name if r.state else None, set(r.tags)) for r in runs if "@" in r.name}
+
+    every = run_coro_as_sync(by_tag(f"plan:{stack_plan.hash[:12]}"))
+    assert set(every) == {j["job"] for j in result.report["jobs"]}  # every job's task run, once
+    assert every[core][0] == "Failed" and every[job_id("sp-app", "linux-64")][0] == "Skipped"
+    assert every[base][0] == "Completed" and _by_job(result.report)[base]["attempts"] == 2
+    assert {"package:sp-core", "platform:linux-64", "recipe:sp-core", "stackplan"} <= every[core][1]
+    assert set(run_coro_as_sync(by_tag("package:sp-base"))) == {
+        job_id("sp-base", p) for p in ("linux-64", "osx-arm64")
+    }
+
+
 def test_chunked_lanes_record_every_job(prefect_harness, tmp_path):
     plan = layered_plan(120, platforms=("linux-64", "win-64"), width=10, fan_in=2)
     result = run_plan(
