@@ -358,8 +358,9 @@ def part_preview(args) -> list[str]:
         "The graph snapshot of each new head is stored by a background process after the answer is "
         "printed (stackplan/cli/background.py); the benchmark waits for it before the next run.",
         "",
-        "With the graph snapshots deleted before each run (every render from the cache, no "
-        f"graph to relink from: the job graph is linked in full): {', '.join(f'{w:.2f}' for w in relink_walls)} s, median "
+        "With the graph snapshots deleted before each run (every render from the cache, no graph to "
+        "relink from: the job graph is linked in full): "
+        f"{', '.join(f'{w:.2f}' for w in relink_walls)} s, median "
         f"{median(relink_walls):.2f} s; CPU median {median(relink_cpus):.2f} s.",
         "",
         "Command: `"
