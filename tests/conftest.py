@@ -41,9 +41,17 @@ def corpus() -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """One Prefect test server (temporary SQLite) for the whole session; yields its API URL."""
+    """One Prefect test server (Prefect's own harness, temporary SQLite) for the whole session, shared
+    by every test directory; yields its API URL. The server gets stackplan's server settings (fast
+    task-run recording, no telemetry), as the embedded server does."""
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
+
+    from flows.server import SERVER_ENV
+
+    for key, value in SERVER_ENV.items():
+        if key != "PREFECT_LOGGING_LEVEL":
+            os.environ.setdefault(key, value)
 
     with prefect_test_harness(server_startup_timeout=120):
         yield PREFECT_API_URL.value()

@@ -1,32 +1,17 @@
-"""Fixtures for the flow tests: one Prefect test harness per session, the example plan, private homes."""
+"""Fixtures for the flow tests: the example plan and private homes (the harness: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from example_plan import example_plan
 
-from flows.server import SERVER_ENV
-
 PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLES = PROJECT / "examples" / "stack"
 
-# The harness's server inherits these: fast task-run recording and no telemetry.
-for _key, _value in SERVER_ENV.items():
-    if _key != "PREFECT_LOGGING_LEVEL":
-        os.environ.setdefault(_key, _value)
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """A real Prefect server (Prefect's own test harness, SQLite in a temp dir) for the whole session."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+# The Prefect harness is tests/conftest.py's ``prefect_harness``: one per session for every test
+# directory (two harnesses in one process leave Prefect's event client bound to the first server).
 
 
 @pytest.fixture
