@@ -201,8 +201,9 @@ def _write(rows: list[dict], args: argparse.Namespace) -> None:
         "*Record lag*: from the flow's end until the API shows every job's final state. *Load*: the",
         "1-minute load average at the end of the run.",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other work "
-        f"(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when written); "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores "
+        f"(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when written, the benchmark's own "
+        "server and client included: a Prefect server and a flow keep ~2-4 processes busy); "
         f"Python {sys.version.split()[0]}, Prefect {_prefect_version()}.",
         "",
         "| jobs | job tags | repeats | flow runs | overhead per job (ms) | bare Prefect (ms) | ratio "
