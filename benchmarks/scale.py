@@ -378,7 +378,7 @@ def part_ecosystem(args) -> list[str]:
         try:
             write(work / "tree", generate(size))
             runs = []
-            n_runs = args.eco_runs if size <= 3000 else 1
+            n_runs = args.eco_runs if size <= 3000 else args.big_runs
             for _ in range(n_runs):
                 shutil.rmtree(work / "cache", ignore_errors=True)
                 runs.append(
@@ -458,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-runs", type=int, default=2)
     ap.add_argument("--warm-runs", type=int, default=5)
     ap.add_argument("--preview-runs", type=int, default=5)
-    ap.add_argument("--eco-runs", type=int, default=3, help="runs per size (sizes >= 10k: one)")
+    ap.add_argument("--eco-runs", type=int, default=3, help="runs per size up to 3,000 recipes")
+    ap.add_argument("--big-runs", type=int, default=1, help="runs per size above 3,000 recipes (long)")
     ap.add_argument("--sizes", default="1000,3000,10000,30000", help="ecosystem sizes, comma separated")
     ap.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: the measuring process

@@ -7,6 +7,7 @@ the session's Prefect server (a failed build is a Failed job with the tool's out
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import sys
@@ -173,7 +174,7 @@ def _plan(root: Path) -> Plan:
 @pytest.mark.prefect
 @pytest.mark.slow
 def test_a_failed_conda_build_fails_its_job_with_the_output_in_the_prefect_log(
-    prefect_harness, fake_conda, recipes, tmp_path, monkeypatch
+    prefect_harness, fake_conda, recipes, tmp_path, monkeypatch, request
 ):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -191,6 +192,14 @@ def test_a_failed_conda_build_fails_its_job_with_the_output_in_the_prefect_log(
     from flows.server import flush_client
 
     monkeypatch.setenv("FAKE_CONDA_FAIL", "zz-lib")
+    # the build output is logged at INFO; `./dev test` runs with PREFECT_LOGGING_LEVEL=WARNING (quiet
+    # test output), which would keep it from the API: this test is about what a user's run records
+    import prefect.main  # noqa: F401 - Prefect configures its loggers on this import: before we set one
+
+    task_logger = logging.getLogger("prefect.task_runs")
+    was = task_logger.level
+    task_logger.setLevel(logging.INFO)  # setLevel, not the attribute: it clears logging's level cache
+    request.addfinalizer(lambda: task_logger.setLevel(was))
     plan = _plan(recipes)
     result = run_plan(plan, builder="conda-build", channel=str(tmp_path / "ch"), options={"retry_delay": 0})
 
