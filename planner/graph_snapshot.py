@@ -33,7 +33,6 @@ import marshal
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +41,7 @@ from planner import __version__
 from planner.gc_pause import gc_paused
 from planner.graph import GraphResult
 from planner.model import RecipeError
+from planner.verified_file import frame, unframe, write_atomic
 
 __all__ = ["KEEP", "Linked", "SnapshotStore", "snapshot_key"]
 
@@ -151,33 +151,13 @@ class SnapshotStore:
 
     def _read(self, path: Path, key: str) -> bytes | None:
         try:
-            data = path.read_bytes()
+            return unframe(path.read_bytes(), _MAGIC, key)
         except OSError:
             return None
-        head, sep, body = data.partition(b"\n")
-        parts = head.split(b" ")
-        if not sep or len(parts) != 4 or parts[0] != _MAGIC or parts[1] != key.encode():
-            return None
-        if parts[3] != str(len(body)).encode() or hashlib.sha256(body).hexdigest().encode() != parts[2]:
-            return None
-        return body
 
     def _write(self, path: Path, body: bytes, key: str) -> None:
-        digest = hashlib.sha256(body).hexdigest()
-        data = b"%s %s %s %d\n" % (_MAGIC, key.encode(), digest.encode(), len(body)) + body
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            return
+        with contextlib.suppress(OSError):  # a read-only or full cache dir only costs speed
+            write_atomic(path, frame(_MAGIC, key, body))
 
     def prune(self, keep: int = KEEP) -> None:
         """Remove all but the ``keep`` most recently used snapshots."""

@@ -33,13 +33,11 @@ writer's extra platforms; that costs a later re-render, never a wrong answer.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +47,7 @@ from planner import __version__
 from planner.model import PlatformRender, RecipeSource, RenderOptions
 from planner.recipe_digest import CHUNK, dir_digest
 from planner.render_codec import Decoder, encode, rebase, well_formed
+from planner.verified_file import frame, unframe, write_atomic
 
 #: Files larger than this are read in chunks when hashed (see :mod:`planner.recipe_digest`).
 HUGE_FILE = CHUNK
@@ -310,50 +309,25 @@ class RenderCache:
             old = rebase(old, root)  # back to real paths: encode() swaps the root out of the whole entry
         payload = encode(renders, root, into=old)
         try:
-            _write_atomic(self.entry_path(key), _encode(payload, key))
+            write_atomic(self.entry_path(key), _encode(payload, key))
         except OSError:
             return
         self.stats.writes += 1
 
 
 def _encode(payload: Any, key: str) -> bytes:
-    body = marshal.dumps(payload, 4)
-    digest = hashlib.sha256(body).hexdigest()
-    return b"%s %s %s %d\n" % (_MAGIC, key.encode(), digest.encode(), len(body)) + body
+    return frame(_MAGIC, key, marshal.dumps(payload, 4))
 
 
 def _verify(data: bytes, key: str) -> Any:
     """The payload of an entry when its header matches ``key`` and its body its checksum, else None."""
-    head, sep, body = data.partition(b"\n")
-    if not sep:
-        return None
-    parts = head.split(b" ")
-    if len(parts) != 4 or parts[0] != _MAGIC or parts[1] != key.encode():
-        return None
-    try:
-        if int(parts[3]) != len(body):
-            return None
-    except ValueError:
-        return None
-    if hashlib.sha256(body).hexdigest().encode() != parts[2]:
+    body = unframe(data, _MAGIC, key)
+    if body is None:
         return None
     try:
         return marshal.loads(body)
     except (ValueError, EOFError, TypeError):
         return None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def open_cache(directory: Path | None = None, *, enabled: bool = True) -> RenderCache | None:
