@@ -318,29 +318,6 @@ def resolve_platforms(job: Job, phase: str, platforms: Sequence[str]) -> tuple[s
     return (job.build_platform,) if phase == "build" else (job.platform,)
 
 
-def build_graph(
-    jobs: Iterable[Job],
-    *,
-    platforms: Sequence[str] | None = None,
-    providers: Mapping[str, str] | None = None,
-    cache: SpecCache | None = None,
-    known: Mapping[str, JobLinks] | None = None,
-    links_out: dict[str, JobLinks] | None = None,
-) -> GraphResult:
-    """Build the job DiGraph (nodes sorted by id; edges added in a deterministic order).
-
-    ``providers`` maps a package name to the recipe dir that must provide it when several do.
-    Requirements that a job's own outputs satisfy (``pin_subpackage``, output-to-output) are internal
-    to the job and give no edge; the same name from another variant of the same recipe does.
-    ``known`` / ``links_out``: per-job links to reuse / to collect (see :func:`_build_graph`).
-    The garbage collector is paused meanwhile (:mod:`planner.gc_pause`: half the cost otherwise).
-    """
-    with gc_paused():
-        return _build_graph(
-            jobs, platforms=platforms, providers=providers, cache=cache, known=known, links_out=links_out
-        )
-
-
 #: What linking one job found (plain tuples: a graph snapshot stores them, see ``planner.graph_patch``):
 #: (edges as (dependency id, phase, raw spec), events in order — ("x", external name) |
 #: ("u", Unsatisfied fields) | ("a", Ambiguity fields) —, invalid raw specs, names from a channel,
@@ -461,7 +438,8 @@ def fold_links(
         result.external.setdefault(job_id, set()).update(missing)
 
 
-def _build_graph(
+@gc_paused()  # half the cost otherwise: the collector walks the renders' millions of objects
+def build_graph(
     jobs: Iterable[Job],
     *,
     platforms: Sequence[str] | None = None,
@@ -470,10 +448,14 @@ def _build_graph(
     known: Mapping[str, JobLinks] | None = None,
     links_out: dict[str, JobLinks] | None = None,
 ) -> GraphResult:
-    """:func:`build_graph` with the garbage collector running as usual.
+    """Build the job DiGraph (nodes sorted by id; edges added in a deterministic order).
 
+    ``providers`` maps a package name to the recipe dir that must provide it when several do.
+    Requirements that a job's own outputs satisfy (``pin_subpackage``, output-to-output) are internal
+    to the job and give no edge; the same name from another variant of the same recipe does.
     ``known``: job id -> :data:`JobLinks` still valid for that job (not linked again); ``links_out``
-    receives the links of every job (what a graph snapshot keeps for the next relink).
+    receives the links of every job (what a graph snapshot keeps for the next relink). The garbage
+    collector is paused meanwhile (:mod:`planner.gc_pause`).
     """
     jobs = sorted(jobs, key=lambda j: j.id)
     cache = cache or SpecCache()
