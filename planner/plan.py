@@ -305,7 +305,8 @@ def read_name_list(path: Path) -> tuple[str, ...]:
     return tuple(n for n in names if n)
 
 
-def _store_now(save: Callable[[], None]) -> None:
+def store_now(save: Callable[[], None]) -> None:
+    """Store a graph snapshot in this process, at once (the library's default)."""
     save()
 
 
@@ -314,7 +315,7 @@ def build_plan(
     *,
     reporter: Reporter | None = None,
     tree: Any = None,
-    store_with: Callable[[Callable[[], None]], None] = _store_now,
+    store_with: Callable[[Callable[[], None]], None] = store_now,
 ) -> Plan:
     """Make the plan a request asks for (see :class:`PlanRequest`).
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from planner.commit_tree import CommitTree
 from planner.gc_pause import gc_paused
 from planner.gitchanges import GitError, merge_base_of, resolve_rev, split_range, toplevel
-from planner.plan import PlanError, PlanRequest, build_plan
+from planner.plan import PlanError, PlanRequest, build_plan, store_now
 from planner.plan_model import Plan
 from planner.progress import Reporter
 
@@ -60,7 +60,7 @@ def build_plan_at(
     head: str,
     *,
     reporter: Reporter | None = None,
-    store_with: Callable[[Callable[[], None]], None] | None = None,
+    store_with: Callable[[Callable[[], None]], None] = store_now,
 ) -> Plan:
     """The plan of ``request`` with the recipes read at commit ``head`` (see the module docstring).
 
@@ -99,8 +99,7 @@ def build_plan_at(
         named = (moved.config_path, *moved.variant_configs, *moved.exclusive_configs)
         named += (moved.changed_files, moved.skiplist, moved.durations)
         commit.materialize_paths(p for p in named if p is not None and not Path(p).exists())
-        more = {} if store_with is None else {"store_with": store_with}
-        plan = build_plan(moved, reporter=reporter, tree=commit, **more)
+        plan = build_plan(moved, reporter=reporter, tree=commit, store_with=store_with)
         prefix = str(tree)
     except GitError as exc:
         raise PlanError(str(exc)) from exc

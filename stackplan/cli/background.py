@@ -17,6 +17,7 @@ without ``fork``) runs the work in the foreground instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -55,27 +56,27 @@ def in_background(work: Callable[[], None], marker_dir: Path | None = None) -> N
     try:
         child = os.fork()
     except OSError:  # no process to spare: do it here
-        try:
-            work()
-        finally:
-            if marker is not None:
-                marker.unlink(missing_ok=True)
+        _work_then_clear(work, marker)
         return
     if child:
         os.waitpid(child, 0)  # the child exits at once; its own child is re-parented to init
         return
-    try:  # the child: detach, fork the worker, leave
+    # the child: detach, fork the worker and leave (if that fork fails, work here: the parent waits)
+    with contextlib.suppress(BaseException):  # nothing may escape into the parent's code
         os.setsid()
         if os.fork():
             os._exit(0)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        try:
-            work()
-        finally:
-            if marker is not None:
-                marker.unlink(missing_ok=True)
-    except BaseException:  # nothing may escape into the parent's code
-        pass
+    with contextlib.suppress(BaseException):
+        _work_then_clear(work, marker)
     os._exit(0)
+
+
+def _work_then_clear(work: Callable[[], None], marker: Path | None) -> None:
+    try:
+        work()
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
