@@ -33,34 +33,62 @@ FINAL_TYPES = ["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]
 log = logging.getLogger(__name__)
 
 
+class RecordedCounter:
+    """Asks the API how many task runs of ``flow_run_id`` are in a final state.
+
+    One HTTP client for all its calls, opened at the first and kept until :meth:`close`: a client per
+    call cost a CSRF-token round trip and a TLS context each time, on the server the window waits for.
+    """
+
+    def __init__(self, flow_run_id: str) -> None:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterId,
+            TaskRunFilter,
+            TaskRunFilterState,
+            TaskRunFilterStateType,
+        )
+
+        self.body: dict[str, Any] = {
+            "flow_runs": FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])).model_dump(
+                mode="json", exclude_unset=True
+            ),
+            "task_runs": TaskRunFilter(
+                state=TaskRunFilterState(type=TaskRunFilterStateType(any_=FINAL_TYPES))
+            ).model_dump(mode="json", exclude_unset=True),
+        }
+        self._client: Any = None
+
+    def __call__(self) -> int:
+        if self._client is None:
+            from prefect.client.orchestration import get_client
+
+            self._client = get_client(sync_client=True)
+            self._client.__enter__()
+        response = self._client.request("POST", "/task_runs/count", json=self.body)
+        response.raise_for_status()
+        return int(response.json())
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.__exit__(None, None, None)
+
+    def __enter__(self) -> RecordedCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def recorded_counter(flow_run_id: str) -> Callable[[], int]:
-    """A function that asks the API how many task runs of ``flow_run_id`` are in a final state."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterId,
-        TaskRunFilter,
-        TaskRunFilterState,
-        TaskRunFilterStateType,
-    )
-    from prefect.utilities.asyncutils import run_coro_as_sync
+    """A one-off counter for ``flow_run_id`` (see :class:`RecordedCounter`), closed after each call."""
 
-    body: dict[str, Any] = {
-        "flow_runs": FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])).model_dump(
-            mode="json", exclude_unset=True
-        ),
-        "task_runs": TaskRunFilter(
-            state=TaskRunFilterState(type=TaskRunFilterStateType(any_=FINAL_TYPES))
-        ).model_dump(mode="json", exclude_unset=True),
-    }
+    def count() -> int:
+        with RecordedCounter(flow_run_id) as counter:
+            return counter()
 
-    async def _count() -> int:
-        async with get_client() as client:
-            response = await client.request("POST", "/task_runs/count", json=body)
-            response.raise_for_status()
-            return int(response.json())
-
-    return lambda: run_coro_as_sync(_count())
+    return count
 
 
 class Window:

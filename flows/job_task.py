@@ -12,6 +12,8 @@ it builds, streaming the builder's output into the task's log.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,13 +82,49 @@ def tag_task_run(task_run: Any, tags: tuple[str, ...]) -> None:
     task_run.tags = sorted({*task_run.tags, *tags})
 
 
+JOB_TASK_NAME = "stackplan-job"
+#: Set to 1 to keep Prefect's "Finished in state Completed()" line for every job (see QuietCompletions).
+KEEP_COMPLETIONS_ENV = "STACKPLAN_LOG_JOB_COMPLETIONS"
+
+
+class QuietCompletions(logging.Filter):
+    """Drops Prefect's INFO line "Finished in state Completed()" of a job task run.
+
+    It says only what the run's state already says (and the UI shows), yet each is a log record the
+    client queues, batches and sends and the server inserts: at thousands of jobs a second stream of
+    work beside the state events themselves, for nothing. Only that exact line of ``stackplan-job``
+    runs goes: a job's own output, a "Skipped(...)" finish with its reason, failures and crashes
+    (logged at ERROR) and every other task's lines stay.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and record.msg == "Finished in state Completed()"
+            and getattr(record, "task_name", None) == JOB_TASK_NAME
+        )
+
+
+_QUIET = QuietCompletions()
+
+
+def quiet_completions() -> None:
+    """Install :class:`QuietCompletions` on Prefect's task-run logger (once; not when
+    ``STACKPLAN_LOG_JOB_COMPLETIONS=1``)."""
+    task_logger = logging.getLogger("prefect.task_runs")
+    if os.environ.get(KEEP_COMPLETIONS_ENV) == "1":
+        task_logger.removeFilter(_QUIET)
+    elif _QUIET not in task_logger.filters:
+        task_logger.addFilter(_QUIET)
+
+
 @dataclass(frozen=True)
 class _Attempt:
     number: int
     started: float = field(default_factory=time.monotonic)
 
 
-@task(name="stackplan-job", task_run_name="{job_id}", cache_policy=NO_CACHE, persist_result=False)
+@task(name=JOB_TASK_NAME, task_run_name="{job_id}", cache_policy=NO_CACHE, persist_result=False)
 def run_job(job_id: str, run: JobRun) -> Any:
     """Build one job (see module docstring); returns the built package paths.
 

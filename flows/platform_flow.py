@@ -17,6 +17,7 @@ for a main flow that dispatched it to a worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,9 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from . import hooks
-from .backpressure import DEFAULT_WINDOW, Window, recorded_counter
+from .backpressure import DEFAULT_WINDOW, RecordedCounter, Window
 from .builders import get_builder
-from .job_task import JobRun, run_job
+from .job_task import JobRun, quiet_completions, run_job
 from .lanes import expand
 from .outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger
 from .plan_store import load_plan, read_outcomes
@@ -87,6 +88,7 @@ def platform_flow(
     flows/backpressure.py)."""
     from .retry import retry_condition
 
+    quiet_completions()
     plan = load_plan(plan_path)
     all_nodes, all_edges = expand(plan)
     by_id = {n.id: n for n in all_nodes}
@@ -119,11 +121,16 @@ def platform_flow(
     )
     ctx = FlowRunContext.get()
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
-    window = Window(max_unrecorded, recorded_counter(flow_run_id) if flow_run_id else None)
+    counter = RecordedCounter(flow_run_id) if flow_run_id and max_unrecorded > 0 else None
+    window = Window(max_unrecorded, counter)
     futures: dict[str, Any] = {}
     # task runs start untagged (no tag-concurrency call; not the flow run's tags either): each job task
     # tags its own task run when it runs (see the module docstring)
-    with ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner, TagsContext(current_tags=set()):
+    with (
+        ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner,
+        TagsContext(current_tags=set()),
+        counter or contextlib.nullcontext(),
+    ):
         for k, node in enumerate(nodes):  # topological order: every upstream was submitted before it
             window.admit(k)
             wait_for = [allow_failure(futures[u]) for u in deps.get(node.id, ()) if u in futures]

@@ -254,3 +254,73 @@ def test_a_pr_run_reports_each_platform_to_github(prefect_harness, stack_plan, t
         "stackplan/osx-arm64": ["pending", "failure"],
     }
     assert all("ghp_wiredhooks" not in str(body) for _, body in github.statuses)
+
+
+def _job_logs(flow_run_ids: set[str], until: str, timeout: float = 60.0) -> list[str]:
+    """Every log line of the job task runs of these flow runs, read from the API once ``until`` shows."""
+    import time
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from flows.server import flush_client
+
+    flush_client()
+
+    async def read() -> list[str]:
+        async with get_client() as client:
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(f) for f in flow_run_ids])),
+                sort=LogSort.TIMESTAMP_ASC,
+                limit=200,
+                offset=0,
+            )
+            return [entry.message for entry in logs if entry.task_run_id]
+
+    deadline = time.monotonic() + timeout
+    messages = run_coro_as_sync(read())
+    while not any(m.startswith(until) for m in messages) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        messages = run_coro_as_sync(read())
+    return messages
+
+
+@pytest.fixture
+def task_logs_at_info(request):
+    """Job output is logged at INFO; `./dev test` runs Prefect at WARNING (quiet test output)."""
+    import logging
+
+    import prefect.main  # noqa: F401 - Prefect configures its loggers on this import: before we set one
+
+    task_logger = logging.getLogger("prefect.task_runs")
+    was = task_logger.level
+    task_logger.setLevel(logging.INFO)
+    request.addfinalizer(lambda: task_logger.setLevel(was))
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_prefect_finished_completed_line_is_dropped_for_jobs_unless_asked(
+    prefect_harness, stack_plan, tmp_path, monkeypatch, task_logs_at_info, keep
+):
+    # time_scale > 0: the dry-run builder logs a line per job, like a build's output
+    core = job_id("sp-core", "linux-64")
+    if keep:
+        monkeypatch.setenv("STACKPLAN_LOG_JOB_COMPLETIONS", "1")
+    result = run_plan(
+        stack_plan,
+        channel=str(tmp_path / "ch"),
+        parallelism=2,
+        options={"retry_delay": 0, "builder_options": {"time_scale": 0.001, "fail": [core]}},
+    )
+    assert result.report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
+    messages = _job_logs({j["flow_run"] for j in result.report["jobs"]}, until="Finished in state Failed")
+    completed = [m for m in messages if m == "Finished in state Completed()"]
+    assert len(completed) == (7 if keep else 0), messages
+    # everything else a job says stays: its output, its skip with the reason, its failure
+    assert f"dry-run: {job_id('sp-base', 'linux-64')} (sp-base) for linux-64" in messages
+    skipped = [m for m in messages if m.startswith("Finished in state Skipped(")]
+    assert len(skipped) == 2 and all(core in m for m in skipped), messages
+    assert any(m.startswith("Finished in state Failed(") for m in messages), messages
