@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .task_run_counts import count_body, count_task_runs
+
 #: Jobs a subflow may run ahead of the server's records: ~3 events each, 4,500 messages at most (a
 #: consumer's queue holds 10,000), and at the ~150+ task runs/s the embedded server records on two cores,
 #: a backlog it works off within the 10 s the issue allows after a flow's end.
@@ -41,22 +43,10 @@ class RecordedCounter:
     """
 
     def __init__(self, flow_run_id: str) -> None:
-        from prefect.client.schemas.filters import (
-            FlowRunFilter,
-            FlowRunFilterId,
-            TaskRunFilter,
-            TaskRunFilterState,
-            TaskRunFilterStateType,
-        )
+        from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterState, TaskRunFilterStateType
 
-        self.body: dict[str, Any] = {
-            "flow_runs": FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])).model_dump(
-                mode="json", exclude_unset=True
-            ),
-            "task_runs": TaskRunFilter(
-                state=TaskRunFilterState(type=TaskRunFilterStateType(any_=FINAL_TYPES))
-            ).model_dump(mode="json", exclude_unset=True),
-        }
+        final = TaskRunFilterState(type=TaskRunFilterStateType(any_=FINAL_TYPES))
+        self.body = count_body([flow_run_id], TaskRunFilter(state=final))
         self._client: Any = None
 
     def __call__(self) -> int:
@@ -65,9 +55,7 @@ class RecordedCounter:
 
             self._client = get_client(sync_client=True)
             self._client.__enter__()
-        response = self._client.request("POST", "/task_runs/count", json=self.body)
-        response.raise_for_status()
-        return int(response.json())
+        return count_task_runs(self._client, self.body)
 
     def close(self) -> None:
         if self._client is not None:

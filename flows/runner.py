@@ -16,6 +16,7 @@ from typing import Any
 from planner.plan_model import Plan
 
 from .outcomes import FINAL_STATES, REUSED
+from .task_run_counts import count_body, count_task_runs
 
 #: count_recorded's key for job task runs not (yet) in a final state.
 NOT_FINAL = "not final"
@@ -81,50 +82,29 @@ def run_plan(
 def count_recorded(flow_run_ids: Iterable[str], names: Iterable[str] = FINAL_STATES) -> dict[str, int]:
     """Job task runs (named by job id, holding "@") of these flow runs, by state name, from the API.
 
-    One ``/task_runs/count`` query per name of ``names`` plus one for all of them; job runs in any
-    other state are counted under ``"not final"``. Counting, not reading the runs: polling a big run's
-    records page by page kept the server busy answering instead of recording (that slowed the
-    recording it was waiting for)."""
-    from uuid import UUID
-
+    One count (flows/task_run_counts.py) per name of ``names`` plus one for all of them; job runs in
+    any other state are counted under ``"not final"``."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterId,
-        TaskRunFilter,
-        TaskRunFilterName,
-        TaskRunFilterState,
-        TaskRunFilterStateName,
-    )
-    from prefect.utilities.asyncutils import run_coro_as_sync
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName, TaskRunFilterState
+    from prefect.client.schemas.filters import TaskRunFilterStateName as StateName
 
-    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids if i]))
+    flow_runs = list(flow_run_ids)
     wanted = [n for n in dict.fromkeys(names) if n != REUSED]  # a reused job has no task run
 
-    def body(state_names: list[str] | None) -> dict[str, Any]:
-        state = TaskRunFilterState(name=TaskRunFilterStateName(any_=state_names)) if state_names else None
-        task_runs = TaskRunFilter(name=TaskRunFilterName(like_="@"), state=state)
-        return {
-            "flow_runs": flow_runs.model_dump(mode="json", exclude_unset=True),
-            "task_runs": task_runs.model_dump(mode="json", exclude_unset=True),
-        }
+    def job_runs(state_names: list[str] | None) -> TaskRunFilter:
+        state = TaskRunFilterState(name=StateName(any_=state_names)) if state_names else None
+        return TaskRunFilter(name=TaskRunFilterName(like_="@"), state=state)
 
-    async def _count() -> dict[str, int]:
-        counts: dict[str, int] = {}
-        async with get_client() as client:
-            for name in [*wanted, None]:
-                response = await client.request(
-                    "POST", "/task_runs/count", json=body([name] if name else None)
-                )
-                response.raise_for_status()
-                counts[name or "all"] = int(response.json())
-        rest = counts.pop("all") - sum(counts.values())
-        counts = {k: v for k, v in counts.items() if v}
-        if rest > 0:
-            counts[NOT_FINAL] = rest
-        return counts
-
-    return run_coro_as_sync(_count())
+    counts: dict[str, int] = {}
+    with get_client(sync_client=True) as client:
+        for name in [*wanted, None]:
+            body = count_body(flow_runs, job_runs([name] if name else None))
+            counts[name or "all"] = count_task_runs(client, body)
+    rest = counts.pop("all") - sum(counts.values())
+    counts = {k: v for k, v in counts.items() if v}
+    if rest > 0:
+        counts[NOT_FINAL] = rest
+    return counts
 
 
 def wait_recorded(report: Mapping[str, Any], timeout: float = 60.0) -> tuple[bool, dict[str, int]]:
