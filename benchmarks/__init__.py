@@ -70,7 +70,8 @@ def tree_rss(pid: int | None = None) -> int:
     return total
 
 
-def _cpu_ticks(pid: int) -> int:
+def cpu_ticks(pid: int) -> int:
+    """CPU time (user + system) ``pid`` used so far, in clock ticks (0 when it is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -79,7 +80,8 @@ def _cpu_ticks(pid: int) -> int:
         return 0
 
 
-def _tree(pid: int | None = None) -> list[int]:
+def process_tree(pid: int | None = None) -> list[int]:
+    """``pid`` (default: this process) and all its descendants."""
     out, stack = [], [pid or os.getpid()]
     while stack:
         p = stack.pop()
@@ -109,9 +111,9 @@ class PeakRss:
 
     def _sample(self) -> None:
         total = 0
-        for pid in _tree():
+        for pid in process_tree():
             total += _rss_bytes(pid)
-            ticks = _cpu_ticks(pid)
+            ticks = cpu_ticks(pid)
             self._last[pid] = max(self._last.get(pid, 0), ticks)
         self.peak = max(self.peak, total)
 
@@ -126,7 +128,7 @@ class PeakRss:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> PeakRss:
-        self._start = {pid: _cpu_ticks(pid) for pid in _tree()}
+        self._start = {pid: cpu_ticks(pid) for pid in process_tree()}
         self._thread.start()
         return self
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import cpu_ticks, process_tree
 from flows.backpressure import DEFAULT_WINDOW
 from flows.lanes import DEFAULT_CHUNK_SIZE
 
@@ -27,11 +28,11 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "bench-flows.md"
 
 
 def _server_hwm_kib(pid: int | None) -> int:
-    """Peak RSS (VmHWM) of the server's process tree root and its children, in KiB."""
+    """Peak RSS (VmHWM) of the server's process tree, in KiB."""
     if pid is None:
         return 0
     total = 0
-    for p in [pid, *_children(pid)]:
+    for p in process_tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -43,26 +44,8 @@ def _server_hwm_kib(pid: int | None) -> int:
 
 def _cpu_s(server_pid: int | None) -> tuple[float, float]:
     """CPU seconds used so far by this process (every thread) and by the server process."""
-    server = 0.0
-    if server_pid is not None:
-        try:
-            fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
-            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            pass
+    server = cpu_ticks(server_pid) / os.sysconf("SC_CLK_TCK") if server_pid is not None else 0.0
     return time.process_time(), server
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for task in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(task.name))
-    return out
 
 
 def measure(
@@ -120,7 +103,7 @@ def baseline(jobs: int, parallelism: int, shaped: bool = True, server_pid: int |
     from prefect.cache_policies import NO_CACHE
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from flows.backpressure import recorded_counter
+    from flows.backpressure import RecordedCounter
 
     @task(cache_policy=NO_CACHE, persist_result=False)
     def noop(i: int) -> int:
@@ -141,9 +124,9 @@ def baseline(jobs: int, parallelism: int, shaped: bool = True, server_pid: int |
     t0 = time.perf_counter()
     state = bare(jobs, return_state=True)
     t1 = time.perf_counter()
-    count = recorded_counter(str(state.state_details.flow_run_id))
-    while count() < jobs and time.perf_counter() - t1 < 300:
-        time.sleep(0.25)
+    with RecordedCounter(str(state.state_details.flow_run_id)) as count:
+        while count() < jobs and time.perf_counter() - t1 < 300:
+            time.sleep(0.25)
     cpu2 = _cpu_s(server_pid)
     return {
         "ms": (t1 - t0) / jobs * 1000,

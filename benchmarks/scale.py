@@ -277,6 +277,15 @@ def wait_background(cache_dir: Path, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+def _timed_preview(cmd: list[str], env: dict[str, str], cache_dir: Path) -> tuple[float, int, float]:
+    """One preview as a subprocess: (wall seconds, peak RSS bytes, CPU seconds), then wait for the
+    snapshot it stores in the background so the next run starts on a quiet machine."""
+    with PeakRss() as rss, Timer() as t:
+        subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
+    wait_background(cache_dir)
+    return t.seconds, rss.peak, rss.cpu_seconds
+
+
 def part_preview(args) -> list[str]:
     work = Path(tempfile.mkdtemp(prefix="stackplan-bench-preview-"))
     repo, cache_dir = work / "repo", work / "cache"
@@ -305,12 +314,10 @@ def part_preview(args) -> list[str]:
             raise RuntimeError(f"preview failed ({first.returncode}): {first.stderr[-3000:]}")
         walls, peaks, cpus = [], [], []
         for _ in range(args.preview_runs):
-            with PeakRss() as rss, Timer() as t:
-                subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
-            wait_background(cache_dir)
-            walls.append(t.seconds)
-            peaks.append(rss.peak)
-            cpus.append(rss.cpu_seconds)
+            wall, peak, cpu = _timed_preview(cmd, env, cache_dir)
+            walls.append(wall)
+            peaks.append(peak)
+            cpus.append(cpu)
         # the pull-request case: every run previews a new head (the recipe edited again, so its renders
         # are not cached and no snapshot matches the tree): the changed recipe is rendered and the
         # last snapshot relinked where it changed
@@ -318,22 +325,18 @@ def part_preview(args) -> list[str]:
         for i in range(args.preview_runs):
             meta.write_text(meta.read_text() + f"# edit {i + 2}\n")
             _git(repo, "commit", "-q", "-am", f"change {meta.parent.name} again")
-            with PeakRss() as rss, Timer() as t:
-                subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
-            wait_background(cache_dir)
-            new_walls.append(t.seconds)
-            new_cpus.append(rss.cpu_seconds)
-            new_peaks.append(rss.peak)
+            wall, peak, cpu = _timed_preview(cmd, env, cache_dir)
+            new_walls.append(wall)
+            new_cpus.append(cpu)
+            new_peaks.append(peak)
         # the same preview when no graph snapshot exists at all: every render comes from the cache,
         # the job graph is linked from them in full
         relink_walls, relink_cpus = [], []
         for _ in range(args.preview_runs):
             shutil.rmtree(cache_dir / "graphs", ignore_errors=True)
-            with PeakRss() as rss, Timer() as t:
-                subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True)
-            wait_background(cache_dir)
-            relink_walls.append(t.seconds)
-            relink_cpus.append(rss.cpu_seconds)
+            wall, _peak, cpu = _timed_preview(cmd, env, cache_dir)
+            relink_walls.append(wall)
+            relink_cpus.append(cpu)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [
