@@ -69,16 +69,6 @@ class RecordedCounter:
         self.close()
 
 
-def recorded_counter(flow_run_id: str) -> Callable[[], int]:
-    """A one-off counter for ``flow_run_id`` (see :class:`RecordedCounter`), closed after each call."""
-
-    def count() -> int:
-        with RecordedCounter(flow_run_id) as counter:
-            return counter()
-
-    return count
-
-
 class Window:
     """Admits job ``k`` once ``count()`` (the server's recorded jobs) reached ``k - size``."""
 

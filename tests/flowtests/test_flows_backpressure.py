@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from flows.backpressure import Window, recorded_counter
+from flows.backpressure import RecordedCounter, Window
 from flows.runner import run_plan, wait_recorded
 from flows.synthetic import layered_plan
 
@@ -97,4 +97,8 @@ def test_a_run_with_a_small_window_builds_and_records_everything(prefect_harness
     for j in jobs:
         flow_runs[j["flow_run"]] = flow_runs.get(j["flow_run"], 0) + 1
     assert len(flow_runs) == 4
-    assert {fr: recorded_counter(fr)() for fr in flow_runs} == flow_runs
+    recorded = {}
+    for fr in flow_runs:
+        with RecordedCounter(fr) as count:
+            recorded[fr] = count()
+    assert recorded == flow_runs
