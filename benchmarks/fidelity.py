@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.model import PHASES, RecipeFormat, RecipeSource, RenderOptions
-from planner.render_v0 import render_v0
+from planner.render.v0.render import render_v0
 
 PROJECT = Path(__file__).resolve().parent.parent
 _WS = re.compile(r"\s+")

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from benchmarks import cpu_ticks, process_tree
-from flows.backpressure import DEFAULT_WINDOW
-from flows.lanes import DEFAULT_CHUNK_SIZE
+from flows.run.backpressure import DEFAULT_WINDOW
+from flows.run.lanes import DEFAULT_CHUNK_SIZE
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bench-flows.md"
 
@@ -51,8 +51,8 @@ def _cpu_s(server_pid: int | None) -> tuple[float, float]:
 def measure(
     jobs: int, parallelism: int, chunk_size: int, tag_jobs: bool, server_pid: int | None, window: int
 ) -> dict:
-    from flows.runner import run_plan, wait_recorded
-    from flows.synthetic import layered_plan
+    from flows.run.runner import run_plan, wait_recorded
+    from flows.run.synthetic import layered_plan
 
     plan = layered_plan(jobs, width=100, fan_in=2, duration=0.0, seed=jobs)
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +103,7 @@ def baseline(jobs: int, parallelism: int, shaped: bool = True, server_pid: int |
     from prefect.cache_policies import NO_CACHE
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from flows.backpressure import RecordedCounter
+    from flows.run.backpressure import RecordedCounter
 
     @task(cache_policy=NO_CACHE, persist_result=False)
     def noop(i: int) -> int:
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
-    from flows.server import prefect_api
+    from flows.server.embedded import prefect_api
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as home, prefect_api(Path(home), echo=False) as server:
@@ -204,7 +204,7 @@ def _write(rows: list[dict], args: argparse.Namespace) -> None:
         "`stackplan-build` flow through the embedded Prefect server (SQLite; task-run recorder batches of",
         '200 flushed every second; event persister off: see docs/flows.md, "The embedded server").',
         f"Parallelism {args.parallelism} threads per platform, chunks of at most {args.chunk_size:,} jobs",
-        f"per subflow run, backpressure window {args.max_unrecorded:,} jobs (flows/backpressure.py).",
+        f"per subflow run, backpressure window {args.max_unrecorded:,} jobs (flows/run/backpressure.py).",
         "Medians of the repeats. *Overhead per job*: the flow's wall time divided by the jobs.",
         "*Record lag*: from the flow's end until the API shows every job's final state. *Load*: the",
         "1-minute load average at the end of the run.",

@@ -40,9 +40,9 @@ TARGET_SECONDS = 5.0
 
 def render_corpus(cache: Path, platforms: tuple[str, ...], jobs: int) -> tuple[list, float]:
     """The PlatformRenders of every bioconda recipe (from the cache file when it matches)."""
-    from planner.discover import discover
+    from planner.inputs.discover import discover
     from planner.model import PlatformRender, RenderOptions
-    from planner.render import render_all
+    from planner.render.recipe import render_all
 
     if cache.is_file():
         lines = cache.read_text().splitlines()
@@ -85,11 +85,11 @@ def _median(fn: Callable[[], object], runs: int, name: str = "") -> tuple[float,
 
 
 def measure(renders: list, runs: int) -> dict[str, float | int]:
-    from planner.cycles import break_cycles
-    from planner.graph import build_graph, jobs_from_renders
-    from planner.layers import critical_paths, layer_numbers
-    from planner.plan import PlanSettings, assemble_plan
-    from planner.select import UNLIMITED, Selection, carry_edges, select
+    from planner.graph.cycles import break_cycles
+    from planner.graph.link import build_graph, jobs_from_renders
+    from planner.plan.layers import critical_paths, layer_numbers
+    from planner.plan.build import PlanSettings, assemble_plan
+    from planner.plan.select import UNLIMITED, Selection, carry_edges, select
 
     rendered = [v for r in renders if r.ok for v in r.variants]
     figures: dict[str, float | int] = {}

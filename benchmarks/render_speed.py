@@ -39,8 +39,8 @@ CONFIGS = ("config/conda-forge-pinning.yaml", "config/bioconda_utils-conda_build
 
 
 def corpus_sources(limit: int | None = None):
-    """The bioconda recipe dirs of the corpus (discovered by ``planner.discover``), the first ``limit``."""
-    from planner.discover import discover
+    """The bioconda recipe dirs of the corpus (discovered by ``planner.inputs.discover``), the first ``limit``."""
+    from planner.inputs.discover import discover
 
     sources = discover(CORPUS / "bioconda")
     return sources[:limit] if limit else sources
@@ -58,7 +58,7 @@ def per_recipe_platform_ms(sources, options, platforms=PLATFORMS) -> tuple[list[
     The CPU time is what the render costs whatever else the machine runs; the wall time is what a
     user waits on this machine at this load.
     """
-    from planner.render import render_recipe
+    from planner.render.recipe import render_recipe
 
     wall, cpu = [], []
     for s in sources:
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 2
 
-    from planner.render import render_all
+    from planner.render.recipe import render_all
 
     options = corpus_options()
     with Timer() as t_discover:

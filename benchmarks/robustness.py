@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.fidelity import default_corpus
-from planner.discover import discover
+from planner.inputs.discover import discover
 from planner.model import PHASES, PlatformRender, RecipeSource, RenderOptions
 from planner.platforms import BUILD_SUBDIRS
-from planner.render import render_recipe
+from planner.render.recipe import render_recipe
 
 TARGETS: tuple[str, ...] = (*BUILD_SUBDIRS, "noarch")
 

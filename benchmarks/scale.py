@@ -53,19 +53,19 @@ STAGES = ("discover", "render", "graph", "select", "layers", "json", "other")
 
 #: planner function -> the stage its time counts to (wrapped in the measuring process only)
 _TIMED = {
-    ("planner.discover", "discover"): "discover",
-    ("planner.render", "render_all"): "render",
-    ("planner.plan_renders", "render_keys"): "render",  # hashing every recipe dir (the warm read)
-    ("planner.plan_renders", "load_snapshot"): "render",  # a graph snapshot read instead of renders
-    ("planner.plan", "jobs_from_renders"): "graph",
-    ("planner.plan", "build_graph"): "graph",
-    ("planner.plan", "find_cycles"): "graph",
-    ("planner.plan", "break_cycles"): "graph",
-    ("planner.plan", "select"): "select",
-    ("planner.plan", "carry_edges"): "select",
-    ("planner.plan", "layer_numbers"): "layers",
-    ("planner.plan", "lane_layers"): "layers",
-    ("planner.plan", "critical_paths"): "layers",
+    ("planner.inputs.discover", "discover"): "discover",
+    ("planner.render.recipe", "render_all"): "render",
+    ("planner.plan.renders", "render_keys"): "render",  # hashing every recipe dir (the warm read)
+    ("planner.plan.renders", "load_snapshot"): "render",  # a graph snapshot read instead of renders
+    ("planner.plan.build", "jobs_from_renders"): "graph",
+    ("planner.plan.build", "build_graph"): "graph",
+    ("planner.plan.build", "find_cycles"): "graph",
+    ("planner.plan.build", "break_cycles"): "graph",
+    ("planner.plan.build", "select"): "select",
+    ("planner.plan.build", "carry_edges"): "select",
+    ("planner.plan.build", "layer_numbers"): "layers",
+    ("planner.plan.build", "lane_layers"): "layers",
+    ("planner.plan.build", "critical_paths"): "layers",
 }
 
 
@@ -81,7 +81,7 @@ def _instrument(times: dict[str, float], cpu: dict[str, float], cache_dir: str |
             if is_render:
                 kwargs["jobs"] = jobs
                 if cache_dir is not None and kwargs.get("cache") is None:
-                    from planner.render_cache import RenderCache
+                    from planner.render.cache import RenderCache
 
                     kwargs["cache"] = RenderCache(Path(cache_dir))
             t0, c0 = time.perf_counter(), time.process_time()
@@ -115,8 +115,8 @@ def measure_one(spec: dict) -> dict:
     exclusive = tuple(Path(p) for p in spec.get("exclusive_configs", ()))
     out: dict = {}
     if spec.get("mode") == "render":
-        from planner import discover as discover_mod
-        from planner import render as render_mod
+        from planner.inputs import discover as discover_mod
+        from planner.render import recipe as render_mod
         from planner.model import RenderOptions
 
         sources = discover_mod.discover(root)
@@ -127,7 +127,7 @@ def measure_one(spec: dict) -> dict:
         out["renders"] = len(renders)
         out["errors"] = sum(1 for r in renders if not r.ok)
     else:
-        from planner.plan import PlanRequest, build_plan
+        from planner.plan.build import PlanRequest, build_plan
 
         cache_dir = spec.get("cache_dir")
         request = PlanRequest(

@@ -2,7 +2,7 @@
 
 ``discover`` yields :class:`RecipeSource`; ``render`` turns one source and one platform into a
 :class:`PlatformRender` holding one :class:`RenderedRecipe` per variant (each with its
-:class:`RenderedOutput` s); the graph turns those into jobs and the plan (see ``planner.plan_model``).
+:class:`RenderedOutput` s); the graph turns those into jobs and the plan (see ``planner.plan.model``).
 
 All values are frozen so a later stage can never change what an earlier one saw, and every value has
 ``to_dict`` / ``from_dict`` so renders can be cached and compared with conda-build's truth lines.

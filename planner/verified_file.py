@@ -1,6 +1,6 @@
 """Files the planner keeps between runs, written atomically and read back only when intact.
 
-The render cache (:mod:`planner.render_cache`) and the graph snapshots (:mod:`planner.graph_snapshot`)
+The render cache (:mod:`planner.render.cache`) and the graph snapshots (:mod:`planner.graph.snapshot`)
 store bytes a later run will trust. A header line ``MAGIC KEY SHA256 LENGTH`` in front of the body
 lets a reader reject a truncated, garbled or misplaced file (a miss, never an error); writers write a
 temporary file beside the target and ``os.replace`` it, so concurrent runs need no locks and a reader

@@ -47,7 +47,7 @@ def prefect_harness():
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.server import SERVER_ENV
+    from flows.server.embedded import SERVER_ENV
 
     for key, value in SERVER_ENV.items():
         if key != "PREFECT_LOGGING_LEVEL":

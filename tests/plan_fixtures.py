@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from planner.plan import PlanSettings, assemble_plan
-from planner.plan_model import Plan
-from planner.select import UNLIMITED, Selection
+from planner.plan.build import PlanSettings, assemble_plan
+from planner.plan.model import Plan
+from planner.plan.select import UNLIMITED, Selection
 from tests.recipes_factory import as_renders, out, recipe
 
 PLATFORMS = ("linux-64", "osx-arm64")

@@ -4,7 +4,7 @@ Hypothesis generates broken YAML, Jinja, selectors, binary junk and absurd nesti
 and recipe.yaml (v1). For every input ``render_recipe`` must return one PlatformRender per platform,
 each either rendered or carrying a RecipeError located at the recipe file (with a line inside the
 file when it gives one) -- and not an "internal error" (that would be a bug in our code that the
-door in ``planner.render`` merely contained).
+door in ``planner.render.recipe`` merely contained).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
-from planner.render import render_all, render_recipe
+from planner.render.recipe import render_all, render_recipe
 from stackplan.cli import app
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from planner.v0_build_string import build_string, hash_contents
+from planner.render.v0.build_string import build_string, hash_contents
 
 
 def h(d: dict) -> str:

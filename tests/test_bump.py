@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.bump import bump_meta_yaml, bump_recipe_dir, bump_recipe_yaml
+from planner.migrate.bump import bump_meta_yaml, bump_recipe_dir, bump_recipe_yaml
 
 
 def _d(text: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.channel import ChannelError, existing_packages
+from planner.inputs.channel_index import ChannelError, existing_packages
 
 
 def record(name: str, version: str, build_number: int, subdir: str) -> dict:

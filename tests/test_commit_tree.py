@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.commit_tree import CommitTree
-from planner.discover import discover
-from planner.recipe_digest import dir_digest
+from planner.git.commit_tree import CommitTree
+from planner.inputs.discover import discover
+from planner.git.digest import dir_digest
 from tests.gitrepo import commit, git, init
 
 META = "package:\n  name: {name}\n  version: '1.0'\n"
@@ -147,8 +147,8 @@ def test_a_change_behind_a_symlink_changes_the_recipe_s_key(tmp_path: Path) -> N
     """A recipe dir with a symlink has no commit digest; once written out, its digest follows the
     link's target, so a change behind the link is a new key, never a stale cache hit."""
     from planner.model import RenderOptions
-    from planner.plan_renders import render_keys
-    from planner.render_cache import RenderCache
+    from planner.plan.renders import render_keys
+    from planner.render.cache import RenderCache
 
     repo = init(tmp_path / "repo")
     commit(repo, {"shared/build.sh": "make\n", "recipes/a/meta.yaml": META.format(name="a")})

@@ -1,4 +1,4 @@
-"""planner.config: stackplan.yaml defaults, every field, located errors, the schema in step with the code."""
+"""planner.inputs.config: stackplan.yaml defaults, every field, located errors, the schema in step with the code."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.config import StackplanConfig, load_config, schema
+from planner.inputs.config import StackplanConfig, load_config, schema
 from planner.model import RecipeError, Variant
 from planner.platforms import ALL_SUBDIRS, BUILD_SUBDIRS
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.config_changes import diff_variant_values
+from planner.git.config_changes import diff_variant_values
 
 
 def test_changed_added_and_removed_keys() -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.robustness import corpus_sets, suspicious
-from planner.discover import discover
+from planner.inputs.discover import discover
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
-from planner.render import render_recipe
+from planner.render.recipe import render_recipe
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64")
 SPREAD = 1000

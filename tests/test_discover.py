@@ -1,4 +1,4 @@
-"""planner.discover: every layout, the dialect, local configs, what is skipped, and the real corpus."""
+"""planner.inputs.discover: every layout, the dialect, local configs, what is skipped, and the real corpus."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.discover import DiscoveryWarning, discover
+from planner.inputs.discover import DiscoveryWarning, discover
 from planner.model import RecipeFormat
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from planner.export import FORMATS, export
 from planner.export.markdown import MARKER
-from planner.plan_model import Plan
+from planner.plan.model import Plan
 from tests.plan_fixtures import sample_plan
 
 

@@ -8,7 +8,7 @@ import gc
 import pytest
 
 from planner.gc_pause import gc_paused
-from planner.graph import build_graph, jobs_from_renders
+from planner.graph.link import build_graph, jobs_from_renders
 from planner.model import RecipeFormat, RenderedOutput, RenderedRecipe, Requirements, Variant
 
 

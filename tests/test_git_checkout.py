@@ -1,4 +1,4 @@
-"""planner.git_checkout: temporary and cached detached worktrees, and pruning old webhook checkouts.
+"""planner.git.checkout: temporary and cached detached worktrees, and pruning old webhook checkouts.
 
 Real git repositories made by the test; the user's work tree must never change.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.webhook_dispatch import checkout
-from planner.git_checkout import cached_checkout, prune_checkouts, temporary_checkout
-from planner.gitchanges import GitError
+from flows.events.dispatch import checkout
+from planner.git.checkout import cached_checkout, prune_checkouts, temporary_checkout
+from planner.git.changes import GitError
 from tests.gitrepo import commit, git, init
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.gitchanges import (
+from planner.git.changes import (
     FileChange,
     GitError,
     changed_files,

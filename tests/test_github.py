@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from flows.github import PREVIEW_MARKER, GitHub, GitHubError, status_context
+from flows.events.github import PREVIEW_MARKER, GitHub, GitHubError, status_context
 from tests.loopback import FakeGitHub, LoopbackServer
 
 TOKEN = "ghp_TopSecretToken123"

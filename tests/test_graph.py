@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from planner.cycles import CycleError, break_cycles, find_cycles
-from planner.graph import build_graph, job_id, jobs_from_renders
+from planner.graph.cycles import CycleError, break_cycles, find_cycles
+from planner.graph.link import build_graph, job_id, jobs_from_renders
 from tests.recipes_factory import out, recipe
 
 PY = ("3.11", "3.12")
@@ -279,7 +279,7 @@ def test_weaker_phase_is_dropped_first(phase_order) -> None:
 def test_fast_edge_fill_is_networkx_add_edges_from() -> None:
     import networkx as nx
 
-    from planner.graph import _add_edges
+    from planner.graph.link import _add_edges
 
     nodes = [f"n{i}" for i in range(6)]
     edges = [("n0", "n1", {"phase": "host"}), ("n1", "n2", {"phase": "run"}), ("n0", "n5", {"phase": "test"})]

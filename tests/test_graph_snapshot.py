@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.graph_snapshot import SnapshotStore
-from planner.plan import PlanRequest, build_plan
-from planner.plan_at import build_plan_at
+from planner.graph.snapshot import SnapshotStore
+from planner.plan.build import PlanRequest, build_plan
+from planner.plan.at import build_plan_at
 from tests.gitrepo import commit, git, init
 
 

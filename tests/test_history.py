@@ -11,7 +11,7 @@ import pytest
 from prefect import flow, tags, task
 from typer.testing import CliRunner
 
-from flows.history import HistoryQuery, parse_since, query_history
+from flows.events.history import HistoryQuery, parse_since, query_history
 from stackplan.cli import app
 
 pytestmark = pytest.mark.prefect
@@ -86,7 +86,7 @@ def test_since_and_limit(plan_hash):
 
 
 def test_state_names():
-    from flows.history import state_name
+    from flows.events.history import state_name
 
     assert [state_name(s) for s in ("failed", "COMPLETED", "timed-out", "awaiting retry", "Bogus")] == [
         "Failed",

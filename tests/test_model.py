@@ -12,7 +12,7 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.plan_model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
 
 
 def test_variant_is_sorted_hashable_and_agrees():

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prefect import flow
 
-from flows.monitor import StuckRun, check, monitor_flow, select_new, slack_message
+from flows.events.monitor import StuckRun, check, monitor_flow, select_new, slack_message
 from tests.loopback import LoopbackServer
 
 pytestmark = pytest.mark.prefect
@@ -154,7 +154,7 @@ def test_cli_deploy_registers_a_cron_deployment(prefect_harness, monkeypatch, tm
 
     dep = asyncio.run(read())
     assert [s.schedule.cron for s in dep.schedules] == ["*/7 * * * *"]
-    assert dep.entrypoint == "flows.monitor.monitor_flow"
+    assert dep.entrypoint == "flows.events.monitor.monitor_flow"
     assert dep.parameters["running_minutes"] == 45
     assert dep.parameters["memory_path"] == str(tmp_path / "monitor-reported.json")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect import flow
 
-from flows import notify
+from flows.events import statuses as notify
 from tests.loopback import FakeGitHub, LoopbackServer
 
 pytestmark = pytest.mark.prefect

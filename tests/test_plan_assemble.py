@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from planner.cycles import CycleError
+from planner.graph.cycles import CycleError
 from planner.model import PlatformRender, RecipeError
-from planner.plan import PlanSettings, assemble_plan
-from planner.plan_model import Plan, validate_plan_dict
-from planner.select import UNLIMITED, Selection
+from planner.plan.build import PlanSettings, assemble_plan
+from planner.plan.model import Plan, validate_plan_dict
+from planner.plan.select import UNLIMITED, Selection
 from tests.recipes_factory import as_renders, out, recipe
 
 PLATFORMS = ("linux-64", "osx-arm64")
@@ -171,7 +171,7 @@ def test_cross_compiled_jobs_are_in_their_build_platforms_lane() -> None:
 
 def test_plan_layers_and_flow_lanes_agree() -> None:
     """The flows cut a plan into per-platform subflows by build platform; the plan's lanes must be those."""
-    lanes = pytest.importorskip("flows.lanes")
+    lanes = pytest.importorskip("flows.run.lanes")
     for renders, extra in (
         (
             as_renders(cross_stack()),

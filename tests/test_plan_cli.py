@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from planner.plan_model import Plan, validate_plan_dict
+from planner.plan.model import Plan, validate_plan_dict
 from stackplan.cli import app
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from planner.discover import discover
+from planner.inputs.discover import discover
 from planner.model import RenderOptions
-from planner.plan import PlanSettings, assemble_plan
-from planner.plan_model import validate_plan_dict
-from planner.render import render_all
-from planner.select import UNLIMITED, Selection
+from planner.plan.build import PlanSettings, assemble_plan
+from planner.plan.model import validate_plan_dict
+from planner.render.recipe import render_all
+from planner.plan.select import UNLIMITED, Selection
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 

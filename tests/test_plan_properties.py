@@ -10,9 +10,9 @@ import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.plan import PlanSettings, assemble_plan
-from planner.plan_model import validate_plan_dict
-from planner.select import UNLIMITED, Selection
+from planner.plan.build import PlanSettings, assemble_plan
+from planner.plan.model import validate_plan_dict
+from planner.plan.select import UNLIMITED, Selection
 from tests.recipes_factory import as_renders, out, recipe
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64")

@@ -1,4 +1,4 @@
-"""planner.render: the one door to rendering keeps its promises (order, errors as values, progress)."""
+"""planner.render.recipe: the one door to rendering keeps its promises (order, errors as values, progress)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
 from planner.platforms import UnknownPlatformError
-from planner.render import MAX_NESTING, internal_error, nesting_error, render_all, render_recipe
+from planner.render.recipe import MAX_NESTING, internal_error, nesting_error, render_all, render_recipe
 
 GOOD = 'package:\n  name: {name}\n  version: "1.0"\nrequirements:\n  run: [bash]\n'
 

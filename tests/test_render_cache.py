@@ -21,7 +21,7 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.render_cache import (
+from planner.render.cache import (
     HUGE_FILE,
     RenderCache,
     _encode,
@@ -264,7 +264,7 @@ def test_concurrent_writers_leave_a_valid_cache(tmp_path: Path) -> None:
 
 
 def test_open_cache_maps_cli_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from planner.render_cache import open_cache
+    from planner.render.cache import open_cache
 
     assert open_cache(tmp_path / "x", enabled=False) is None
     assert open_cache(tmp_path / "x").directory == tmp_path / "x"
@@ -277,7 +277,7 @@ def test_open_cache_maps_cli_options(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def _tree(root: Path) -> tuple[list[RecipeSource], Path]:
     """Two v0 recipes (one broken) and a variant config inside the tree, discovered as the planner does."""
-    from planner.discover import discover
+    from planner.inputs.discover import discover
 
     (root / "recipes" / "good").mkdir(parents=True)
     (root / "recipes" / "good" / "meta.yaml").write_text(
@@ -292,7 +292,7 @@ def _tree(root: Path) -> tuple[list[RecipeSource], Path]:
 
 
 def test_same_tree_elsewhere_hits_and_errors_name_its_own_files(tmp_path: Path) -> None:
-    from planner.render_pool import render_many
+    from planner.render.pool import render_many
 
     cache_dir = tmp_path / "cache"
     first_sources, first_cfg = _tree(tmp_path / "checkout-a")

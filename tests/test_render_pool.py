@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from planner.model import PlatformRender, RecipeFormat, RecipeSource, RenderOptions
-from planner.render_cache import RenderCache
-from planner.render_pool import default_jobs
-from planner.render_pool import render_many as _render_many
+from planner.render.cache import RenderCache
+from planner.render.pool import default_jobs
+from planner.render.pool import render_many as _render_many
 
 PLATFORMS = ("linux-64", "osx-arm64", "noarch")
 
@@ -75,7 +75,7 @@ def explode_on_pkg03(
     source: RecipeSource, platforms: Sequence[str], options: RenderOptions
 ) -> tuple[PlatformRender, ...]:
     """The real renderer, except that it raises on one recipe (a renderer bug)."""
-    from planner.render import render_recipe
+    from planner.render.recipe import render_recipe
 
     if source.rel.endswith("pkg03"):
         raise RuntimeError("boom")
@@ -86,7 +86,7 @@ def die_on_pkg05(
     source: RecipeSource, platforms: Sequence[str], options: RenderOptions
 ) -> tuple[PlatformRender, ...]:
     """The real renderer, except that the process dies on one recipe (a native crash)."""
-    from planner.render import render_recipe
+    from planner.render.recipe import render_recipe
 
     if source.rel.endswith("pkg05"):
         os._exit(3)
@@ -187,7 +187,7 @@ def only_in_caller(
     source: RecipeSource, platforms: Sequence[str], options: RenderOptions
 ) -> tuple[PlatformRender, ...]:
     """The real renderer, but it fails anywhere except in the process that started the test."""
-    from planner.render import render_recipe
+    from planner.render.recipe import render_recipe
 
     if os.getpid() != int(os.environ["STACKPLAN_TEST_CALLER"]):
         raise RuntimeError("rendered in a worker")

@@ -9,7 +9,7 @@ from textwrap import dedent
 import pytest
 
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
-from planner.render_v0 import render_v0
+from planner.render.v0.render import render_v0
 
 PINNING = """\
 c_compiler:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
-from planner.render_v0 import render_v0
+from planner.render.v0.render import render_v0
 
 FRAGMENTS = [
     "package:\n", "  name: x\n", "  version: {{ v }}\n", "{% set v = '1' %}\n", "{% if linux %}\n",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
-from planner.render import render_recipe
+from planner.render.recipe import render_recipe
 
 PYTHONS = """\
 python:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from planner.cycles import break_cycles
-from planner.graph import build_graph, jobs_from_renders
-from planner.select import UNLIMITED, Selection, carry_edges, select
+from planner.graph.cycles import break_cycles
+from planner.graph.link import build_graph, jobs_from_renders
+from planner.plan.select import UNLIMITED, Selection, carry_edges, select
 from tests.recipes_factory import out, recipe
 
 

@@ -7,7 +7,7 @@ import contextlib
 import pytest
 
 from planner.model import RecipeError
-from planner.selectors import eval_selector, namespace_delta, select_lines, selector_namespace
+from planner.render.selectors import eval_selector, namespace_delta, select_lines, selector_namespace
 
 PY312 = {"python": "3.12.* *_cpython", "numpy": "2"}
 

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.model import RecipeFormat, RecipeSource, RenderOptions, Variant
-from planner.render import render_recipe
-from planner.v0_outputs import interned_variant
+from planner.render.recipe import render_recipe
+from planner.render.v0.outputs import interned_variant
 
 META = """\
 package:

@@ -1,4 +1,4 @@
-"""The combined template (planner.v0_template) renders exactly what the selected text renders.
+"""The combined template (planner.render.v0.template) renders exactly what the selected text renders.
 
 A meta.yaml is compiled once with its selector lines as Jinja conditions, instead of once per
 distinct selection. The property: for every selection (every assignment of true/false to its
@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from planner.jinja_env import RenderRecord, compile_template, render_template
+from planner.render.v0.jinja_env import RenderRecord, compile_template, render_template
 from planner.model import RecipeError
-from planner.selectors import assemble_selected, distinct_selectors, select_lines, selector_values
-from planner.v0_template import recipe_template
+from planner.render.selectors import assemble_selected, distinct_selectors, select_lines, selector_values
+from planner.render.v0.template import recipe_template
 
 SELECTORS = ("linux", "osx", "win", "unix", "py>=312", "not win", "aarch64")
 

@@ -1,8 +1,8 @@
 """The used-key scan memoised against a key universe equals the scan against each platform's keys.
 
-``planner.v0_outputs.used_keys`` scans a text once against the keys of every platform a recipe
+``planner.render.v0.outputs.used_keys`` scans a text once against the keys of every platform a recipe
 renders for and restricts the result to one platform's keys. The reference is conda-build's rule as
-``planner.v0_used.used_in_text`` applies it to that platform's keys alone, with the
+``planner.render.v0.used.used_in_text`` applies it to that platform's keys alone, with the
 ``CONDA_BUILD_SYSROOT`` rule included.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.v0_outputs import used_keys
-from planner.v0_used import used_in_text
+from planner.render.v0.outputs import used_keys
+from planner.render.v0.used import used_in_text
 
 KEYS = ("python", "numpy", "python_min", "c_compiler", "cxx_compiler", "c_compiler_version",
         "c_stdlib", "c_stdlib_version", "CONDA_BUILD_SYSROOT", "zlib", "libxml2", "cdt_name", "cdt_arch",

@@ -1,4 +1,4 @@
-"""planner.v0_yaml: the one-call-per-node construction gives ruamel's own result, or ruamel's error.
+"""planner.render.v0.yaml: the one-call-per-node construction gives ruamel's own result, or ruamel's error.
 
 ``load_recipe_yaml`` builds common node trees itself and hands anything unusual to ruamel's safe
 constructor. The reference here is ruamel itself: the same loader class, ``get_single_data()``.
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import YAMLError
 
 from planner.model import RecipeError
-from planner.v0_yaml import StringNumbersLoader, load_recipe_yaml
+from planner.render.v0.yaml import StringNumbersLoader, load_recipe_yaml
 
 
 def _ruamel(text: str) -> tuple[str, str]:

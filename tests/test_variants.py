@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.model import RecipeError
-from planner.v0_used import trim_build_only, used_in_text
-from planner.variants import VariantConfig, combined_config, expand, load_variant_file, merge_specs
+from planner.render.v0.used import trim_build_only, used_in_text
+from planner.render.variants import VariantConfig, combined_config, expand, load_variant_file, merge_specs
 
 CONFIG = """\
 c_compiler:

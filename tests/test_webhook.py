@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.webhook import WebhookSettings
-from flows.webhook_dispatch import DispatchSettings
-from flows.webhook_signature import sign
-from flows.webhook_store import DeliveryStore
+from flows.events.app import WebhookSettings
+from flows.events.dispatch import DispatchSettings
+from flows.events.signature import sign
+from flows.events.deliveries import DeliveryStore
 from tests.webhook_server import RunningReceiver
 
 SECRET = b"s3cr3t-for-tests"

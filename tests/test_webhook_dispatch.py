@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from flows.webhook_dispatch import DispatchError, changed_paths, checkout, create_build_run, run_tags
-from flows.webhook_events import BuildTrigger, Ignored, PayloadError, parse_event
+from flows.events.dispatch import DispatchError, changed_paths, checkout, create_build_run, run_tags
+from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from tests.gitrepo import commit, git, init
 
 REPO = {"full_name": "octo/recipes", "default_branch": "main"}
@@ -166,7 +166,7 @@ def test_checkout_is_the_head_commit_whatever_is_checked_out(repo, tmp_path):
 def _deploy_build_flow() -> None:
     """Deployment stackplan-build/build: the real flow when importable, else a flow of its shape."""
     try:
-        from flows.build_flow import build_flow
+        from flows.run.build_flow import build_flow
     except ImportError:
         from prefect import flow
 
@@ -224,7 +224,7 @@ def test_missing_deployment_is_a_clear_error(prefect_harness):
 
 
 def test_missing_commits_are_fetched_from_the_remote(tmp_path):
-    from flows.webhook_dispatch import ensure_commits
+    from flows.events.dispatch import ensure_commits
 
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from flows.github import PREVIEW_MARKER
-from flows.webhook import WebhookSettings
-from flows.webhook_dispatch import DispatchSettings
-from flows.webhook_store import DeliveryStore
+from flows.events.github import PREVIEW_MARKER
+from flows.events.app import WebhookSettings
+from flows.events.dispatch import DispatchSettings
+from flows.events.deliveries import DeliveryStore
 from tests.gitrepo import commit, git, init
 from tests.loopback import FakeGitHub, LoopbackServer
 from tests.test_webhook import SECRET, post, pr_payload, wait_settled
@@ -48,7 +48,7 @@ def recipes_repo(tmp_path):
 def test_signed_pr_event_starts_one_build_run_with_the_plan(
     prefect_harness, recipes_repo, tmp_path, monkeypatch
 ):
-    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    pytest.importorskip("planner.plan.build", reason="the planner (issue 3) is not merged yet")
     from prefect.client.orchestration import get_client
 
     repo, base, head = recipes_repo
@@ -97,7 +97,7 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
 def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harness, tmp_path, monkeypatch):
     """The PR touches only the global variant config: the plan, made from the commit range inside the
     worktree checkout, selects the recipes whose variant uses the changed key."""
-    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    pytest.importorskip("planner.plan.build", reason="the planner (issue 3) is not merged yet")
     from prefect.client.orchestration import get_client
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
@@ -141,7 +141,7 @@ def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harn
 def test_push_to_the_default_branch_builds_the_pushed_range(
     prefect_harness, recipes_repo, tmp_path, monkeypatch
 ):
-    pytest.importorskip("planner.plan", reason="the planner (issue 3) is not merged yet")
+    pytest.importorskip("planner.plan.build", reason="the planner (issue 3) is not merged yet")
     from prefect.client.orchestration import get_client
 
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.webhook_preview import preview_markdown
-from flows.webhook_signature import sign, verify
+from flows.events.preview import preview_markdown
+from flows.events.signature import sign, verify
 from planner.export.markdown import to_markdown
-from planner.plan_model import OutputRef, Plan, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanNode, Reason
 
 
 def test_githubs_documented_example():
@@ -79,7 +79,7 @@ def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
 
 
 def test_lanes_to_build_are_the_layers_with_a_job_that_builds():
-    from flows.webhook import lanes_to_build
+    from flows.events.app import lanes_to_build
 
     a = _node("recipes/a", "linux-64", "changed")
     doc = _node("recipes/doc", "noarch", "changed")  # a noarch job lives in its build platform's lane

@@ -8,7 +8,7 @@ import time
 
 import uvicorn
 
-from flows.webhook import WebhookSettings, create_app
+from flows.events.app import WebhookSettings, create_app
 
 
 class RunningReceiver:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from planner.plan_model import PlanNode
+from planner.plan.model import PlanNode
 
 
 class BuildFailure(Exception):

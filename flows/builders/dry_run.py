@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.plan_model import PlanNode
+from planner.plan.model import PlanNode
 
-from . import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
+from flows.builders import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
 
 
 def _matches(job: PlanNode, names: set[str]) -> bool:

@@ -15,7 +15,7 @@ from planner.export.graphml import to_graphml
 from planner.export.html import to_html
 from planner.export.markdown import to_markdown
 from planner.export.mermaid import to_mermaid
-from planner.plan_model import Plan
+from planner.plan.model import Plan
 
 
 def to_json(plan: Plan) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from planner.plan_model import Plan, PlanNode
+from planner.plan.model import Plan, PlanNode
 
 #: Fill colour per why-selected kind (and one for skipped jobs); colour-blind friendly (Okabe-Ito).
 COLOURS: dict[str, str] = {
@@ -35,7 +35,7 @@ def colour(node: PlanNode) -> str:
 
 def lane(node: PlanNode) -> str:
     """The platform lane a job is drawn in: its build platform, the workers it runs on (noarch and
-    cross-compiled jobs included), as ``flows/lanes.py`` cuts the plan into subflows."""
+    cross-compiled jobs included), as ``flows/run/lanes.py`` cuts the plan into subflows."""
     return node.build_platform or node.platform
 
 

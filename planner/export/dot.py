@@ -1,6 +1,6 @@
 """Graphviz DOT: one cluster per platform lane, nodes ranked by layer, colour by why selected.
 
->>> from planner.plan_model import Plan
+>>> from planner.plan.model import Plan
 >>> to_dot(Plan(root="r", platforms=("linux-64",), nodes=(), edges=(), layers={})).splitlines()[0]
 'digraph stackplan {'
 """
@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from planner.export.common import colour, label, lane
-from planner.plan_model import Plan
+from planner.plan.model import Plan
 
 
 def _q(text: str) -> str:

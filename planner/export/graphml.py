@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 
 from planner.export.common import plan_graph
-from planner.plan_model import Plan
+from planner.plan.model import Plan
 
 
 def to_graphml(plan: Plan) -> str:

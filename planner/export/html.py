@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from planner.export.common import COLOURS, colour, label
-from planner.plan_model import Plan
+from planner.plan.model import Plan
 
 _ASSETS = Path(__file__).parent
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from planner.export.common import label, lane
-from planner.plan_model import Plan, PlanNode
+from planner.plan.model import Plan, PlanNode
 
 #: The comment marker a bot looks for to update its own comment instead of posting a new one.
 MARKER = "<!-- stackplan-preview -->"

@@ -1,6 +1,6 @@
 """Mermaid flowchart (renders in GitHub Markdown): one subgraph per platform lane.
 
->>> from planner.plan_model import Plan
+>>> from planner.plan.model import Plan
 >>> to_mermaid(Plan(root="r", platforms=("linux-64",), nodes=(), edges=(), layers={})).splitlines()[0]
 'flowchart LR'
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from planner.export.common import COLOURS, label, lane
-from planner.plan_model import Plan
+from planner.plan.model import Plan
 
 
 def _text(text: str) -> str:

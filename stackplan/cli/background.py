@@ -1,6 +1,6 @@
 """Work a command hands to a background process so the user does not wait for it.
 
-A plan stores its linked job graph for the *next* run (:mod:`planner.graph_snapshot`); pickling and
+A plan stores its linked job graph for the *next* run (:mod:`planner.graph.snapshot`); pickling and
 writing it is ~0.5 s of a ~1.5 s preview that nobody needs to wait for. :func:`in_background` runs a
 function in a detached grandchild forked at the moment of the call (so it sees the data exactly as
 it is then, whatever this process changes afterwards) and returns at once; the command prints its

@@ -1,6 +1,6 @@
 """``stackplan deploy``: create the work pools and deployments for running builds on workers.
 
-A thin shell over :func:`flows.deployments.deploy`; it needs a Prefect server that outlives it, so it
+A thin shell over :func:`flows.server.deployments.deploy`; it needs a Prefect server that outlives it, so it
 uses PREFECT_API_URL or the server ``stackplan server start`` left running (it refuses to deploy into a
 throw-away embedded server).
 """
@@ -57,9 +57,9 @@ def deploy(
     except UnknownPlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    from flows import server
-    from flows.deployments import PLATFORM_POOLS, PROJECT_ROOT
-    from flows.deployments import deploy as do_deploy
+    from flows.server import embedded as server
+    from flows.server.deployments import PLATFORM_POOLS, PROJECT_ROOT
+    from flows.server.deployments import deploy as do_deploy
 
     url = os.environ.get("PREFECT_API_URL")
     info = None if url else server.running()

@@ -1,7 +1,7 @@
 """``stackplan serve``, ``stackplan history``, ``stackplan monitor``: the event-driven side.
 
-A thin shell: options are parsed here, the work is in flows/webhook.py, flows/history.py and
-flows/monitor.py, imported inside the commands so ``stackplan plan`` never pays for Prefect.
+A thin shell: options are parsed here, the work is in flows/events/app.py, flows/events/history.py and
+flows/events/monitor.py, imported inside the commands so ``stackplan plan`` never pays for Prefect.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _prefect_api(echo: bool = False):
     """A context in which Prefect talks to a server: PREFECT_API_URL when set, else stackplan's
-    embedded server (flows/server.py, as `stackplan run` uses it: one left running by
+    embedded server (flows/server/embedded.py, as `stackplan run` uses it: one left running by
     `stackplan server start`, or one started for this command and stopped after)."""
     import contextlib
 
     if os.environ.get("PREFECT_API_URL"):
         return contextlib.nullcontext()
-    from flows.server import prefect_api
+    from flows.server.embedded import prefect_api
 
     return prefect_api(echo=echo)
 
@@ -86,8 +86,8 @@ def serve(
 
     import uvicorn
 
-    from flows.webhook import SECRET_ENV, WebhookSettings, create_app
-    from flows.webhook_dispatch import DispatchSettings
+    from flows.events.app import SECRET_ENV, WebhookSettings, create_app
+    from flows.events.dispatch import DispatchSettings
 
     secret = os.environ.get(SECRET_ENV, "")
     if not secret and not insecure_no_secret:
@@ -159,7 +159,7 @@ def history(
     import asyncio
     import json
 
-    from flows.history import HistoryQuery, format_table, parse_since, query_history, row_json
+    from flows.events.history import HistoryQuery, format_table, parse_since, query_history, row_json
 
     try:
         since_at = parse_since(since) if since else None
@@ -239,7 +239,7 @@ def monitor(
 
         stackplan monitor --deploy --cron "*/15 * * * *" --pool linux-64
     """
-    from flows.monitor import monitor_flow
+    from flows.events.monitor import monitor_flow
 
     if deploy and serve_it:
         _fail("--deploy and --serve are exclusive")
@@ -256,7 +256,7 @@ def monitor(
 def _monitor(
     monitor_flow, parameters: dict, *, serve_it: bool, deploy: bool, cron: str, pool: str | None
 ) -> None:
-    from flows.monitor import MONITOR_FLOW
+    from flows.events.monitor import MONITOR_FLOW
 
     if serve_it:
         typer.echo(f"serving {MONITOR_FLOW}/{MONITOR_DEPLOYMENT} on {cron!r}; Ctrl-C stops")

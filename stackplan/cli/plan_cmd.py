@@ -1,6 +1,6 @@
 """``stackplan plan``, ``graph``, ``preview`` and ``explain``: the plan, its exports and explanations.
 
-A thin shell: options become a :class:`planner.plan.PlanRequest` (``plan_options``), the planner
+A thin shell: options become a :class:`planner.plan.build.PlanRequest` (``plan_options``), the planner
 makes the plan, rich prints the summary. No Prefect import anywhere here.
 """
 
@@ -64,8 +64,8 @@ def store_with(request):
 def _make_plan(request, make=None):
     """Build the plan (with ``make(request, reporter)``, default ``build_plan``) or exit non-zero with
     a clear message (never a traceback for bad input)."""
-    from planner.cycles import CycleError
-    from planner.plan import PlanError, build_plan
+    from planner.graph.cycles import CycleError
+    from planner.plan.build import PlanError, build_plan
 
     make = make or (lambda r, reporter: build_plan(r, reporter=reporter, store_with=store_with(r)))
     if sys.stderr.isatty():
@@ -232,7 +232,7 @@ def graph(
       stackplan graph recipes/ --package samtools --downstream --format dot | dot -Tsvg > plan.svg
     """
     from planner.export import FORMATS, export
-    from planner.plan_model import Plan
+    from planner.plan.model import Plan
 
     if fmt not in FORMATS:
         raise _fail(f"unknown format {fmt!r}; expected one of: {', '.join(sorted(FORMATS))}", 2)
@@ -330,7 +330,7 @@ def preview(
     if head is None:
         the_plan = _make_plan(request)
     else:
-        from planner.plan_at import build_plan_at
+        from planner.plan.at import build_plan_at
 
         the_plan = _make_plan(
             request, lambda r, reporter: build_plan_at(r, head, reporter=reporter, store_with=store_with(r))
@@ -365,8 +365,8 @@ def explain(
 
       stackplan explain 'bcftools-1.20-0@linux-64' . --changed main..HEAD --downstream
     """
-    from planner.explain import explain as explain_job
-    from planner.plan_model import Plan
+    from planner.plan.explain import explain as explain_job
+    from planner.plan.model import Plan
 
     if plan_file is not None:
         try:

@@ -1,7 +1,7 @@
 """Selection options shared by ``plan``, ``graph``, ``preview``, ``explain``, ``run ROOT`` and ``rebuild``.
 
 A command declares the options it takes with the ``Annotated`` aliases below and hands them to
-:func:`make_request`, which returns the :class:`planner.plan.PlanRequest`. Commands that accept
+:func:`make_request`, which returns the :class:`planner.plan.build.PlanRequest`. Commands that accept
 ``--downstream[=DEPTH]`` register with ``cls=SelectionCommand`` (it rewrites ``--downstream=N`` into
 the flag plus a hidden ``--downstream-depth N``, which typer cannot express on its own)::
 
@@ -20,10 +20,10 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand
 
-from planner.plan import PlanRequest
-from planner.render_cache import default_cache_dir
-from planner.render_pool import default_jobs
-from planner.select import UNLIMITED
+from planner.plan.build import PlanRequest
+from planner.render.cache import default_cache_dir
+from planner.render.pool import default_jobs
+from planner.plan.select import UNLIMITED
 
 PANEL = "Selection"
 

@@ -3,7 +3,7 @@
 A migration (a new zlib, python 3.13, a new ABI of a library) means: everything that depends on the
 migrated package, directly or not, must be rebuilt against the new pin, in dependency order, with a
 higher build number so the new builds win over the old ones. This command plans that stack under the
-new pin and, with ``--bump``, raises the build number of every recipe in it (planner/bump.py).
+new pin and, with ``--bump``, raises the build number of every recipe in it (planner/migrate/bump.py).
 
 The migrated pin becomes an override variant config: ``{key: [values]}`` written to
 ``$STACKPLAN_HOME/migrations/<hash>.yaml`` (named by its content, so the same migration gives the same
@@ -122,8 +122,8 @@ def rebuild(
     if not root.is_dir():
         _fail(f"{root} is not a directory")
     overrides = [write_override(migrations, state_dir())] if migrations else []
-    from planner.cycles import CycleError
-    from planner.plan import PlanError, build_plan
+    from planner.graph.cycles import CycleError
+    from planner.plan.build import PlanError, build_plan
     from stackplan.cli.plan_options import make_request
 
     request = make_request(
@@ -195,7 +195,7 @@ def _print_summary(plan, names: list[str], migrations: dict[str, list[str]]) -> 
 
 
 def _bump(root: Path, plan) -> int:
-    from planner.bump import bump_recipe_dir
+    from planner.migrate.bump import bump_recipe_dir
 
     failed = 0
     for recipe in stack_recipes(plan):

@@ -1,6 +1,6 @@
 """``stackplan render``: show what recipes render to, per platform and variant.
 
-A thin shell over ``planner.discover`` + ``planner.config`` + ``planner.render``: it turns paths and
+A thin shell over ``planner.inputs.discover`` + ``planner.inputs.config`` + ``planner.render.recipe``: it turns paths and
 options into sources and :class:`RenderOptions`, and the renders into a table or JSON lines. The JSON
 lines have the shape of conda-build's truth lines (``PlatformRender.truth_line``) so the two can be
 diffed line by line.
@@ -82,13 +82,13 @@ def render(
         False, "--json", help="One JSON line per recipe dir and platform (conda-build truth-line shape)."
     ),
 ) -> None:
-    from planner.config import load_config
-    from planner.discover import discover
+    from planner.inputs.config import load_config
+    from planner.inputs.discover import discover
     from planner.model import RecipeError
     from planner.platforms import UnknownPlatformError
-    from planner.render import check_platforms, render_all
-    from planner.render_cache import open_cache
-    from planner.render_pool import default_jobs
+    from planner.render.recipe import check_platforms, render_all
+    from planner.render.cache import open_cache
+    from planner.render.pool import default_jobs
     from stackplan.cli.progress import reporter_for
 
     try:

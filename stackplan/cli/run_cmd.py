@@ -110,7 +110,7 @@ def run(
     noarch_platform: NoarchPlatformOpt = None,
 ) -> None:
     _quiet_prefect_console(verbose)
-    from planner.plan_model import Plan
+    from planner.plan.model import Plan
 
     selection = {
         "platform": platform,
@@ -171,8 +171,8 @@ def _quiet_prefect_console(verbose: bool) -> None:
 
 def _plan_root(root: Path, selection: dict[str, Any]):
     """Plan ``root`` with the same selection options (and the same errors) as ``stackplan plan``."""
-    from planner.cycles import CycleError
-    from planner.plan import PlanError, build_plan
+    from planner.graph.cycles import CycleError
+    from planner.plan.build import PlanError, build_plan
     from stackplan.cli.plan_options import make_request
     from stackplan.cli.progress import reporter_for
 
@@ -204,7 +204,7 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
     if retry_delay is not None:
         options["retry_delay"] = retry_delay
     if deployments:
-        from flows.server import running
+        from flows.server.embedded import running
 
         if not os.environ.get("PREFECT_API_URL") and running() is None:
             _die(
@@ -213,8 +213,8 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
             )
         options["dispatch"] = "deployments"
     if resume:
-        from flows.report import latest_report, read_report
-        from flows.resume import ResumeError, resume_options
+        from flows.run.report import latest_report, read_report
+        from flows.run.resume import ResumeError, resume_options
 
         path = latest_report(channel) if resume == "last" else Path(resume)
         if path is None or not path.is_file():
@@ -234,12 +234,12 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
 def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict) -> int:
     from rich.console import Console
 
-    from flows import outcomes
-    from flows.lanes import split_lanes
-    from flows.runner import run_plan, wait_recorded
-    from flows.server import ServerError, prefect_api
+    from flows.run import outcomes
+    from flows.run.lanes import split_lanes
+    from flows.run.runner import run_plan, wait_recorded
+    from flows.server.embedded import ServerError, prefect_api
 
-    from .run_view import LiveView, summary_table
+    from stackplan.cli.run_view import LiveView, summary_table
 
     console = Console(stderr=True)
     total = sum(len(lane.jobs) for lane in split_lanes(plan, only=options.get("only")))
@@ -287,7 +287,7 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
     if report_path:
         console.print(f"Report: {report_path}")
     if builder != "dry-run":
-        from flows.channel import packages
+        from flows.builders.publish import packages
 
         found = packages(channel.resolve())
         console.print(

@@ -1,6 +1,6 @@
 """The terminal view of a run: a progress bar with one line per finished job, and the summary table.
 
-Jobs report through ``flows.outcomes.LISTENERS`` (the flow runs in this process); on a terminal the bar
+Jobs report through ``flows.run.outcomes.LISTENERS`` (the flow runs in this process); on a terminal the bar
 stays at the bottom and each job's final state is printed above it as it happens, elsewhere (CI logs)
 only the lines are printed.
 """

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 @server_app.command("start", help="Start the local Prefect server in the background and print its address.")
 def start() -> None:
-    from flows import server
+    from flows.server import embedded as server
 
     info = server.running()
     if info is not None:
@@ -49,7 +49,7 @@ def start() -> None:
 
 @server_app.command("stop", help="Stop the local Prefect server started by `stackplan server start`.")
 def stop() -> None:
-    from flows import server
+    from flows.server import embedded as server
 
     info = server.running()
     if info is None:
@@ -61,7 +61,7 @@ def stop() -> None:
 
 @server_app.command("status", help="Say whether the local Prefect server runs; exit 1 when it does not.")
 def status() -> None:
-    from flows import server
+    from flows.server import embedded as server
 
     info = server.running()
     if info is None:

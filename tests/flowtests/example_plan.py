@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.plan_model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
 
 _RECIPES = {
     # recipe: (outputs, layer, noarch, linux only)

@@ -1,4 +1,4 @@
-"""Backpressure (flows/backpressure.py): a subflow stays at most ``max_unrecorded`` jobs ahead of the
+"""Backpressure (flows/run/backpressure.py): a subflow stays at most ``max_unrecorded`` jobs ahead of the
 server's records. The window's logic with a counter the test drives, then real runs against the
 session's Prefect server with a tiny window."""
 
@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from flows.backpressure import RecordedCounter, Window
-from flows.runner import run_plan, wait_recorded
-from flows.synthetic import layered_plan
+from flows.run.backpressure import RecordedCounter, Window
+from flows.run.runner import run_plan, wait_recorded
+from flows.run.synthetic import layered_plan
 
 
 class Counter:

@@ -73,7 +73,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         # both runs' job states are in the server's history
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.runner import count_recorded
+        from flows.run.runner import count_recorded
 
         with temporary_settings(updates={PREFECT_API_URL: api}):
             counts = count_recorded(

@@ -19,7 +19,7 @@ import pytest
 
 from flows.builders import BuildContext, RecipeFailure, get_builder
 from flows.builders.conda_builder import CondaBuildMissing
-from planner.plan_model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
 
 FAKE_CONDA = f"""#!{sys.executable}
 import json, os, sys
@@ -188,8 +188,8 @@ def test_a_failed_conda_build_fails_its_job_with_the_output_in_the_prefect_log(
     from prefect.client.schemas.sorting import LogSort, TaskRunSort
     from prefect.utilities.asyncutils import run_coro_as_sync
 
-    from flows.runner import run_plan
-    from flows.server import flush_client
+    from flows.run.runner import run_plan
+    from flows.server.embedded import flush_client
 
     monkeypatch.setenv("FAKE_CONDA_FAIL", "zz-lib")
     # the build output is logged at INFO; `./dev test` runs with PREFECT_LOGGING_LEVEL=WARNING (quiet

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from example_plan import job_id
 
-from flows.runner import count_recorded, run_plan, wait_recorded
-from flows.synthetic import layered_plan
+from flows.run.runner import count_recorded, run_plan, wait_recorded
+from flows.run.synthetic import layered_plan
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -171,7 +171,7 @@ def test_chunked_lanes_record_every_job(prefect_harness, tmp_path):
 
 
 def test_platform_hooks_fire_with_the_subflow_state(prefect_harness, stack_plan, tmp_path):
-    from flows import hooks
+    from flows.run import hooks
 
     seen: list[tuple[str, str, str]] = []
 
@@ -206,7 +206,7 @@ def test_platform_hooks_fire_with_the_subflow_state(prefect_harness, stack_plan,
 def test_gpu_tests_run_in_the_gpu_lane_after_the_build(prefect_harness, stack_plan, tmp_path):
     from dataclasses import replace
 
-    from planner.plan_model import Plan
+    from planner.plan.model import Plan
 
     tools = job_id("sp-tools", "linux-64")
     nodes = tuple(replace(n, test_pool="gpu") if n.id == tools else n for n in stack_plan.nodes)
@@ -227,7 +227,7 @@ def test_gpu_tests_run_in_the_gpu_lane_after_the_build(prefect_harness, stack_pl
 
 
 def test_a_pr_run_reports_each_platform_to_github(prefect_harness, stack_plan, tmp_path, monkeypatch):
-    """The wired hooks (flows/hooks.py -> flows/notify.py): a run with repo and head sha posts a
+    """The wired hooks (flows/run/hooks.py -> flows/events/statuses.py): a run with repo and head sha posts a
     pending status per platform, then success or failure, to a loopback stand-in for GitHub."""
     from tests.loopback import FakeGitHub, LoopbackServer
 
@@ -266,7 +266,7 @@ def _job_logs(flow_run_ids: set[str], until: str, timeout: float = 60.0) -> list
     from prefect.client.schemas.sorting import LogSort
     from prefect.utilities.asyncutils import run_coro_as_sync
 
-    from flows.server import flush_client
+    from flows.server.embedded import flush_client
 
     flush_client()
 

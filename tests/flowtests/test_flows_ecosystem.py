@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.plan import PlanRequest, build_plan
+from planner.plan.build import PlanRequest, build_plan
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -18,7 +18,7 @@ def _conda_files(channel: Path) -> dict[str, int]:
 
 
 def test_nightly_rebuild_builds_what_is_missing_then_nothing(prefect_harness, build_env, tmp_path):
-    from flows.ecosystem_flow import ecosystem_flow
+    from flows.run.ecosystem_flow import ecosystem_flow
 
     root = tmp_path / "stack"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "stack", root)

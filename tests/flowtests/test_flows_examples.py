@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.lanes import split_lanes
-from planner.plan import PlanRequest, build_plan
+from flows.run.lanes import split_lanes
+from planner.plan.build import PlanRequest, build_plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

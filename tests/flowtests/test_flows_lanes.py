@@ -7,8 +7,8 @@ from example_plan import job_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.lanes import split_lanes
-from flows.synthetic import layered_plan
+from flows.run.lanes import split_lanes
+from flows.run.synthetic import layered_plan
 
 
 def test_example_lanes_follow_noarch(stack_plan):

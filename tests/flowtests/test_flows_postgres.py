@@ -27,7 +27,7 @@ PG_URL = os.environ.get("STACKPLAN_POSTGRES_URL")
 def pg_server(tmp_path):
     if not PG_URL:
         pytest.skip("STACKPLAN_POSTGRES_URL not set (run .ci/postgres.sh)")
-    from flows import server
+    from flows.server import embedded as server
 
     info = server.start(tmp_path / "state", database_url=PG_URL, timeout=180)
     try:
@@ -43,7 +43,7 @@ def test_example_plan_runs_on_per_platform_workers(pg_server, tmp_path):
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.utilities.asyncutils import run_coro_as_sync
 
-    from flows.runner import run_plan, wait_recorded
+    from flows.run.runner import run_plan, wait_recorded
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(

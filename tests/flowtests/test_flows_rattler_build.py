@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from example_plan import example_plan, job_id
 
-from flows.report import read_report
-from flows.resume import resume_options
-from flows.runner import run_plan, wait_recorded
+from flows.run.report import read_report
+from flows.run.resume import resume_options
+from flows.run.runner import run_plan, wait_recorded
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -127,7 +127,7 @@ def test_failing_recipe_skips_dependents_and_resume_builds_only_what_is_missing(
 
 def test_planned_example_stack_builds_end_to_end(prefect_harness, build_env, tmp_path):
     """The planner's own plan of examples/stack (stackplan.yaml: linux-64 + osx-arm64), built for real."""
-    from planner.plan import PlanRequest, build_plan
+    from planner.plan.build import PlanRequest, build_plan
 
     root = tmp_path / "stack"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "stack", root)

@@ -16,11 +16,11 @@ from flows.builders import (
     get_builder,
 )
 from flows.builders.conda_builder import CondaBuildMissing
-from flows.outcomes import JobOutcome
-from flows.report import build_report, markdown_table
-from flows.resume import ResumeError, resume_options
-from flows.retry import should_retry
-from flows.tags import job_tags, run_tags
+from flows.run.outcomes import JobOutcome
+from flows.run.report import build_report, markdown_table
+from flows.run.resume import ResumeError, resume_options
+from flows.run.retry import should_retry
+from flows.run.tags import job_tags, run_tags
 
 ROOT = Path(__file__).resolve().parents[2] / "examples" / "stack"
 

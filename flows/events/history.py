@@ -1,0 +1,226 @@
+"""Past builds, from Prefect's API: the rows ``stackplan history`` prints.
+
+Build runs carry searchable tags (INTERFACES.md, flows/run/tags.py): every run and job ``stackplan``,
+``plan:<hash12>``, ``platform:<subdir>``, ``pr:<n>``, and each job's task run also ``package:<name>``
+and ``recipe:<rel>``. So history is one filtered query: task runs (one per build job) whose tags
+include all the wanted ones, optionally in some states and after a time. Prefect keeps the states,
+times and links; nothing is stored by stackplan itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "PAGE",
+    "HistoryQuery",
+    "HistoryRow",
+    "format_table",
+    "paged",
+    "parse_since",
+    "query_history",
+    "row_json",
+]
+
+#: Prefect's API returns at most 200 objects per call.
+PAGE = 200
+
+
+async def paged(read: Callable[..., Any], limit: int, **filters: Any) -> AsyncIterator[Any]:
+    """Call a ``client.read_*`` method page by page (offset) until ``limit`` objects or the end."""
+    offset = 0
+    while offset < limit:
+        batch = await read(**filters, limit=min(PAGE, limit - offset), offset=offset)
+        for item in batch:
+            yield item
+        if len(batch) < min(PAGE, limit - offset):
+            return
+        offset += len(batch)
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    packages: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    pr: int | None = None
+    plan: str | None = None  # plan hash prefix (12 chars in the tag)
+    states: tuple[str, ...] = ()  # state names, case-insensitive: completed, failed, running...
+    since: datetime | None = None
+    limit: int = 50
+
+    def tags(self) -> list[str]:
+        """Tags every matching job must carry (several packages or platforms are OR-ed, see below)."""
+        tags = ["stackplan"]
+        if self.pr is not None:
+            tags.append(f"pr:{self.pr}")
+        if self.plan:
+            tags.append(f"plan:{self.plan[:12]}")
+        if len(self.packages) == 1:
+            tags.append(f"package:{self.packages[0]}")
+        if len(self.platforms) == 1:
+            tags.append(f"platform:{self.platforms[0]}")
+        return tags
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One build job as Prefect recorded it."""
+
+    started: datetime | None
+    state: str
+    platform: str
+    packages: tuple[str, ...]
+    recipe: str
+    pr: int | None
+    plan: str
+    duration: float | None  # seconds
+    task_run_id: str
+    flow_run_id: str | None
+    url: str | None
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``7d``, ``12h``, ``30m``, ``2w`` ago, or an ISO date/time (UTC when no zone is given)."""
+    now = now or datetime.now(UTC)
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    text = text.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        return now - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use 7d, 12h, 30m, 2w or an ISO date like 2026-11-01") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+#: Prefect's state names, for ``--state`` given in any case ("failed", "timed-out", "AwaitingRetry").
+STATE_NAMES = (
+    "AwaitingConcurrencySlot",
+    "AwaitingRetry",
+    "Cached",
+    "Cancelled",
+    "Cancelling",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Late",
+    "Paused",
+    "Pending",
+    "Retrying",
+    "RolledBack",
+    "Running",
+    "Scheduled",
+    "Suspended",
+    "TimedOut",
+)
+
+
+def state_name(text: str) -> str:
+    """``"timed-out"`` -> ``"TimedOut"``; an unknown name is kept as given (capitalised)."""
+    key = "".join(ch for ch in text.lower() if ch.isalnum())
+    for name in STATE_NAMES:
+        if name.lower() == key:
+            return name
+    return text.strip().capitalize()
+
+
+def _tag(tags: Sequence[str], prefix: str) -> list[str]:
+    return [t[len(prefix) :] for t in tags if t.startswith(prefix)]
+
+
+async def query_history(query: HistoryQuery) -> list[HistoryRow]:
+    """Build jobs matching ``query``, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        TaskRunFilter,
+        TaskRunFilterStartTime,
+        TaskRunFilterState,
+        TaskRunFilterStateName,
+        TaskRunFilterTags,
+    )
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    from flows.events.statuses import run_url
+
+    task_filter = TaskRunFilter(tags=TaskRunFilterTags(all_=query.tags()))
+    if query.states:
+        names = sorted({state_name(s) for s in query.states if s.strip()})
+        task_filter.state = TaskRunFilterState(name=TaskRunFilterStateName(any_=names))
+    if query.since:
+        task_filter.start_time = TaskRunFilterStartTime(after_=query.since)
+    rows: list[HistoryRow] = []
+    wanted_packages = set(query.packages)
+    wanted_platforms = set(query.platforms)
+    async with get_client() as client:
+        async for run in paged(
+            client.read_task_runs,
+            100_000,
+            task_run_filter=task_filter,
+            sort=TaskRunSort.EXPECTED_START_TIME_DESC,
+        ):
+            tags = list(run.tags or ())
+            if not _tag(tags, "recipe:"):
+                continue  # not a build job (e.g. the task that runs a platform's subflow)
+            packages = tuple(sorted(_tag(tags, "package:")))
+            platform = (_tag(tags, "platform:") or [""])[0]
+            if wanted_packages and not wanted_packages & set(packages):
+                continue
+            if wanted_platforms and platform not in wanted_platforms:
+                continue
+            pr = _tag(tags, "pr:")
+            rows.append(
+                HistoryRow(
+                    started=run.start_time or run.expected_start_time,
+                    state=run.state.name if run.state else "Unknown",
+                    platform=platform,
+                    packages=packages,
+                    recipe=(_tag(tags, "recipe:") or [""])[0],
+                    pr=int(pr[0]) if pr and pr[0].isdigit() else None,
+                    plan=(_tag(tags, "plan:") or [""])[0],
+                    duration=run.total_run_time.total_seconds() if run.total_run_time else None,
+                    task_run_id=str(run.id),
+                    flow_run_id=str(run.flow_run_id) if run.flow_run_id else None,
+                    url=run_url(run.flow_run_id) if run.flow_run_id else None,
+                )
+            )
+            if len(rows) >= query.limit:
+                break
+    return rows
+
+
+def row_json(row: HistoryRow) -> dict[str, Any]:
+    return {
+        "started": row.started.isoformat() if row.started else None,
+        "state": row.state,
+        "platform": row.platform,
+        "packages": list(row.packages),
+        "recipe": row.recipe,
+        "pr": row.pr,
+        "plan": row.plan,
+        "duration": row.duration,
+        "task_run_id": row.task_run_id,
+        "flow_run_id": row.flow_run_id,
+        "url": row.url,
+    }
+
+
+def format_table(rows: Sequence[HistoryRow]) -> list[list[str]]:
+    """Rows as table cells (header first) for rich or plain printing."""
+    table = [["started (UTC)", "state", "platform", "package", "recipe", "pr", "plan", "duration"]]
+    for r in rows:
+        table.append(
+            [
+                r.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if r.started else "-",
+                r.state,
+                r.platform or "-",
+                ",".join(r.packages) or "-",
+                r.recipe or "-",
+                str(r.pr) if r.pr is not None else "-",
+                r.plan or "-",
+                f"{r.duration:.1f}s" if r.duration is not None else "-",
+            ]
+        )
+    return table

@@ -1,0 +1,239 @@
+"""The stuck-build monitor: flow "stackplan-monitor", meant to run on a schedule.
+
+A build that hangs (a worker died mid-job, a work pool with no worker, a queue that never drains)
+does not fail: it just stays Running, Pending or Late. The monitor asks Prefect for the runs tagged
+``stackplan`` that have been
+
+- **Running** longer than ``running_minutes`` (time since they entered Running), or
+- **Late** (scheduled time passed, not started) or **Pending** longer than ``waiting_minutes``,
+
+and posts ONE Slack incoming-webhook message listing them with links to the Prefect UI.
+
+It remembers what it reported — run id -> the id of the state it was in — in a JSON file under the
+state dir, so the next check stays quiet about a run still stuck in the same state, and speaks again
+when that run moves to another state and gets stuck there. The memory is only written after Slack
+accepted the message: a failed post is retried on the next check. ``SLACK_WEBHOOK_URL`` is a secret
+(it is the credential): it is never logged; without it the message is only logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect import flow
+
+__all__ = [
+    "MONITOR_FLOW",
+    "SLACK_ENV",
+    "MonitorResult",
+    "StuckRun",
+    "check",
+    "find_stuck_runs",
+    "monitor_flow",
+    "select_new",
+    "slack_message",
+]
+
+MONITOR_FLOW = "stackplan-monitor"
+SLACK_ENV = "SLACK_WEBHOOK_URL"
+log = logging.getLogger("stackplan.monitor")
+
+
+@dataclass(frozen=True)
+class StuckRun:
+    id: str
+    name: str
+    state: str  # "Running" | "Late" | "Pending" (or another Scheduled name)
+    state_id: str
+    since: datetime  # when it entered that state (Late: its scheduled start)
+    url: str | None
+    tags: tuple[str, ...] = ()
+
+    def age(self, now: datetime) -> timedelta:
+        return now - self.since
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    stuck: tuple[StuckRun, ...]  # everything stuck now
+    reported: tuple[StuckRun, ...]  # the new ones this check posted
+    posted: bool  # Slack accepted the message
+    message: str = ""
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def find_stuck_runs(
+    *,
+    tag: str = "stackplan",
+    running: timedelta = timedelta(hours=2),
+    waiting: timedelta = timedelta(minutes=30),
+    now: datetime | None = None,
+    limit: int = 1000,
+) -> list[StuckRun]:
+    """Runs tagged ``tag`` stuck in Running / Late / Pending beyond their threshold, oldest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    from flows.events.history import paged
+    from flows.events.statuses import run_url
+
+    now = _aware(now or datetime.now(UTC))
+    run_filter = FlowRunFilter(
+        tags=FlowRunFilterTags(all_=[tag]),
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED])
+        ),
+    )
+    async with get_client() as client:
+        runs = [
+            run
+            async for run in paged(
+                client.read_flow_runs, limit, flow_run_filter=run_filter, sort=FlowRunSort.ID_DESC
+            )
+        ]
+    stuck: list[StuckRun] = []
+    for run in runs:
+        state = run.state
+        if state is None:
+            continue
+        entered = _aware(state.timestamp)
+        if state.type == StateType.RUNNING:
+            since, limit_for = _aware(run.start_time or entered), running
+        elif state.type == StateType.PENDING:
+            since, limit_for = entered, waiting
+        else:  # Scheduled: stuck once its scheduled start is `waiting` in the past (Prefect names it "Late")
+            scheduled = (state.state_details.scheduled_time if state.state_details else None) or (
+                run.expected_start_time
+            )
+            if scheduled is None:
+                continue
+            since, limit_for = _aware(scheduled), waiting
+        if now - since <= limit_for:
+            continue
+        name = state.name if state.type != StateType.SCHEDULED else "Late"
+        stuck.append(
+            StuckRun(
+                str(run.id), run.name, name, str(state.id), since, run_url(run.id), tuple(sorted(run.tags))
+            )
+        )
+    return sorted(stuck, key=lambda r: (r.since, r.id))
+
+
+def select_new(stuck: Iterable[StuckRun], memory: Mapping[str, str]) -> list[StuckRun]:
+    """The runs not reported yet in their current state."""
+    return [run for run in stuck if memory.get(run.id) != run.state_id]
+
+
+def _age_text(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def slack_message(runs: list[StuckRun], now: datetime) -> dict[str, Any]:
+    """One Slack message (mrkdwn text) listing ``runs`` with links."""
+    lines = [f":warning: *stackplan: {len(runs)} stuck build run(s)*"]
+    for run in runs:
+        link = f"<{run.url}|{run.name}>" if run.url else run.name
+        extra = [t for t in run.tags if t.startswith(("platform:", "pr:", "plan:"))]
+        lines.append(
+            f"• {link} — {run.state} for {_age_text(run.age(now))}"
+            + (f" ({', '.join(extra)})" if extra else "")
+        )
+    return {"text": "\n".join(lines)}
+
+
+def _load_memory(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_memory(path: Path, memory: Mapping[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(sorted(memory.items())), indent=1) + "\n")
+    tmp.replace(path)
+
+
+def default_memory_path() -> Path:
+    return Path(os.environ.get("STACKPLAN_HOME") or ".stackplan").resolve() / "monitor-reported.json"
+
+
+async def check(
+    *,
+    tag: str = "stackplan",
+    running: timedelta = timedelta(hours=2),
+    waiting: timedelta = timedelta(minutes=30),
+    memory_path: Path | None = None,
+    slack_url: str | None = None,
+    now: datetime | None = None,
+) -> MonitorResult:
+    """One check: find stuck runs, post the new ones to Slack, remember them."""
+    now = _aware(now or datetime.now(UTC))
+    memory_path = memory_path or default_memory_path()
+    stuck = await find_stuck_runs(tag=tag, running=running, waiting=waiting, now=now)
+    memory = _load_memory(memory_path)
+    new = select_new(stuck, memory)
+    current = {run.id: memory[run.id] for run in stuck if run.id in memory}  # forget runs no longer stuck
+    if not new:
+        _save_memory(memory_path, current)
+        return MonitorResult(tuple(stuck), (), False)
+    message = slack_message(new, now)
+    posted = False
+    if slack_url:
+        try:
+            response = httpx.post(slack_url, json=message, timeout=15)
+            posted = response.status_code < 300
+            if not posted:
+                log.warning("Slack answered HTTP %s: %s", response.status_code, response.text[:200])
+        except httpx.HTTPError as exc:
+            log.warning("could not reach Slack: %s", type(exc).__name__)
+    else:
+        log.warning("%s not set; stuck runs:\n%s", SLACK_ENV, message["text"])
+    if posted or not slack_url:
+        current.update({run.id: run.state_id for run in new})
+    _save_memory(memory_path, current)
+    return MonitorResult(tuple(stuck), tuple(new), posted, message["text"])
+
+
+@flow(name=MONITOR_FLOW, log_prints=False, persist_result=False)
+async def monitor_flow(
+    running_minutes: float = 120,
+    waiting_minutes: float = 30,
+    tag: str = "stackplan",
+    memory_path: str | None = None,
+) -> dict[str, Any]:
+    """Check for stuck stackplan runs and post new ones to Slack ($SLACK_WEBHOOK_URL)."""
+    result = await check(
+        tag=tag,
+        running=timedelta(minutes=running_minutes),
+        waiting=timedelta(minutes=waiting_minutes),
+        memory_path=Path(memory_path) if memory_path else None,
+        slack_url=os.environ.get(SLACK_ENV) or None,
+    )
+    return {
+        "stuck": [r.id for r in result.stuck],
+        "reported": [r.id for r in result.reported],
+        "posted": result.posted,
+    }

@@ -1,0 +1,2 @@
+"""Group rebuilds: build-number bumps written as small diffs, and pin migrations.
+"""

@@ -1,0 +1,360 @@
+"""The plan: from a recipe tree and a selection to a :class:`planner.plan.model.Plan`.
+
+:func:`build_plan` runs the stages in order (config, discover, render, graph, cycles, selection,
+pruning, layers) and :func:`assemble_plan` is the pure part after rendering, so tests and benchmarks
+can feed rendered recipes directly. Identical inputs give byte-identical ``Plan.to_json()``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from planner import __version__
+from planner.graph.cycles import CycleError, break_cycles, find_cycles
+from planner.gc_pause import gc_paused
+from planner.graph.link import GraphResult, Job, build_graph, jobs_from_renders
+from planner.graph.snapshot import Linked
+from planner.plan.layers import critical_paths, lane_layers, layer_numbers
+from planner.model import PlatformRender, RecipeError
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode
+from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
+from planner.progress import NullReporter, Reporter
+from planner.plan.select import Selection, carry_edges, select
+
+#: How many unsatisfied-spec warnings to spell out before summarising the rest.
+MAX_UNSATISFIED_WARNINGS = 50
+
+
+class PlanError(Exception):
+    """Bad input to the planner (unknown platform, bad git range, unreadable file): a clear message."""
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything a plan is made from. CLI flags map one to one (``stackplan/cli/plan_options.py``).
+
+    ``None`` means "the stackplan.yaml value, else the default". Paths are as the user gave them.
+    """
+
+    root: Path
+    platforms: tuple[str, ...] | None = None
+    config_path: Path | None = None  # stackplan.yaml (default ROOT/stackplan.yaml when present)
+    variant_configs: tuple[Path, ...] = ()
+    exclusive_configs: tuple[Path, ...] = ()
+    changed: str | None = None  # "BASE..HEAD" or "BASE...HEAD" (merge base) git range
+    changed_files: Path | None = None  # a file listing changed paths, one per line
+    packages: tuple[str, ...] = ()
+    downstream: int | None = None  # None: off; -1: unlimited
+    upstream: bool = False
+    exclude: tuple[str, ...] = ()
+    skiplist: Path | None = None
+    skip_existing: str | None = None  # channel dir or URL
+    strict_cycles: bool = False
+    durations: Path | None = None
+    providers: Mapping[str, str] = field(default_factory=dict)
+    noarch_platform: str | None = None
+    jobs: int = 1  # render parallelism
+    cache_dir: Path | None = None  # the render cache (planner.render.cache); None: no cache
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """The resolved settings of :func:`assemble_plan` (config defaults applied)."""
+
+    root: str
+    platforms: tuple[str, ...]
+    noarch_platform: str = DEFAULT_NOARCH_BUILD_PLATFORM
+    build_platforms: Mapping[str, str] = field(default_factory=dict)
+    providers: Mapping[str, str] = field(default_factory=dict)
+    strict_cycles: bool = False
+    durations: Mapping[str, float] | None = None
+    gpu_variant_keys: tuple[str, ...] = ("cuda_compiler_version",)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def assemble_plan(
+    renders: Iterable[PlatformRender] | Linked, selection: Selection, settings: PlanSettings
+) -> tuple[Plan, GraphResult]:
+    """Graph, cycles, selection, pruning, layers and critical paths of rendered recipes.
+
+    ``renders`` may also be a :class:`planner.graph.snapshot.Linked` (what :func:`link` made of the
+    same renders, e.g. loaded from a snapshot): the plan is the same either way.
+    Raises :class:`planner.graph.cycles.CycleError` under ``strict_cycles`` when the graph has a cycle.
+    The garbage collector is paused meanwhile (:mod:`planner.gc_pause`).
+    """
+    with gc_paused():
+        linked = renders if isinstance(renders, Linked) else link(renders, settings)
+        return _assemble_plan(linked, selection, settings)
+
+
+def link(renders: Iterable[PlatformRender], settings: PlanSettings) -> Linked:
+    """The render errors and the job graph of ``renders`` (no cycle broken, nothing selected yet).
+
+    What this returns depends only on the renders and the settings it reads (platforms, noarch and
+    build platforms, providers): :mod:`planner.graph.snapshot` keeps it between runs on that basis.
+    """
+    renders = list(renders)
+    recipe_errors: dict[str, list[RecipeError]] = {}
+    for r in renders:
+        if r.error is not None:
+            recipe_errors.setdefault(r.recipe, []).append(r.error)
+    rendered = [v for r in renders if r.ok for v in r.variants]
+    jobs = jobs_from_renders(
+        rendered,
+        noarch_platform=settings.noarch_platform,
+        build_platforms=settings.build_platforms,
+    )
+    links: dict[str, Any] = {}
+    result = build_graph(jobs, platforms=settings.platforms, providers=settings.providers, links_out=links)
+    errors = {k: tuple(v) for k, v in recipe_errors.items()}
+    return Linked(sorted_errors(errors), result, errors, links)
+
+
+def sorted_errors(recipe_errors: Mapping[str, Iterable[RecipeError]]) -> tuple[RecipeError, ...]:
+    """Every render error once, sorted by (path, line, message): what ``Plan.errors`` lists."""
+    unique = {(e.path, e.line or 0, e.message): e for errs in recipe_errors.values() for e in errs}
+    return tuple(e for _, e in sorted(unique.items()))
+
+
+def link_settings(settings: PlanSettings) -> tuple[str, ...]:
+    """The settings :func:`link` depends on, as strings (part of a graph snapshot's key)."""
+    return (
+        ",".join(settings.platforms),
+        settings.noarch_platform,
+        json.dumps(dict(settings.build_platforms), sort_keys=True),
+        json.dumps(dict(settings.providers), sort_keys=True),
+    )
+
+
+def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings) -> tuple[Plan, GraphResult]:
+    result = linked.result
+    graph = result.graph
+    if settings.strict_cycles:
+        cycles = find_cycles(graph)
+        if cycles:
+            raise CycleError(cycles)
+    all_cycles = break_cycles(graph)
+    chosen = select(graph, selection)
+    # a cycle matters to this plan when one of its jobs is in it
+    cycles = [c for c in all_cycles if any(e.source in chosen.selected for e in c.edges)]
+    bootstrap = [PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped)) for c in cycles]
+    active = chosen.active
+    edges = carry_edges(graph, active)
+    dag = nx.DiGraph()
+    dag.add_nodes_from(sorted(active))
+    dag.add_edges_from((e.source, e.target) for e in edges)
+    numbers = layer_numbers(dag)
+    job_of: dict[str, Job] = {n: graph.nodes[n]["job"] for n in chosen.selected}
+    lanes = {n: job_of[n].lane for n in active}
+    layers = lane_layers(numbers, lanes, settings.platforms)
+    durations = _durations(job_of, settings.durations)
+    paths, spans = critical_paths(dag, {n: durations[n] for n in active}, lanes)
+    for platform in layers:
+        spans.setdefault(platform, 0.0)
+        paths.setdefault(platform, ())
+    external: dict[str, set[str]] = defaultdict(set)
+    for node in sorted(active):
+        external[lanes[node]].update(result.external.get(node, ()))
+    nodes = tuple(
+        _node(
+            job_of[n], chosen.selected[n], chosen.skipped.get(n), numbers.get(n, -1), durations[n], settings
+        )
+        for n in sorted(chosen.selected)
+    )
+    warnings = [
+        *settings.warnings,
+        *(f"unknown package or recipe for --package: {p}" for p in chosen.unknown_packages),
+        *(a.message() for a in result.ambiguities),
+        *(f"cycle broken by dropping {c.dropped[0]} -> {c.dropped[1]}: {c.describe()}" for c in cycles),
+        *_unsatisfied_warnings(result, active),
+        *_lane_cycle_warnings(edges, lanes),
+        *sorted(
+            {f"invalid requirement {raw!r} in {job}" for job, raw in result.invalid_specs if job in active}
+        ),
+    ]
+    plan = Plan(
+        root=settings.root,
+        platforms=settings.platforms,
+        nodes=nodes,
+        edges=tuple(edges),
+        layers=layers,
+        critical_path=paths,
+        makespan=spans,
+        external={p: tuple(sorted(external.get(p, ()))) for p in layers},
+        bootstrap_edges=tuple(bootstrap),
+        warnings=tuple(warnings),
+        errors=tuple(e.to_dict() for e in linked.errors),
+        inputs=dict(settings.inputs),
+        stackplan_version=__version__,
+    )
+    return plan.with_hash(), result
+
+
+def _phase_spec(cycle, pair: tuple[str, str]) -> tuple[str, str]:
+    for e in cycle.edges:
+        if (e.source, e.target) == pair:
+            return e.phase, e.spec
+    return "run", ""
+
+
+def _durations(jobs: Mapping[str, Job], known: Mapping[str, float] | None) -> dict[str, float]:
+    """Seconds per job from the durations file (by recipe dir, then output name); unknown jobs get
+    the median of the file, and with no file every job costs one unit."""
+    if not known:
+        return {n: 1.0 for n in jobs}
+    default = float(statistics.median(known.values()))
+    out = {}
+    for node, job in jobs.items():
+        value = known.get(job.recipe)
+        if value is None:
+            value = next((known[o.name] for o in job.outputs if o.name in known), default)
+        out[node] = float(value)
+    return out
+
+
+def _node(job: Job, selected, skipped, layer: int, duration: float, settings: PlanSettings) -> PlanNode:
+    variant = job.variant.to_dict()
+    gpu = job.test_on == "gpu" or any(variant.get(k) not in (None, "None") for k in settings.gpu_variant_keys)
+    pool = job.build_platform
+    return PlanNode(
+        id=job.id,
+        recipe=job.recipe,
+        format=job.format,
+        platform=job.platform,
+        build_platform=job.build_platform,
+        variant=variant,
+        outputs=tuple(OutputRef(o.name, o.version, o.build_number, o.noarch) for o in job.outputs),
+        selected=selected,
+        skipped=skipped,
+        layer=layer,
+        duration_estimate=duration,
+        pool=pool,
+        test_pool="gpu" if gpu else pool,
+        tags=tuple(sorted({f"package:{o.name}" for o in job.outputs} | {f"recipe:{job.recipe}"})),
+    )
+
+
+def _lane_cycle_warnings(edges: Iterable[PlanEdge], lanes: Mapping[str, str]) -> list[str]:
+    """A warning when the lanes (build platforms) wait for each other in a circle.
+
+    The flows run one subflow per lane and start a lane once every lane it needs has finished, so
+    lanes must form a DAG. Plans with native and config-wide cross-compiling always do (edges leave a
+    lane only out of a noarch job); a job cross-compiled on its own (a render's ``build_platform``)
+    next to native jobs of its target, or a build platform that is itself cross-compiled, can break it.
+    """
+    between = nx.DiGraph()
+    for e in edges:
+        a, b = lanes[e.source], lanes[e.target]
+        if a != b:
+            between.add_edge(a, b)
+    if nx.is_directed_acyclic_graph(between):
+        return []
+    cycle = nx.find_cycle(between, source=sorted(between))
+    path = " -> ".join([cycle[0][0], *(v for _, v, *_ in cycle)])
+    return [
+        f"lanes wait for each other in a cycle ({path}): the flows cannot order these platforms'"
+        " subflows; build the cross-compiled jobs on one build platform (build_platforms: in stackplan.yaml)"
+    ]
+
+
+def _unsatisfied_warnings(result: GraphResult, active: set[str]) -> list[str]:
+    grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for u in result.unsatisfied:
+        if u.job in active:
+            grouped[(u.spec, u.phase, u.platform)].append(u.job)
+    lines = []
+    for (spec, phase, platform), jobs in sorted(grouped.items()):
+        who = ", ".join(sorted(jobs)[:3]) + (f" and {len(jobs) - 3} more" if len(jobs) > 3 else "")
+        lines.append(
+            f"{phase} requirement {spec!r} on {platform}: no recipe build fits (version or variant);"
+            f" taken from the channel for {who}"
+        )
+    if len(lines) > MAX_UNSATISFIED_WARNINGS:
+        rest = len(lines) - MAX_UNSATISFIED_WARNINGS
+        lines = [*lines[:MAX_UNSATISFIED_WARNINGS], f"... and {rest} more unsatisfied requirements"]
+    return lines
+
+
+def load_durations(path: Path) -> dict[str, float]:
+    """Read a durations file: JSON object {"recipe dir or package name": seconds}."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read durations: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, int | float) for v in data.values()):
+        raise PlanError(f"{path}: durations must be a JSON object of name -> seconds")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def read_name_list(path: Path) -> tuple[str, ...]:
+    """One name per line; ``#`` starts a comment; blank lines ignored (skiplists, changed-files)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    names = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return tuple(n for n in names if n)
+
+
+def store_now(save: Callable[[], None]) -> None:
+    """Store a graph snapshot in this process, at once (the library's default)."""
+    save()
+
+
+def build_plan(
+    request: PlanRequest,
+    *,
+    reporter: Reporter | None = None,
+    tree: Any = None,
+    store_with: Callable[[Callable[[], None]], None] = store_now,
+) -> Plan:
+    """Make the plan a request asks for (see :class:`PlanRequest`).
+
+    ``tree``: a :class:`planner.git.commit_tree.CommitTree` when the recipes are read from a git commit
+    (``request.root`` then lies under its directory; see :mod:`planner.plan.at`).
+    ``store_with(save)``: how the graph snapshot for the next run is stored. It must call ``save``
+    at once, or in a copy of this process made at once (a fork: the command line stores it in a
+    background child, so a preview does not wait ~0.5 s for a file only the *next* run reads); the
+    graph is cut at its cycles right after.
+    Raises :class:`PlanError` for bad input and :class:`planner.graph.cycles.CycleError` under
+    ``strict_cycles``. Recipes that fail to render are reported in ``Plan.errors``, never raised.
+    """
+    from planner.plan.inputs import gather
+
+    reporter = reporter or NullReporter()
+    renders, selection, settings, snapshot = gather(request, reporter, tree=tree)
+    if snapshot is not None:
+        with gc_paused():
+            if not isinstance(renders, Linked):
+                renders = link(renders, settings)
+            linked = renders
+            store_with(lambda: snapshot(linked))  # before cycles are broken: the snapshot is uncut
+    plan, _ = assemble_plan(renders, selection, settings)
+    return plan
+
+
+def validate_platforms(names: Sequence[str]) -> tuple[str, ...]:
+    try:
+        return parse_platforms(tuple(names))
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+
+
+__all__ = [
+    "CycleError",
+    "PlanError",
+    "PlanRequest",
+    "PlanSettings",
+    "RecipeError",
+    "assemble_plan",
+    "build_plan",
+]

@@ -1,0 +1,185 @@
+"""Gather what a plan is made from: config, recipes, renders, git changes, channel contents, files.
+
+:func:`gather` is the I/O half of :func:`planner.plan.build.build_plan` (the pure half is
+``assemble_plan``): it reads stackplan.yaml, discovers and renders recipes, asks git what changed,
+reads the channel for ``--skip-existing`` and the skiplist / durations files, and hands back values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from planner.git.changes import (
+    FileChange,
+    GitError,
+    changed_files,
+    deleted_recipes,
+    describe_paths,
+    recipes_for_paths,
+)
+from planner.graph.snapshot import Linked
+from planner.model import PlatformRender
+from planner.plan.build import PlanError, PlanRequest, PlanSettings, load_durations, read_name_list
+from planner.plan.renders import Saver, plan_renders
+from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
+from planner.progress import Reporter
+from planner.plan.select import Selection
+
+
+def _config(request: PlanRequest):
+    from planner.inputs.config import load_config
+
+    try:
+        return load_config(Path(request.root), request.config_path)
+    except PlanError:
+        raise
+    except Exception as exc:  # a RecipeError (located) or an OSError: a clear message, no traceback
+        raise PlanError(f"config: {exc}") from exc
+
+
+def _as_paths(values) -> tuple[Path, ...]:
+    return tuple(Path(v) for v in values or ())
+
+
+def request_inputs(request: PlanRequest, platforms: tuple[str, ...]) -> dict[str, Any]:
+    """The request as JSON-able values, recorded in the plan (what it was made from)."""
+    return {
+        "platforms": list(platforms),
+        "changed": request.changed,
+        "changed_files": str(request.changed_files) if request.changed_files else None,
+        "packages": list(request.packages),
+        "downstream": request.downstream,
+        "upstream": request.upstream,
+        "exclude": list(request.exclude),
+        "skiplist": str(request.skiplist) if request.skiplist else None,
+        "skip_existing": request.skip_existing,
+        "strict_cycles": request.strict_cycles,
+        "variant_configs": [str(p) for p in request.variant_configs],
+        "exclusive_configs": [str(p) for p in request.exclusive_configs],
+    }
+
+
+def _changes(request: PlanRequest, root: Path) -> list[FileChange] | None:
+    if request.changed:
+        try:
+            return changed_files(root, request.changed)
+        except GitError as exc:
+            raise PlanError(str(exc)) from exc
+    if request.changed_files:
+        changes = []
+        for line in read_name_list(Path(request.changed_files)):
+            path = Path(line)
+            rel = path.resolve().relative_to(root.resolve()).as_posix() if path.is_absolute() else line
+            exists = (root / rel).exists()
+            changes.append(FileChange("M" if exists else "D", rel.removeprefix("./")))
+        return changes
+    return None
+
+
+def gather(
+    request: PlanRequest, reporter: Reporter, *, tree: Any = None
+) -> tuple[list[PlatformRender] | Linked, Selection, PlanSettings, Saver | None]:
+    """Read everything the request names; raise :class:`PlanError` for bad input.
+
+    The renders may come as their :class:`Linked` graph (a snapshot of the same inputs); the saver,
+    when not None, stores the linked graph of the renders for the next run (:mod:`planner.plan.renders`).
+
+    ``tree`` (a :class:`planner.git.commit_tree.CommitTree`): the recipes are those of a git commit, laid
+    out under the tree's directory (``request.root`` lies in it) and checked out only where a render
+    needs them; git questions (what changed) are asked in the user's repository.
+    """
+    from planner.inputs.discover import discover
+
+    root = Path(request.root)
+    git_root = tree.outside(root) if tree is not None else root
+    if not root.is_dir():
+        raise PlanError(f"{root}: not a directory")
+    cfg = _config(request)
+    try:
+        platforms = parse_platforms(tuple(request.platforms or cfg.platforms))
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    platforms = tuple(p for p in platforms if p != "noarch") or ("linux-64",)
+    options = cfg.render_options(
+        variant_configs=tuple(request.variant_configs), exclusive_configs=tuple(request.exclusive_configs)
+    )
+    variant_configs, exclusive = options.variant_configs, options.exclusive_configs
+    for path in (*variant_configs, *exclusive):
+        if not Path(path).is_file():
+            raise PlanError(f"{path}: variant config not found")
+    sources = tree.sources if tree is not None else discover(root)
+    rels = [s.rel for s in sources]
+    warnings: list[str] = []
+    changed: dict[str, str] = {}
+    changes = _changes(request, git_root)
+    if changes is not None:
+        gone = deleted_recipes(changes, rels)
+        for rel in gone:
+            warnings.append(f"recipe {rel} was deleted; nothing to build for it")
+        kept = [c.path for c in changes if not any(c.path.startswith(g + "/") for g in gone)]
+        for rel, paths in recipes_for_paths(kept, rels).items():
+            changed[rel] = describe_paths(paths)
+    changed_keys: dict[str, str] = {}
+    if changes is not None:
+        from planner.git.config_changes import changed_variant_keys
+
+        configs = (*variant_configs, *exclusive)
+        if tree is not None:  # configs outside the repository cannot have changed in git: not asked
+            configs = tuple(tree.outside(Path(c)) for c in configs if tree.holds(Path(c)))
+        changed_keys = changed_variant_keys(
+            request, git_root, configs, platforms, getattr(cfg, "environ", {}) or {}
+        )
+    existing = None
+    if request.skip_existing:
+        from planner.inputs.channel_index import ChannelError, existing_packages  # asyncio and friends: only here
+
+        try:
+            existing = existing_packages(request.skip_existing, (*platforms, "noarch"))
+        except ChannelError as exc:
+            raise PlanError(str(exc)) from exc
+    skiplist_path = request.skiplist or getattr(cfg, "skiplist", None)
+    skiplist = read_name_list(Path(skiplist_path)) if skiplist_path else ()
+    durations_path = request.durations or getattr(cfg, "durations", None)
+    durations = load_durations(Path(durations_path)) if durations_path else None
+    providers: Mapping[str, str] = {**(getattr(cfg, "providers", {}) or {}), **request.providers}
+    selection = Selection(
+        changed=changed,
+        changed_keys=changed_keys,
+        packages=tuple(request.packages),
+        downstream=request.downstream,
+        upstream=request.upstream,
+        exclude=tuple(request.exclude),
+        skiplist=skiplist,
+        existing=existing,
+        channel=request.skip_existing or "",
+        seeded=changes is not None,
+    )
+    if changes is not None and not (changed or changed_keys or request.packages):
+        warnings.append("no recipe changed in the given range: nothing selected")
+    settings = PlanSettings(
+        root=str(request.root),
+        platforms=platforms,
+        noarch_platform=request.noarch_platform
+        or getattr(cfg, "noarch_platform", DEFAULT_NOARCH_BUILD_PLATFORM),
+        build_platforms=dict(getattr(cfg, "build_platforms", {}) or {}),
+        providers=providers,
+        strict_cycles=request.strict_cycles,
+        durations=durations,
+        gpu_variant_keys=tuple(getattr(cfg, "gpu_variant_keys", ("cuda_compiler_version",))),
+        inputs=request_inputs(request, platforms),
+        warnings=tuple(warnings),
+    )
+    renders, saver = plan_renders(
+        sources,
+        platforms,
+        options,
+        root=root,
+        cache_dir=request.cache_dir,
+        settings=settings,
+        reporter=reporter,
+        jobs=request.jobs,
+        tree=tree,
+    )
+    return renders, selection, settings, saver
