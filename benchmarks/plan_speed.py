@@ -87,8 +87,8 @@ def _median(fn: Callable[[], object], runs: int, name: str = "") -> tuple[float,
 def measure(renders: list, runs: int) -> dict[str, float | int]:
     from planner.graph.cycles import break_cycles
     from planner.graph.link import build_graph, jobs_from_renders
-    from planner.plan.layers import critical_paths, layer_numbers
     from planner.plan.build import PlanSettings, assemble_plan
+    from planner.plan.layers import critical_paths, layer_numbers
     from planner.plan.select import UNLIMITED, Selection, carry_edges, select
 
     rendered = [v for r in renders if r.ok for v in r.variants]

@@ -39,7 +39,7 @@ CONFIGS = ("config/conda-forge-pinning.yaml", "config/bioconda_utils-conda_build
 
 
 def corpus_sources(limit: int | None = None):
-    """The bioconda recipe dirs of the corpus (discovered by ``planner.inputs.discover``), the first ``limit``."""
+    """The bioconda recipe dirs of the corpus (found by ``planner.inputs.discover``), the first ``limit``."""
     from planner.inputs.discover import discover
 
     sources = discover(CORPUS / "bioconda")

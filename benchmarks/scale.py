@@ -116,8 +116,8 @@ def measure_one(spec: dict) -> dict:
     out: dict = {}
     if spec.get("mode") == "render":
         from planner.inputs import discover as discover_mod
-        from planner.render import recipe as render_mod
         from planner.model import RenderOptions
+        from planner.render import recipe as render_mod
 
         sources = discover_mod.discover(root)
         if spec.get("limit"):

@@ -1,6 +1,7 @@
 """v1 render speed: rattler-build's ``--render-only`` per call vs the cached fast path.
 
-``planner.render.v1.render`` first renders through :func:`planner.render.v1.render.render_fast` (the variant files
+``planner.render.v1.render`` first renders through :func:`planner.render.v1.fast.render_fast`
+(the variant files
 parsed once per (files, platform), then ``Stage0Recipe.render``) and falls back to
 ``build_recipes(render_only=True)`` (which re-reads every variant file on every call) only when the
 fast path cannot answer. This benchmark renders the same recipes both ways, end to end through
@@ -24,9 +25,9 @@ import time
 from pathlib import Path
 
 from benchmarks.fidelity import default_corpus
-from planner.render.v1 import render as render_v1
 from planner.model import RecipeFormat, RecipeSource, RenderOptions
 from planner.render.recipe import render_recipe
+from planner.render.v1 import render as render_v1
 
 SHAPES = {
     "single": """\

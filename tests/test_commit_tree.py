@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.git.commit_tree import CommitTree
-from planner.inputs.discover import discover
 from planner.git.digest import dir_digest
+from planner.inputs.discover import discover
 from tests.gitrepo import commit, git, init
 
 META = "package:\n  name: {name}\n  version: '1.0'\n"

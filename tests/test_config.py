@@ -1,4 +1,4 @@
-"""planner.inputs.config: stackplan.yaml defaults, every field, located errors, the schema in step with the code."""
+"""planner.inputs.config: stackplan.yaml defaults, every field, located errors, schema in step with code."""
 
 from __future__ import annotations
 

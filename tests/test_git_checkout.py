@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from flows.events.dispatch import checkout
-from planner.git.checkout import cached_checkout, prune_checkouts, temporary_checkout
 from planner.git.changes import GitError
+from planner.git.checkout import cached_checkout, prune_checkouts, temporary_checkout
 from tests.gitrepo import commit, git, init
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.graph.snapshot import SnapshotStore
-from planner.plan.build import PlanRequest, build_plan
 from planner.plan.at import build_plan_at
+from planner.plan.build import PlanRequest, build_plan
 from tests.gitrepo import commit, git, init
 
 

@@ -12,8 +12,8 @@ from planner.inputs.discover import discover
 from planner.model import RenderOptions
 from planner.plan.build import PlanSettings, assemble_plan
 from planner.plan.model import validate_plan_dict
-from planner.render.recipe import render_all
 from planner.plan.select import UNLIMITED, Selection
+from planner.render.recipe import render_all
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 

@@ -394,8 +394,8 @@ def test_v1_fast_path_equals_rattler_build_render_only(spec, skips, output_skip,
     """``render_fast`` (cached VariantConfig + ``Stage0Recipe.render``, skip and de-duplication done
     by us) gives exactly the items ``rattler-build --render-only`` gives, in the same order, or
     declines (only for a skip on a noarch recipe)."""
-    from planner.render.v1.render import _render_only, rattler_config_files
     from planner.render.v1.fast import render_fast
+    from planner.render.v1.render import _render_only, rattler_config_files
 
     text = to_v1(spec)
     if skips:
@@ -448,8 +448,8 @@ DOUBTFUL = (
 def test_v1_fast_path_fails_exactly_when_rattler_build_does(spec, extra, options, workdir):
     """A requirement rattler-build may refuse: the fast path gives the same items, or raises exactly
     when ``--render-only`` raises (then ``render_v1`` asks ``build_recipes`` and reports its error)."""
-    from planner.render.v1.render import _render_only, rattler_config_files
     from planner.render.v1.fast import render_fast
+    from planner.render.v1.render import _render_only, rattler_config_files
 
     src = write(workdir, spec, RecipeFormat.V1)
     lines = src.recipe_file.read_text().split("\n")

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from planner.render.v0.jinja_env import RenderRecord, compile_template, render_template
 from planner.model import RecipeError
 from planner.render.selectors import assemble_selected, distinct_selectors, select_lines, selector_values
+from planner.render.v0.jinja_env import RenderRecord, compile_template, render_template
 from planner.render.v0.template import recipe_template
 
 SELECTORS = ("linux", "osx", "win", "unix", "py>=312", "not win", "aarch64")

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from flows.events.app import WebhookSettings
+from flows.events.deliveries import DeliveryStore
 from flows.events.dispatch import DispatchSettings
 from flows.events.signature import sign
-from flows.events.deliveries import DeliveryStore
 from tests.webhook_server import RunningReceiver
 
 SECRET = b"s3cr3t-for-tests"

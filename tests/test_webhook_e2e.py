@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from flows.events.github import PREVIEW_MARKER
 from flows.events.app import WebhookSettings
-from flows.events.dispatch import DispatchSettings
 from flows.events.deliveries import DeliveryStore
+from flows.events.dispatch import DispatchSettings
+from flows.events.github import PREVIEW_MARKER
 from tests.gitrepo import commit, git, init
 from tests.loopback import FakeGitHub, LoopbackServer
 from tests.test_webhook import SECRET, post, pr_payload, wait_settled

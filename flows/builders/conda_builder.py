@@ -27,10 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.plan.model import PlanNode
-
-from flows.builders import publish as channel_mod
 from flows.builders import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
+from flows.builders import publish as channel_mod
+from planner.plan.model import PlanNode
 
 #: Lines of a failed build's output repeated in the job's failure message (all of it is in the log).
 TAIL_LINES = 5

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.plan.model import PlanNode
-
 from flows.builders import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
+from planner.plan.model import PlanNode
 
 
 def _matches(job: PlanNode, names: set[str]) -> bool:

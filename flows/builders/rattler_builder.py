@@ -3,9 +3,9 @@
 Each job builds in a child process (:mod:`flows.builders.rattler_job`) into a private staging
 directory, reading dependencies only from the local channel (``file://CHANNEL``), so a dependent
 installs its upstream's packages from there. The finished packages are then moved into the channel and
-the channel re-indexed under the channel lock (:func:`flows.builders.publish.publish`), so two jobs finishing at
-once never corrupt ``repodata.json``. Options: ``test_strategy`` ("skip" | "native"), ``channels``
-(extra channel URLs, e.g. a mirror; default none: offline).
+the channel re-indexed under the channel lock (:func:`flows.builders.publish.publish`), so two jobs
+finishing at once never corrupt ``repodata.json``. Options: ``test_strategy`` ("skip" | "native"),
+``channels`` (extra channel URLs, e.g. a mirror; default none: offline).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from planner.plan.model import PlanNode
-
-from flows.builders import publish as channel_mod
 from flows.builders import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
+from flows.builders import publish as channel_mod
 from flows.builders.rattler_job import EXIT_OK, EXIT_RECIPE, RESULT_PREFIX
+from planner.plan.model import PlanNode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -33,11 +33,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flows.run.plan_store import plan_param
+from flows.events.deliveries import DeliveryStore
 from flows.events.dispatch import DispatchError, DispatchSettings, create_build_run, make_plan
 from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from flows.events.signature import SIGNATURE_HEADER, verify
-from flows.events.deliveries import DeliveryStore
+from flows.run.plan_store import plan_param
 
 __all__ = ["DEFAULT_MAX_BODY", "SECRET_ENV", "WebhookSettings", "create_app", "process_trigger"]
 

@@ -133,8 +133,8 @@ def checkout(repo_dir: Path, sha: str, state_dir: Path, *, max_age: float = CHEC
     and the build reads exactly the pushed commit whatever branch the clone has checked out.
     Checkouts unused for ``max_age`` seconds are pruned first (``planner.git.checkout``).
     """
-    from planner.git.checkout import cached_checkout, prune_checkouts
     from planner.git.changes import GitError
+    from planner.git.checkout import cached_checkout, prune_checkouts
 
     with _CHECKOUT_LOCK:
         if not _has_commit(repo_dir, sha):

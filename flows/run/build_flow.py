@@ -23,8 +23,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 from prefect.states import Completed, Failed
 
-from planner.plan.model import Plan
-
 from flows.run.backpressure import DEFAULT_WINDOW
 from flows.run.lanes import DEFAULT_CHUNK_SIZE, Lane, expand, split_lanes
 from flows.run.outcomes import FAILED, GOOD_STATES, REUSED, JobOutcome, LaneResult
@@ -32,6 +30,7 @@ from flows.run.plan_store import STORE, load_plan, store_plan, write_outcomes
 from flows.run.platform_flow import platform_flow, read_lane_file
 from flows.run.report import build_report, markdown_table, write_report
 from flows.run.tags import run_tags
+from planner.plan.model import Plan
 
 
 def lane_run_name(plan_hash: str, platform: str, chunk: int = 0, chunks: int = 1) -> str:

@@ -19,10 +19,9 @@ def ecosystem_flow(
     dispatch: str = "deployments",
 ) -> Any:
     """Plan ``root`` with skip-existing against ``channel`` and run the result as "stackplan-build"."""
-    from planner.plan.build import PlanRequest, build_plan
-
     from flows.run.build_flow import build_flow
     from flows.run.plan_store import plan_param
+    from planner.plan.build import PlanRequest, build_plan
 
     if "://" not in channel:
         # the first night starts from no channel at all: an empty one means "nothing exists yet"

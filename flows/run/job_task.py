@@ -24,12 +24,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.states import Completed
 
-from planner.plan.model import PlanNode
-
 from flows.builders import BuildContext, Builder, BuildFailure, BuildResult, InfrastructureFailure
 from flows.run.lanes import is_gpu_test, tested_job
 from flows.run.outcomes import COMPLETED, FAILED, RUNNING, SKIPPED, JobOutcome, Ledger, announce, skip_message
 from flows.run.retry import should_retry
+from planner.plan.model import PlanNode
 
 
 class JobRun:

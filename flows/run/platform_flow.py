@@ -28,9 +28,9 @@ from prefect.futures import wait
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.builders import get_builder
 from flows.run import hooks
 from flows.run.backpressure import DEFAULT_WINDOW, RecordedCounter, Window
-from flows.builders import get_builder
 from flows.run.job_task import JobRun, quiet_completions, run_job
 from flows.run.lanes import expand
 from flows.run.outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger

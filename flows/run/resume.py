@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.plan.model import Plan
-
 from flows.run.lanes import expand
 from flows.run.outcomes import GOOD_STATES
+from planner.plan.model import Plan
 
 
 class ResumeError(ValueError):

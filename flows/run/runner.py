@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from planner.plan.model import Plan
-
 from flows.run.outcomes import FINAL_STATES, REUSED
 from flows.run.task_run_counts import count_body, count_task_runs
+from planner.plan.model import Plan
 
 #: count_recorded's key for job task runs not (yet) in a final state.
 NOT_FINAL = "not final"

@@ -18,7 +18,7 @@ from typing import Any
 
 from planner.platforms import BUILD_PLATFORMS
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GPU_POOL = "gpu"
 PLATFORM_POOLS: tuple[str, ...] = tuple(p.subdir for p in BUILD_PLATFORMS)
 ALL_POOLS: tuple[str, ...] = (*PLATFORM_POOLS, GPU_POOL)

@@ -24,11 +24,11 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from planner.inputs.discover import RECIPE_FILES, SKIP_DIRS, recipe_source
 from planner.gc_pause import gc_paused
 from planner.git.changes import GitError
-from planner.model import RecipeSource
 from planner.git.digest import tree_digests
+from planner.inputs.discover import RECIPE_FILES, SKIP_DIRS, recipe_source
+from planner.model import RecipeSource
 
 __all__ = ["CommitTree", "list_files"]
 
@@ -89,7 +89,7 @@ class CommitTree:
     # -- discovery --------------------------------------------------------------------------------------
 
     def _discover(self) -> list[tuple[RecipeSource, str]]:
-        """The recipe dirs under ``root`` (what :func:`planner.inputs.discover.discover` finds in a checkout)."""
+        """The recipe dirs under ``root``, as :func:`planner.inputs.discover.discover` finds them."""
         prefix = f"{self.root}/" if self.root else ""
         names: dict[str, set[str]] = {}
         for path, mode, _ in self.files:

@@ -67,10 +67,10 @@ class Linked:
 
 def _source_fingerprint() -> str:
     """The version, the Python and a digest of every planner module (the graph's classes and rules)."""
-    here = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
     h = hashlib.blake2b(digest_size=20)
-    for p in sorted(here.glob("*.py")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return f"{__version__}:{sys.implementation.cache_tag}:{h.hexdigest()}"
 
 

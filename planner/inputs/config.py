@@ -25,7 +25,7 @@ from planner.model import RecipeError, RenderOptions, Variant
 from planner.platforms import BUILD_SUBDIRS, DEFAULT_NOARCH_BUILD_PLATFORM
 
 CONFIG_NAME = "stackplan.yaml"
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.json"
 BUILDERS = ("rattler-build", "conda-build", "dry-run")
 
 

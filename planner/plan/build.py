@@ -18,16 +18,16 @@ from typing import Any
 import networkx as nx
 
 from planner import __version__
-from planner.graph.cycles import CycleError, break_cycles, find_cycles
 from planner.gc_pause import gc_paused
+from planner.graph.cycles import CycleError, break_cycles, find_cycles
 from planner.graph.link import GraphResult, Job, build_graph, jobs_from_renders
 from planner.graph.snapshot import Linked
-from planner.plan.layers import critical_paths, lane_layers, layer_numbers
 from planner.model import PlatformRender, RecipeError
+from planner.plan.layers import critical_paths, lane_layers, layer_numbers
 from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode
+from planner.plan.select import Selection, carry_edges, select
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import NullReporter, Reporter
-from planner.plan.select import Selection, carry_edges, select
 
 #: How many unsatisfied-spec warnings to spell out before summarising the rest.
 MAX_UNSATISFIED_WARNINGS = 50

@@ -23,9 +23,9 @@ from planner.graph.snapshot import Linked
 from planner.model import PlatformRender
 from planner.plan.build import PlanError, PlanRequest, PlanSettings, load_durations, read_name_list
 from planner.plan.renders import Saver, plan_renders
+from planner.plan.select import Selection
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import Reporter
-from planner.plan.select import Selection
 
 
 def _config(request: PlanRequest):
@@ -133,7 +133,10 @@ def gather(
         )
     existing = None
     if request.skip_existing:
-        from planner.inputs.channel_index import ChannelError, existing_packages  # asyncio and friends: only here
+        from planner.inputs.channel_index import (  # asyncio and friends: only here
+            ChannelError,
+            existing_packages,
+        )
 
         try:
             existing = existing_packages(request.skip_existing, (*platforms, "noarch"))

@@ -257,7 +257,7 @@ def _canonical(obj: Any) -> str:
 
 
 #: The JSON Schema every plan validates against (kept beside the code, not fetched).
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
 
 
 def validate_plan_dict(data: Mapping[str, Any]) -> None:

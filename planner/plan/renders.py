@@ -94,10 +94,11 @@ def plan_renders(
 ) -> tuple[list[PlatformRender] | Linked, Saver | None]:
     """The renders of ``sources`` (or their :class:`Linked` graph: a snapshot of the same tree, or the
     last snapshot relinked where recipes changed), and a saver that stores the linked graph for the
-    next run (None when there is nothing to save). ``settings``: the :class:`planner.plan.build.PlanSettings`."""
+    next run (None when there is nothing to save).
+    ``settings``: the :class:`planner.plan.build.PlanSettings`."""
     from planner.plan.build import link_settings
-    from planner.render.recipe import check_platforms, render_all
     from planner.render.cache import RenderCache
+    from planner.render.recipe import check_platforms, render_all
 
     platforms = check_platforms(platforms)
     if cache_dir is None:

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from planner import __version__
-from planner.model import PlatformRender, RecipeSource, RenderOptions
 from planner.git.digest import CHUNK, dir_digest
+from planner.model import PlatformRender, RecipeSource, RenderOptions
 from planner.render.codec import Decoder, encode, rebase, well_formed
 from planner.verified_file import frame, unframe, write_atomic
 
@@ -66,35 +66,28 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path.home() / ".cache" / "stackplan"
 
 
-#: Planner modules that only run *after* rendering (graph, selection, plan, exports): a change in them
-#: cannot change a render, so it must not throw the whole cache away (see :func:`code_fingerprint`).
+#: Planner modules that only run *after* rendering (graph, selection, plan, exports, git, migrations) or
+#: that only store renders: a change in them cannot change a render, so it must not throw the whole cache
+#: away (see :func:`code_fingerprint`). Paths relative to ``planner/``; a folder ends in ``/``.
 AFTER_RENDER_MODULES = frozenset(
     {
-        "bump.py",
-        "channel.py",
-        "commit_tree.py",
-        "config_changes.py",
-        "cycles.py",
-        "explain.py",
+        "export/",
+        "git/",  # git/digest.py is what a key is made of, not what a render is (a change there changes keys)
+        "graph/",
+        "migrate/",
+        "plan/",
+        "inputs/channel_index.py",
         "gc_pause.py",
-        "git_checkout.py",
-        "gitchanges.py",
-        "graph.py",
-        "graph_snapshot.py",
-        "layers.py",
-        "plan.py",
-        "plan_at.py",
-        "plan_inputs.py",
-        "plan_model.py",
-        "plan_renders.py",
         "progress.py",
-        "recipe_digest.py",  # what a key is made of, not what a render is (a change there changes keys)
-        "render_cache.py",  # its format has its own number (_FORMAT), bumped on every change
-        "render_codec.py",  # ditto
-        "render_pool.py",
-        "select.py",
+        "render/cache.py",  # its format has its own number (_FORMAT), bumped on every change
+        "render/codec.py",  # ditto
+        "render/pool.py",
     }
 )
+
+
+def _after_render(rel: str) -> bool:
+    return any(rel == m or (m.endswith("/") and rel.startswith(m)) for m in AFTER_RENDER_MODULES)
 
 
 def code_fingerprint() -> str:
@@ -105,15 +98,15 @@ def code_fingerprint() -> str:
     Modules that only run after rendering (:data:`AFTER_RENDER_MODULES`) are left out; any new
     module is in by default.
     """
-    here = Path(__file__).resolve().parent
-    files = sorted(p for p in here.glob("*.py") if p.name not in AFTER_RENDER_MODULES)
-    return f"{__version__}:{sys.implementation.cache_tag}:{_code_digest(files)}"
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(p for p in root.rglob("*.py") if not _after_render(p.relative_to(root).as_posix()))
+    return f"{__version__}:{sys.implementation.cache_tag}:{_code_digest(root, files)}"
 
 
-def _code_digest(files: Iterable[Path]) -> str:
+def _code_digest(root: Path, files: Iterable[Path]) -> str:
     h = hashlib.blake2b(digest_size=20)
     for p in files:
-        h.update(f"{p.name}\0".encode())
+        h.update(f"{p.relative_to(root).as_posix()}\0".encode())
         h.update(p.read_bytes())
         h.update(b"\0")
     return h.hexdigest()

@@ -153,7 +153,9 @@ def _pool(jobs: int, renderer: str) -> ProcessPoolExecutor:
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         # imported once in the server, shared by every worker it forks (missing modules are skipped)
-        preload = [renderer.partition(":")[0], "planner.render.v0.render", "planner.render.v1.render", __name__]
+        preload = [
+            renderer.partition(":")[0], "planner.render.v0.render", "planner.render.v1.render", __name__,
+        ]
         ctx.set_forkserver_preload(preload)
     else:  # pragma: no cover - Windows / some macOS builds
         ctx = multiprocessing.get_context("spawn")

@@ -21,9 +21,9 @@ import typer
 from typer.core import TyperCommand
 
 from planner.plan.build import PlanRequest
+from planner.plan.select import UNLIMITED
 from planner.render.cache import default_cache_dir
 from planner.render.pool import default_jobs
-from planner.plan.select import UNLIMITED
 
 PANEL = "Selection"
 

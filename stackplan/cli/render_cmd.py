@@ -1,9 +1,9 @@
 """``stackplan render``: show what recipes render to, per platform and variant.
 
-A thin shell over ``planner.inputs.discover`` + ``planner.inputs.config`` + ``planner.render.recipe``: it turns paths and
-options into sources and :class:`RenderOptions`, and the renders into a table or JSON lines. The JSON
-lines have the shape of conda-build's truth lines (``PlatformRender.truth_line``) so the two can be
-diffed line by line.
+A thin shell over ``planner.inputs.discover`` + ``planner.inputs.config`` + ``planner.render.recipe``: it
+turns paths and options into sources and :class:`RenderOptions`, and the renders into a table or JSON
+lines. The JSON lines have the shape of conda-build's truth lines (``PlatformRender.truth_line``)
+so the two can be diffed line by line.
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def render(
     from planner.inputs.discover import discover
     from planner.model import RecipeError
     from planner.platforms import UnknownPlatformError
-    from planner.render.recipe import check_platforms, render_all
     from planner.render.cache import open_cache
     from planner.render.pool import default_jobs
+    from planner.render.recipe import check_platforms, render_all
     from stackplan.cli.progress import reporter_for
 
     try:

@@ -238,7 +238,6 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
     from flows.run.lanes import split_lanes
     from flows.run.runner import run_plan, wait_recorded
     from flows.server.embedded import ServerError, prefect_api
-
     from stackplan.cli.run_view import LiveView, summary_table
 
     console = Console(stderr=True)

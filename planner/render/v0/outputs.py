@@ -16,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from planner.render.v0.jinja_env import RenderRecord, star_spec
 from planner.model import (
     PHASES,
     RecipeError,
@@ -29,6 +28,7 @@ from planner.model import (
 )
 from planner.render.selectors import select_lines
 from planner.render.v0.build_string import build_string
+from planner.render.v0.jinja_env import RenderRecord, star_spec
 from planner.render.v0.used import (
     REQUIREMENTS_TEXT,
     candidates,

@@ -30,7 +30,6 @@ from typing import Any
 
 import jinja2
 
-from planner.render.v0.jinja_env import RenderRecord, base_context, compile_template, render_context, render_template
 from planner.model import (
     PlatformRender,
     RecipeError,
@@ -50,7 +49,21 @@ from planner.render.selectors import (
     selector_namespace,
     selector_values,
 )
-from planner.render.v0.outputs import RecipeText, interned_variant, noarch_of, render_variant, section, used_keys
+from planner.render.v0.jinja_env import (
+    RenderRecord,
+    base_context,
+    compile_template,
+    render_context,
+    render_template,
+)
+from planner.render.v0.outputs import (
+    RecipeText,
+    interned_variant,
+    noarch_of,
+    render_variant,
+    section,
+    used_keys,
+)
 from planner.render.v0.template import recipe_template
 from planner.render.v0.yaml import load_recipe_yaml
 from planner.render.variants import VariantConfig, combined_config, expand

@@ -33,8 +33,8 @@ from typing import Any
 
 import jinja2
 
-from planner.render.v0.jinja_env import environment
 from planner.render.selectors import distinct_selectors, split_selectors
+from planner.render.v0.jinja_env import environment
 
 #: Names of the inserted flags; a recipe that already uses the prefix is not combined.
 FLAG_PREFIX = "_stackplan_sel_"
