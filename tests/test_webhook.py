@@ -267,3 +267,212 @@ def test_serve_command_runs_a_real_server(tmp_path):
         proc.wait(timeout=30)
     log = proc.stdout.read().decode()
     assert SECRET.decode() not in log
+
+
+# --- hostile payloads: validated git values, replays under new ids, malformed shapes (issue 12) -----
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("head", "--upload-pack=touch /tmp/stackplan-pwned; echo"),
+        ("head", "--depth=1"),
+        ("head", "a" * 39),
+        ("head", "g" * 40),
+        ("base", "HEAD~1"),
+        ("base", 12345),
+        ("ref", "-feature"),
+        ("ref", "a..b"),
+        ("ref", "x\u0000y"),
+        ("ref", ["feature"]),
+    ],
+)
+def test_invalid_shas_and_refs_are_400_and_nothing_is_recorded(receiver, settings, field, value):
+    payload = pr_payload()
+    if field == "ref":
+        payload["pull_request"]["head"]["ref"] = value
+    else:
+        payload["pull_request"][field]["sha"] = value
+    r = post(receiver.url, "pull_request", payload)
+    assert r.status_code == 400
+    assert "malformed pull_request payload" in r.json()["error"]
+    assert store_of(settings).all() == []
+    assert not (settings.dispatch.state_dir / "checkouts").exists()
+
+
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda p: p.update(number="abc"), "number"),
+        (lambda p: p.update(number=True), "number"),
+        (lambda p: p.update(number=10**30), "number"),
+        (lambda p: p.update(action=["opened"]), "action"),
+        (lambda p: p["repository"].update(full_name={"a": 1}), "repository.full_name"),
+        (lambda p: p["repository"].update(full_name="../../etc"), "repository.full_name"),
+        (lambda p: p.update(pull_request="x"), "pull_request"),
+    ],
+)
+def test_wrong_types_are_400_with_a_reason(receiver, settings, mutate, reason):
+    payload = pr_payload()
+    mutate(payload)
+    r = post(receiver.url, "pull_request", payload)
+    assert r.status_code == 400, r.text
+    assert reason in r.json()["error"]
+    assert store_of(settings).all() == []
+
+
+def test_deep_nesting_and_huge_numbers_are_400(receiver, settings):
+    deep = b"[" * 30_000 + b"]" * 30_000  # under the 64 kB body limit of these tests
+    r = post(receiver.url, "pull_request", None, raw=deep)
+    assert r.status_code == 400 and "deeper" in r.json()["error"]
+    nested = b'{"x": ' * 70 + b"1" + b"}" * 70
+    assert post(receiver.url, "push", None, raw=nested).status_code == 400
+    huge = b'{"number": ' + b"9" * 50_000 + b"}"
+    assert post(receiver.url, "pull_request", None, raw=huge).status_code == 400
+    assert store_of(settings).all() == []
+
+
+@pytest.mark.parametrize("delivery", ["../../escape", "a/b", "x" * 200, "-rf", "\u00e9t\u00e9"])
+def test_delivery_ids_that_could_name_a_path_are_400(receiver, settings, delivery):
+    try:
+        r = post(receiver.url, "pull_request", pr_payload(), delivery=delivery)
+    except UnicodeEncodeError:  # httpx refuses non-ASCII headers itself: nothing reaches the server
+        return
+    assert r.status_code == 400
+    assert store_of(settings).all() == []
+
+
+def test_the_same_body_under_new_delivery_ids_is_a_duplicate_even_after_restart(settings):
+    payload = pr_payload(action="closed")  # ignored: nothing is planned, the claim alone is tested
+    with RunningReceiver(settings) as running:
+        assert post(running.url, "pull_request", payload, delivery="orig").json()["status"] == "ignored"
+        for i in range(4):
+            r = post(running.url, "pull_request", payload, delivery=f"replay-{i}")
+            assert (r.status_code, r.json()["status"]) == (200, "duplicate")
+    with RunningReceiver(settings) as restarted:
+        r = post(restarted.url, "pull_request", payload, delivery="replay-after-restart")
+        assert r.json()["status"] == "duplicate"
+    rows = {d.id: (d.status, d.detail) for d in store_of(settings).all()}
+    assert rows.pop("orig")[0] == "ignored"
+    assert set(rows.values()) == {("duplicate", "same body as delivery orig")} and len(rows) == 5
+
+
+def test_claims_expire_after_the_retention_window(tmp_path):
+    store = DeliveryStore(tmp_path / "d.sqlite", retention=0.2)
+    assert store.claim("a", "push", digest="d1")
+    assert not store.claim("b", "push", digest="d1")
+    time.sleep(0.3)
+    assert store.claim("c", "push", digest="d2")  # the claim prunes what is older than the window
+    assert [d.id for d in store.all()] == ["c"]
+    assert store.claim("d", "push", digest="d1")
+
+
+def test_a_store_made_before_digests_is_upgraded(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE deliveries (id TEXT PRIMARY KEY, event TEXT NOT NULL, received REAL NOT NULL,"
+            " status TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', flow_run_id TEXT)"
+        )
+        db.execute("INSERT INTO deliveries VALUES ('old', 'push', ?, 'started', '', NULL)", (time.time(),))
+    store = DeliveryStore(path)
+    assert not store.claim("old", "push", digest="x")
+    assert store.claim("new", "push", digest="x") and not store.claim("newer", "push", digest="x")
+
+
+def test_fuzzed_signed_payloads_never_give_a_5xx(tmp_path):
+    """Signed random and mutated payloads: every answer is a 2xx or a 4xx with a reason."""
+    from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+    s = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=tmp_path / "none", state_dir=tmp_path / "state"),
+        max_body=256 * 1024,
+        comment=False,
+    )
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False),
+        st.text(max_size=30),
+        st.sampled_from(["a" * 40, "refs/heads/main", "main", "opened", "--upload-pack=x", "octo/recipes"]),
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+    paths = st.sampled_from(
+        [
+            ("action",),
+            ("number",),
+            ("pull_request",),
+            ("pull_request", "head"),
+            ("pull_request", "head", "sha"),
+            ("pull_request", "head", "ref"),
+            ("pull_request", "base", "sha"),
+            ("repository",),
+            ("repository", "full_name"),
+            ("repository", "default_branch"),
+            ("ref",),
+            ("after",),
+            ("before",),
+            ("commits",),
+        ]
+    )
+
+    def push_payload():
+        return {
+            "ref": "refs/heads/main",
+            "before": "b" * 40,
+            "after": "a" * 40,
+            "repository": {"full_name": "octo/recipes", "default_branch": "main"},
+            "commits": [{"added": ["x/meta.yaml"], "modified": [], "removed": []}],
+        }
+
+    def mutated(event, path, value):
+        payload = pr_payload(action="closed") if event == "pull_request" else push_payload()
+        target = payload
+        for key in path[:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        target[path[-1]] = value
+        return payload
+
+    events = st.sampled_from(["pull_request", "push", "ping", "issues"])
+    bodies = st.one_of(
+        st.builds(lambda e, v: (e, json.dumps(v).encode()), events, values),
+        st.builds(lambda e, p, v: (e, json.dumps(mutated(e, p, v)).encode()), events, paths, values),
+        st.builds(lambda e, b: (e, b), events, st.binary(max_size=200)),
+        st.builds(lambda e, n: (e, b"[" * n + b"]" * n), events, st.integers(1, 5000)),
+    )
+
+    with RunningReceiver(s) as running:
+        client = httpx.Client(timeout=30)
+
+        @hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(bodies)
+        def check(case):
+            event, body = case
+            headers = {
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": sign(SECRET, body),
+            }
+            r = client.post(running.url + "/webhook", content=body, headers=headers)
+            assert r.status_code < 500, r.text
+            if 400 <= r.status_code < 500:
+                assert r.json()["error"] and "Traceback" not in r.text
+
+        try:
+            check()
+        finally:
+            client.close()
+    # whatever was accepted failed for want of a checkout; nothing was ever started
+    assert all(d.status != "started" and d.flow_run_id is None for d in DeliveryStore(s.store_path).all())

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flows.events.deliveries import DeliveryStore
+from flows.events.deliveries import DeliveryStore, body_digest
 from flows.events.dispatch import DispatchError, DispatchSettings, create_build_run, make_plan
 from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from flows.events.signature import SIGNATURE_HEADER, verify
@@ -58,6 +59,35 @@ class WebhookSettings:
     @property
     def store_path(self) -> Path:
         return self.dispatch.state_dir / "webhook-deliveries.sqlite"
+
+
+#: What a delivery id may look like (GitHub sends a UUID); it names files under the state dir.
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+#: Deeper JSON than this is refused (GitHub's payloads nest about 6 levels).
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The JSON value of ``body``, or :class:`PayloadError` (never another exception) when it is not
+    JSON, nests deeper than ``max_depth`` or holds numbers too long to convert."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise PayloadError(f"JSON nests deeper than {max_depth} levels") from None
+    except (UnicodeDecodeError, ValueError):  # includes ints over Python's digit limit
+        raise PayloadError("body is not valid JSON") from None
+    level: list[Any] = [payload]
+    for _ in range(max_depth + 1):
+        level = [
+            child
+            for value in level
+            if isinstance(value, (dict, list))
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return payload
+    raise PayloadError(f"JSON nests deeper than {max_depth} levels")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -182,10 +212,12 @@ def create_app(settings: WebhookSettings) -> Starlette:
         delivery = request.headers.get("x-github-delivery", "")
         if not event or not delivery:
             return _error(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+        if not _DELIVERY_ID.fullmatch(delivery) or len(event) > 64:
+            return _error(400, "malformed X-GitHub-Delivery or X-GitHub-Event")
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return _error(400, "body is not valid JSON")
+            payload = parse_json(body)
+        except PayloadError as exc:
+            return _error(400, str(exc))
         if event == "ping":
             return JSONResponse(
                 {"status": "pong", "zen": payload.get("zen") if isinstance(payload, dict) else None}
@@ -197,7 +229,7 @@ def create_app(settings: WebhookSettings) -> Starlette:
         except PayloadError as exc:
             return _error(400, f"malformed {event} payload: {exc}")
         status = "ignored" if isinstance(result, Ignored) else "accepted"
-        if not store.claim(delivery, event, status):
+        if not store.claim(delivery, event, status, digest=body_digest(body)):
             log.info("delivery %s replayed: ignored", delivery)
             return JSONResponse({"status": "duplicate", "delivery": delivery})
         if isinstance(result, Ignored):
@@ -212,6 +244,7 @@ def create_app(settings: WebhookSettings) -> Starlette:
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/health", healthz, methods=["GET"]),
         Route("/webhook", webhook, methods=["POST"]),
         Route("/", webhook, methods=["POST"]),
     ]

@@ -66,10 +66,27 @@ def _git(repo: Path, *args: str, binary: bool = False) -> Any:
 def _has_commit(repo: Path, sha: str) -> bool:
     return (
         subprocess.run(
-            ["git", "-C", str(repo), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True, check=False
+            ["git", "-C", str(repo), "cat-file", "-e", "--end-of-options", f"{sha}^{{commit}}"],
+            capture_output=True,
+            check=False,
         ).returncode
         == 0
     )
+
+
+def _check_trigger(trigger: BuildTrigger) -> None:
+    """Defence in depth: the payload parser validated these already (``planner.git.refs``); a
+    trigger built any other way is held to the same rule before git sees it."""
+    from planner.git.refs import InvalidGitValue, check_sha
+
+    try:
+        for sha in (trigger.head_sha, trigger.base_sha):
+            if sha is not None:
+                check_sha(sha)
+    except InvalidGitValue as exc:
+        raise DispatchError(str(exc)) from None
+    if trigger.pr is not None and (isinstance(trigger.pr, bool) or not isinstance(trigger.pr, int)):
+        raise DispatchError(f"pull request number {trigger.pr!r} is not an integer")
 
 
 def ensure_commits(trigger: BuildTrigger, repo_dir: Path, remote: str | None) -> None:
@@ -78,6 +95,7 @@ def ensure_commits(trigger: BuildTrigger, repo_dir: Path, remote: str | None) ->
     GitHub serves any reachable commit by sha, and a PR's head also as ``refs/pull/<n>/head`` (which
     reaches commits of forks); both are tried. Without a remote, a missing commit is an error.
     """
+    _check_trigger(trigger)
     missing = [sha for sha in (trigger.head_sha, trigger.base_sha) if sha and not _has_commit(repo_dir, sha)]
     if missing and remote:
         refspecs = list(missing)
@@ -85,7 +103,7 @@ def ensure_commits(trigger: BuildTrigger, repo_dir: Path, remote: str | None) ->
             refspecs.append(f"+refs/pull/{trigger.pr}/head:refs/stackplan/pr-{trigger.pr}")
         for spec in refspecs:
             subprocess.run(
-                ["git", "-C", str(repo_dir), "fetch", "--quiet", "--no-tags", remote, spec],
+                ["git", "-C", str(repo_dir), "fetch", "--quiet", "--no-tags", "--", remote, spec],
                 capture_output=True,
                 check=False,
             )
@@ -103,7 +121,13 @@ def changed_paths(trigger: BuildTrigger, repo_dir: Path, remote: str | None = No
     if trigger.base_sha:
         dots = "..." if trigger.merge_base else ".."
         out = _git(
-            repo_dir, "diff", "--name-only", "--no-renames", f"{trigger.base_sha}{dots}{trigger.head_sha}"
+            repo_dir,
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "--end-of-options",
+            f"{trigger.base_sha}{dots}{trigger.head_sha}",
+            "--",
         )
     else:  # a new branch: the head commit's own changes
         out = _git(
@@ -114,6 +138,7 @@ def changed_paths(trigger: BuildTrigger, repo_dir: Path, remote: str | None = No
             "--no-renames",
             "-r",
             "--root",
+            "--end-of-options",
             trigger.head_sha,
         )
     return tuple(sorted({line for line in out.splitlines() if line}))
@@ -135,7 +160,12 @@ def checkout(repo_dir: Path, sha: str, state_dir: Path, *, max_age: float = CHEC
     """
     from planner.git.changes import GitError
     from planner.git.checkout import cached_checkout, prune_checkouts
+    from planner.git.refs import InvalidGitValue, check_sha
 
+    try:
+        check_sha(sha)
+    except InvalidGitValue as exc:
+        raise DispatchError(str(exc)) from None
     with _CHECKOUT_LOCK:
         if not _has_commit(repo_dir, sha):
             raise DispatchError(f"commit {sha} is not in {repo_dir}: fetch it into the checkout first")

@@ -8,9 +8,12 @@ they name. Everything else (labels, closed PRs, pushes to other branches, branch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from planner.git.refs import InvalidGitValue, check_branch, check_ref, check_sha
 
 __all__ = ["BUILD_ACTIONS", "BuildTrigger", "Ignored", "PayloadError", "parse_event"]
 
@@ -19,6 +22,10 @@ BUILD_ACTIONS = ("opened", "synchronize", "reopened")
 _ZERO_SHA = "0" * 40
 #: GitHub lists at most this many commits in a push payload; with more, the file list is incomplete.
 _PUSH_COMMITS_LISTED = 20
+#: A repository's "owner/name" as GitHub allows it.
+_REPO_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+#: A changed path listed in a push payload (longer ones are refused, not truncated).
+_MAX_PATH = 4096
 
 
 class PayloadError(ValueError):
@@ -53,49 +60,92 @@ def _get(payload: Mapping[str, Any], *keys: str) -> Any:
     return value
 
 
+def _str(payload: Mapping[str, Any], *keys: str) -> str:
+    """A string field; any other JSON type is a payload error (never coerced with ``str()``)."""
+    value = _get(payload, *keys)
+    if not isinstance(value, str):
+        raise PayloadError(f"{'.'.join(keys)} is not a string")
+    return value
+
+
+def _git_value(check: Any, payload: Mapping[str, Any], *keys: str) -> str:
+    """A string field that git will see, checked by ``planner.git.refs`` (invalid -> PayloadError)."""
+    try:
+        return check(_str(payload, *keys), ".".join(keys))
+    except InvalidGitValue as exc:
+        raise PayloadError(str(exc)) from None
+
+
+def _pr_number(payload: Mapping[str, Any]) -> int:
+    value = _get(payload, "number")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise PayloadError("number is not a pull request number (a positive integer)")
+    return value
+
+
+def _pushed_paths(commits: list[Any]) -> tuple[str, ...]:
+    found: set[str] = set()
+    for commit in commits:
+        if not isinstance(commit, Mapping):
+            raise PayloadError("commits[] is not a list of objects")
+        for key in ("added", "modified", "removed"):
+            paths = commit.get(key) or []
+            if not isinstance(paths, list) or not all(
+                isinstance(p, str) and 0 < len(p) <= _MAX_PATH and "\0" not in p for p in paths
+            ):
+                raise PayloadError(f"commits[].{key} is not a list of paths")
+            found.update(paths)
+    return tuple(sorted(found))
+
+
 def parse_event(event: str, payload: Any, *, allowed_repo: str | None = None) -> BuildTrigger | Ignored:
-    """What a delivery of ``event`` asks for. Raises :class:`PayloadError` for a malformed payload."""
+    """What a delivery of ``event`` asks for. Raises :class:`PayloadError` for a malformed payload.
+
+    Every field stackplan reads is type-checked, and every value git will see (commit ids, ref and
+    branch names) is validated by ``planner.git.refs``: a payload is hostile input.
+    """
     if not isinstance(payload, Mapping):
         raise PayloadError("payload is not a JSON object")
     if event not in ("pull_request", "push"):
         return Ignored(f"event {event!r} does not start builds")
-    repo = str(_get(payload, "repository", "full_name"))
+    repo = _str(payload, "repository", "full_name")
+    if not _REPO_NAME.fullmatch(repo):
+        raise PayloadError("repository.full_name is not owner/name")
     if allowed_repo and repo.lower() != allowed_repo.lower():
         return Ignored(f"repository {repo} is not {allowed_repo}")
     if event == "pull_request":
-        action = _get(payload, "action")
+        action = _str(payload, "action")
         if action not in BUILD_ACTIONS:
-            return Ignored(f"pull_request action {action!r} does not start builds")
+            return Ignored(f"pull_request action {action[:40]!r} does not start builds")
         return BuildTrigger(
             event=event,
             repo=repo,
-            head_sha=str(_get(payload, "pull_request", "head", "sha")),
-            base_sha=str(_get(payload, "pull_request", "base", "sha")),
-            ref=str(_get(payload, "pull_request", "head", "ref")),
-            pr=int(_get(payload, "number")),
+            head_sha=_git_value(check_sha, payload, "pull_request", "head", "sha"),
+            base_sha=_git_value(check_sha, payload, "pull_request", "base", "sha"),
+            ref=_git_value(check_branch, payload, "pull_request", "head", "ref"),
+            pr=_pr_number(payload),
             merge_base=True,
         )
-    default = str(_get(payload, "repository", "default_branch"))
-    ref = str(_get(payload, "ref"))
+    default = _git_value(check_branch, payload, "repository", "default_branch")
+    ref = _git_value(check_ref, payload, "ref")
     if ref != f"refs/heads/{default}":
         return Ignored(f"push to {ref}, not to the default branch {default}")
-    after = str(_get(payload, "after"))
-    if payload.get("deleted") or after == _ZERO_SHA:
+    if payload.get("deleted") is True or _get(payload, "after") == _ZERO_SHA:
         return Ignored("branch deleted")
-    before = str(payload.get("before") or "")
+    after = _git_value(check_sha, payload, "after")
+    new_branch = payload.get("before") in (None, "", _ZERO_SHA)
+    before = None if new_branch else _git_value(check_sha, payload, "before")
     commits = payload.get("commits")
+    if commits is not None and not isinstance(commits, list):
+        raise PayloadError("commits is not a list")
     paths: tuple[str, ...] | None = None
-    if isinstance(commits, list) and 0 < len(commits) < _PUSH_COMMITS_LISTED and before != _ZERO_SHA:
-        found: set[str] = set()
-        for commit in commits:
-            for key in ("added", "modified", "removed"):
-                found.update(str(p) for p in (commit.get(key) or ()))
-        paths = tuple(sorted(found))
+    if commits and 0 < len(commits) < _PUSH_COMMITS_LISTED and before is not None:
+        paths = _pushed_paths(commits)
     return BuildTrigger(
         event=event,
         repo=repo,
         head_sha=after,
-        base_sha=None if not before or before == _ZERO_SHA else before,
+        base_sha=before,
         ref=default,
         changed_paths=paths,
     )

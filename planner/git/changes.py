@@ -65,7 +65,9 @@ def split_range(rev_range: str) -> tuple[str, str, bool]:
 
 def resolve_rev(root: Path, rev: str) -> str:
     """The full commit sha of ``rev`` (raises :class:`GitError` with git's message when unknown)."""
-    return _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip() or _unknown(rev)
+    return _git(
+        root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+    ).strip() or _unknown(rev)
 
 
 def _unknown(rev: str) -> str:
@@ -74,7 +76,7 @@ def _unknown(rev: str) -> str:
 
 def merge_base_of(root: Path, a: str, b: str) -> str:
     """The merge base of two commits (for ``BASE...HEAD``: what a pull request changed)."""
-    return _git(root.resolve(), "merge-base", a, b).strip()
+    return _git(root.resolve(), "merge-base", "--end-of-options", a, b).strip()
 
 
 def changed_files(root: Path, rev_range: str) -> list[FileChange]:
@@ -90,7 +92,9 @@ def changed_files(root: Path, rev_range: str) -> list[FileChange]:
         raise GitError(f"{rev_range}: {exc}") from None
     if merge_base:
         base_sha = merge_base_of(root, base_sha, head_sha)
-    out = _git(root, "diff", "--name-status", "--no-renames", "-z", base_sha, head_sha, "--", ".")
+    out = _git(
+        root, "diff", "--name-status", "--no-renames", "-z", "--end-of-options", base_sha, head_sha, "--", "."
+    )
     top = toplevel(root)
     prefix = root.relative_to(top).as_posix()
     fields = out.split("\0")
@@ -117,7 +121,7 @@ def _relative(path: str, prefix: str) -> str | None:
 def file_at(root: Path, rev: str, rel: str) -> str | None:
     """The text of ``rel`` (relative to ``root``) at revision ``rev``, or None when it did not exist."""
     try:
-        return _git(root.resolve(), "show", f"{rev}:./{rel}")
+        return _git(root.resolve(), "show", "--end-of-options", f"{rev}:./{rel}")
     except GitError:
         return None
 

@@ -58,7 +58,7 @@ def head_of(path: Path) -> str | None:
 
 def add_worktree(repo: Path, rev: str, dest: Path) -> Path:
     """``git worktree add --detach dest rev``: the tree of ``rev`` at ``dest`` (which must not exist)."""
-    _git(repo, "worktree", "add", "--detach", "--quiet", str(dest), f"{rev}^{{commit}}")
+    _git(repo, "worktree", "add", "--detach", "--quiet", "--", str(dest), f"{rev}^{{commit}}")
     return dest
 
 
@@ -69,7 +69,9 @@ def remove_worktree(repo: Path, dest: Path) -> None:
     the dir is deleted and ``git worktree prune`` drops the stale record.
     """
     proc = subprocess.run(
-        ["git", "-C", str(repo), "worktree", "remove", "--force", str(dest)], capture_output=True, check=False
+        ["git", "-C", str(repo), "worktree", "remove", "--force", "--", str(dest)],
+        capture_output=True,
+        check=False,
     )
     if proc.returncode != 0 or dest.exists():
         shutil.rmtree(dest, ignore_errors=True)

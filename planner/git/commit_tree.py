@@ -48,7 +48,7 @@ def _run(top: Path, args: list[str], data: bytes | None = None) -> bytes:
 
 def list_files(top: Path, sha: str) -> list[tuple[str, str, str]]:
     """``(path, mode, blob id)`` of every file of commit ``sha`` (paths from the repository top)."""
-    out = _run(top, ["ls-tree", "-r", "-z", "--full-tree", sha])
+    out = _run(top, ["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", sha])
     files = []
     for entry in out.split(b"\0"):
         if not entry:
