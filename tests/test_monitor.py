@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -128,7 +129,8 @@ def test_select_new_and_message_are_plain_functions():
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     a = StuckRun("a", "run-a", "Running", "s1", t0, "http://ui/runs/flow-run/a")
     b = StuckRun("b", "run-b", "Late", "s2", t0 + timedelta(minutes=30), None)
-    assert select_new([a, b], {"a": "s1", "b": "old"}) == [b]
+    # remembered by the kind of state, not Prefect's state id: a re-marked run is not new
+    assert select_new([a, b], {"a": "Running", "b": "Pending"}) == [b]
     assert slack_message([a, b], t0 + timedelta(hours=2, minutes=5)) == {
         "text": ":warning: *stackplan: 2 stuck build run(s)*\n"
         "• <http://ui/runs/flow-run/a|run-a> — Running for 2h05m\n"
@@ -216,3 +218,29 @@ def test_cli_serve_creates_the_scheduled_deployment_and_keeps_serving(prefect_ha
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_a_run_re_marked_late_and_overlapping_checks_post_it_once(prefect_harness, tmp_path):
+    """Prefect re-marks a Late run with a new state id: not a new report. Two checks at once: one post."""
+    from prefect.states import Scheduled
+
+    tag = f"stackplan-test-{uuid.uuid4().hex}"
+    runs = asyncio.run(_make_runs(tag))
+    later = datetime.now(UTC) + timedelta(hours=3)
+    memory = tmp_path / "m.json"
+    with LoopbackServer(lambda req: (time.sleep(0.3), 200, b"ok")[1:]) as slow_slack:
+
+        async def two_at_once():
+            return await asyncio.gather(
+                check(tag=tag, memory_path=memory, slack_url=slow_slack.url, now=later),
+                check(tag=tag, memory_path=memory, slack_url=slow_slack.url, now=later),
+            )
+
+        first, second = asyncio.run(two_at_once())
+        assert len(slow_slack.requests) == 1
+        assert sorted([len(first.reported), len(second.reported)]) == [0, 3]
+        # re-marked Late: a new Scheduled state (new state id), same run, still late
+        re_marked = Scheduled(scheduled_time=datetime.now(UTC) - timedelta(minutes=9))
+        asyncio.run(_set_state(runs["late"], re_marked))
+        again = asyncio.run(check(tag=tag, memory_path=memory, slack_url=slow_slack.url, now=later))
+        assert again.reported == () and len(slow_slack.requests) == 1

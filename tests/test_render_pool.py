@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.model import PlatformRender, RecipeFormat, RecipeSource, RenderOptions
+from planner.model import PlatformRender, RecipeFormat, RecipeSource, RenderOptions, Variant
 from planner.render.cache import RenderCache
 from planner.render.pool import default_jobs
 from planner.render.pool import render_many as _render_many
@@ -186,20 +186,21 @@ def test_default_jobs_is_positive() -> None:
 def only_in_caller(
     source: RecipeSource, platforms: Sequence[str], options: RenderOptions
 ) -> tuple[PlatformRender, ...]:
-    """The real renderer, but it fails anywhere except in the process that started the test."""
+    """The real renderer, but it fails anywhere except in the process that started the test (whose pid
+    comes in the render environment: the only environment a render sees)."""
     from planner.render.recipe import render_recipe
 
-    if os.getpid() != int(os.environ["STACKPLAN_TEST_CALLER"]):
+    if os.getpid() != int(options.environ["STACKPLAN_TEST_CALLER"]):
         raise RuntimeError("rendered in a worker")
     return render_recipe(source, platforms, options)
 
 
 def test_small_work_renders_in_the_caller(tree: list[RecipeSource], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STACKPLAN_TEST_CALLER", str(os.getpid()))
-    small = _render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=2, renderer=f"{__name__}:only_in_caller")
-    assert small == render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=1)
+    options = RenderOptions(environ=Variant({"STACKPLAN_TEST_CALLER": str(os.getpid())}))
+    small = _render_many(tree[:3], PLATFORMS, options, jobs=2, renderer=f"{__name__}:only_in_caller")
+    assert small == render_many(tree[:3], PLATFORMS, options, jobs=1)
     # the same work forced through workers does not run in the caller
-    forced = render_many(tree[:3], PLATFORMS, RenderOptions(), jobs=2, renderer=f"{__name__}:only_in_caller")
+    forced = render_many(tree[:3], PLATFORMS, options, jobs=2, renderer=f"{__name__}:only_in_caller")
     assert all(r.error and "rendered in a worker" in r.error.message for r in forced)
 
 

@@ -384,7 +384,9 @@ def test_a_store_made_before_digests_is_upgraded(tmp_path):
 
 def test_fuzzed_signed_payloads_never_give_a_5xx(tmp_path):
     """Signed random and mutated payloads: every answer is a 2xx or a 4xx with a reason."""
-    from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+    from hypothesis import strategies as st
 
     s = WebhookSettings(
         secret=SECRET,
@@ -476,3 +478,44 @@ def test_fuzzed_signed_payloads_never_give_a_5xx(tmp_path):
             client.close()
     # whatever was accepted failed for want of a checkout; nothing was ever started
     assert all(d.status != "started" and d.flow_run_id is None for d in DeliveryStore(s.store_path).all())
+
+
+def test_stalled_connections_are_closed_and_health_still_answers(tmp_path):
+    """Connections that never finish their headers (or body) are closed after the read timeout;
+    beyond the connection limit new ones are closed at once; /health answers throughout."""
+    import socket
+
+    s = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=tmp_path, state_dir=tmp_path / "st"),
+        read_timeout=1.0,
+        max_connections=20,
+    )
+    with RunningReceiver(s) as running:
+        host, port = running.url.removeprefix("http://").split(":")
+        stalled = []
+        for i in range(15):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n" if i % 2 else b"")
+            stalled.append(sock)
+        body_stall = socket.create_connection((host, int(port)))
+        body_stall.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        stalled.append(body_stall)
+        start = time.monotonic()
+        assert httpx.get(running.url + "/health", timeout=1).status_code == 200
+        assert time.monotonic() - start < 1
+        # over the limit: closed at once
+        extra = [socket.create_connection((host, int(port))) for _ in range(10)]
+        time.sleep(2.5)
+        for sock in [*stalled, *extra]:
+            sock.settimeout(2)
+            try:
+                data = sock.recv(1024)
+            except ConnectionResetError:
+                data = b""
+            # closed (EOF) or answered with 408 for the stalled body; never still waiting
+            assert data == b"" or b" 408 " in data.split(b"\r\n")[0], data[:80]
+            sock.close()
+        start = time.monotonic()
+        assert httpx.get(running.url + "/health", timeout=1).status_code == 200
+        assert time.monotonic() - start < 1

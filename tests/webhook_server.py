@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from flows.events.app import WebhookSettings, create_app
+from flows.events.limits import server_config
 
 
 class RunningReceiver:
@@ -18,7 +19,13 @@ class RunningReceiver:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="off")
+        config = server_config(
+            create_app(settings),
+            read_timeout=settings.read_timeout,
+            max_connections=settings.max_connections,
+            log_level="warning",
+            lifespan="off",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

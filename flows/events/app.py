@@ -2,8 +2,10 @@
 
 Security model, in the order a request meets it:
 
-1. **Size**: a body over ``max_body`` bytes is refused with 413 before it is read in full (declared
-   Content-Length, then counted while streaming), so a large upload cannot exhaust memory.
+1. **Size and time**: a body over ``max_body`` bytes is refused with 413 before it is read in full
+   (declared Content-Length, then counted while streaming), so a large upload cannot exhaust memory;
+   a body not received within ``read_timeout`` gets 408, and headers are bounded by the same time and
+   connections by ``max_connections`` (``flows/events/limits.py``).
 2. **Signature**: ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the raw body under the shared
    secret (``STACKPLAN_WEBHOOK_SECRET``), compared in constant time. Missing or wrong -> 401 and
    nothing else happens: no JSON parsing, no store write, no git, no Prefect call.
@@ -36,6 +38,7 @@ from starlette.routing import Route
 
 from flows.events.deliveries import DeliveryStore, body_digest
 from flows.events.dispatch import DispatchError, DispatchSettings, create_build_run, make_plan
+from flows.events.limits import DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT
 from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from flows.events.signature import SIGNATURE_HEADER, verify
 from flows.run.plan_store import plan_param
@@ -55,6 +58,8 @@ class WebhookSettings:
     max_body: int = DEFAULT_MAX_BODY
     allowed_repo: str | None = None  # only events of this "owner/name"
     comment: bool = True  # post / update the plan preview on PRs (needs GITHUB_TOKEN)
+    read_timeout: float = DEFAULT_READ_TIMEOUT  # headers and body must arrive within this (s)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections at once (flows/events/limits.py)
 
     @property
     def store_path(self) -> Path:
@@ -194,13 +199,21 @@ def _comment(trigger: BuildTrigger, plan: Any, run_id: str | None) -> None:
 
 
 def create_app(settings: WebhookSettings) -> Starlette:
+    from planner.redact import add_server_paths, install_log_redaction
+
+    add_server_paths(repo=settings.dispatch.repo_dir, state=settings.dispatch.state_dir)
+    install_log_redaction()  # every log record of the server process, whatever logger made it
     store = DeliveryStore(settings.store_path)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def webhook(request: Request) -> Response:
-        body = await _read_limited(request, settings.max_body)
+        try:
+            with anyio.fail_after(settings.read_timeout):
+                body = await _read_limited(request, settings.max_body)
+        except TimeoutError:
+            return _error(408, f"body not received within {settings.read_timeout:g} s")
         if body is None:
             return _error(413, f"body larger than {settings.max_body} bytes")
         if settings.secret is not None and not verify(

@@ -140,6 +140,10 @@ class DeliveryStore:
         return True
 
     def update(self, delivery_id: str, status: str, detail: str = "", flow_run_id: str | None = None) -> None:
+        """Record what became of a delivery; ``detail`` is redacted (``planner.redact``) first."""
+        from planner.redact import default_redactor
+
+        detail = default_redactor().text(detail)
         with closing(self._connect()) as db, db:
             db.execute(
                 "UPDATE deliveries SET status = ?, detail = ?, flow_run_id = COALESCE(?, flow_run_id)"

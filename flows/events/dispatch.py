@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.events.payloads import BuildTrigger
+from planner.render.budget import SERVE_BUDGET, RenderBudget
 
 __all__ = [
     "BUILD_DEPLOYMENT",
@@ -53,6 +54,9 @@ class DispatchSettings:
     platforms: tuple[str, ...] | None = None  # None: stackplan.yaml / defaults
     skip_existing: str | None = None  # channel whose packages need no rebuild
     fetch_remote: str | None = None  # fetch missing commits from this remote of repo_dir (e.g. "origin")
+    #: per-recipe render limits: strict, the recipes are strangers' (the PR's stackplan.yaml cannot
+    #: loosen them); every render runs in a worker process (planner.render.budget)
+    budget: RenderBudget = SERVE_BUDGET
 
 
 def _git(repo: Path, *args: str, binary: bool = False) -> Any:
@@ -205,6 +209,7 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
         changed_files=changed_list,
         skip_existing=settings.skip_existing,
         cache_dir=default_cache_dir(),  # webhook plans of one repository stay warm between events
+        budget=settings.budget,
     )
     return build_plan(request).with_hash()
 
@@ -224,6 +229,11 @@ async def create_build_run(
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
+    from planner.redact import default_redactor
+
+    # stored in Prefect's database and shown in its UI: redacted, except the plan's own ``root`` /
+    # ``path``, which the build worker needs to find the recipes
+    plan = default_redactor().value(plan, keep=("root", "path"))
     async with get_client() as client:
         try:
             dep = await client.read_deployment_by_name(deployment)

@@ -9,19 +9,27 @@ does not fail: it just stays Running, Pending or Late. The monitor asks Prefect 
 
 and posts ONE Slack incoming-webhook message listing them with links to the Prefect UI.
 
-It remembers what it reported — run id -> the id of the state it was in — in a JSON file under the
-state dir, so the next check stays quiet about a run still stuck in the same state, and speaks again
-when that run moves to another state and gets stuck there. The memory is only written after Slack
-accepted the message: a failed post is retried on the next check. ``SLACK_WEBHOOK_URL`` is a secret
-(it is the credential): it is never logged; without it the message is only logged.
+It remembers what it reported — flow run id -> the *kind* of stuck state (Running / Late / Pending),
+not Prefect's state id — in a JSON file under the state dir, so the next check stays quiet about a
+run still stuck the same way, even when Prefect re-marks it (a Late run gets a new state id each time
+it is re-marked), and speaks again only when that run moves to another kind of state and gets stuck
+there. The memory is only written after Slack accepted the message: a failed post is retried on the
+next check. A check holds an exclusive lock on ``<memory>.lock`` from reading the memory to writing
+it, so two overlapping checks (a slow one and the next scheduled one) cannot both post a run.
+``SLACK_WEBHOOK_URL`` is a secret (it is the credential): it is never logged; without it the message
+is only logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,8 +146,30 @@ async def find_stuck_runs(
 
 
 def select_new(stuck: Iterable[StuckRun], memory: Mapping[str, str]) -> list[StuckRun]:
-    """The runs not reported yet in their current state."""
-    return [run for run in stuck if memory.get(run.id) != run.state_id]
+    """The runs not reported yet stuck this way (memory: run id -> state kind reported)."""
+    return [run for run in stuck if memory.get(run.id) != run.state]
+
+
+@asynccontextmanager
+async def _exclusive(memory_path: Path, timeout: float = 600.0) -> AsyncIterator[None]:
+    """An exclusive lock on ``<memory>.lock`` (an advisory ``flock``: across processes and within
+    one), polled without blocking the event loop."""
+    lock_path = memory_path.with_name(memory_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(lock_path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another monitor check holds {lock_path}") from None
+                await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _age_text(delta: timedelta) -> str:
@@ -192,6 +222,13 @@ async def check(
     """One check: find stuck runs, post the new ones to Slack, remember them."""
     now = _aware(now or datetime.now(UTC))
     memory_path = memory_path or default_memory_path()
+    async with _exclusive(memory_path):
+        return await _check(tag, running, waiting, memory_path, slack_url, now)
+
+
+async def _check(
+    tag: str, running: timedelta, waiting: timedelta, memory_path: Path, slack_url: str | None, now: datetime
+) -> MonitorResult:
     stuck = await find_stuck_runs(tag=tag, running=running, waiting=waiting, now=now)
     memory = _load_memory(memory_path)
     new = select_new(stuck, memory)
@@ -199,7 +236,9 @@ async def check(
     if not new:
         _save_memory(memory_path, current)
         return MonitorResult(tuple(stuck), (), False)
-    message = slack_message(new, now)
+    from planner.redact import default_redactor
+
+    message = default_redactor().value(slack_message(new, now))
     posted = False
     if slack_url:
         try:
@@ -212,7 +251,7 @@ async def check(
     else:
         log.warning("%s not set; stuck runs:\n%s", SLACK_ENV, message["text"])
     if posted or not slack_url:
-        current.update({run.id: run.state_id for run in new})
+        current.update({run.id: run.state for run in new})
     _save_memory(memory_path, current)
     return MonitorResult(tuple(stuck), tuple(new), posted, message["text"])
 
@@ -225,6 +264,9 @@ async def monitor_flow(
     memory_path: str | None = None,
 ) -> dict[str, Any]:
     """Check for stuck stackplan runs and post new ones to Slack ($SLACK_WEBHOOK_URL)."""
+    from planner.redact import install_log_redaction
+
+    install_log_redaction()
     result = await check(
         tag=tag,
         running=timedelta(minutes=running_minutes),

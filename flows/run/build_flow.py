@@ -31,6 +31,7 @@ from flows.run.platform_flow import platform_flow, read_lane_file
 from flows.run.report import build_report, markdown_table, write_report
 from flows.run.tags import run_tags
 from planner.plan.model import Plan
+from planner.redact import default_redactor
 
 
 def lane_run_name(plan_hash: str, platform: str, chunk: int = 0, chunks: int = 1) -> str:
@@ -228,7 +229,7 @@ def build_flow(
     with contextlib.suppress(Exception):  # an artifact is a convenience; never fail a build over it
         create_markdown_artifact(
             key=f"stackplan-run-{plan_hash[:12]}",
-            markdown=markdown_table(report),
+            markdown=default_redactor().text(markdown_table(report)),
             description=f"stackplan run of plan {plan_hash[:12]}",
         )
     bad = [o for o in outcomes if o.state not in GOOD_STATES]

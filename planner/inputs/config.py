@@ -23,6 +23,7 @@ from typing import Any
 
 from planner.model import RecipeError, RenderOptions, Variant
 from planner.platforms import BUILD_SUBDIRS, DEFAULT_NOARCH_BUILD_PLATFORM
+from planner.render.environ import render_environment
 
 CONFIG_NAME = "stackplan.yaml"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.json"
@@ -53,6 +54,7 @@ class StackplanConfig:
     gpu_variant_keys: tuple[str, ...] = ("cuda_compiler_version",)
     retries: int = 2
     retry_delay: float = 10.0
+    render_budget: Mapping[str, float] = field(default_factory=_frozen)  # planner.render.budget fields
 
     def build_platform(self, target: str) -> str:
         """Where a job for ``target`` is built (``noarch`` jobs on :attr:`noarch_platform`)."""
@@ -75,7 +77,7 @@ class StackplanConfig:
         return RenderOptions(
             variant_configs=(*self.variant_configs, *variant_configs),
             exclusive_configs=(*self.exclusive_configs, *exclusive_configs),
-            environ=Variant({**self.environ, **(environ or {})}),
+            environ=Variant(render_environment({**self.environ, **(environ or {})})),
             build_platform=build,
         )
 
@@ -254,6 +256,7 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> StackplanConfig:
         gpu_variant_keys=tuple(data.get("gpu_variant_keys", defaults.gpu_variant_keys)),
         retries=int(data.get("retries", defaults.retries)),
         retry_delay=float(data.get("retry_delay", defaults.retry_delay)),
+        render_budget=_frozen(dict(data.get("render_budget") or {})),
     )
 
 

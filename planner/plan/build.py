@@ -63,6 +63,10 @@ class PlanRequest:
     noarch_platform: str | None = None
     jobs: int = 1  # render parallelism
     cache_dir: Path | None = None  # the render cache (planner.render.cache); None: no cache
+    #: per-recipe render limits (``planner.render.budget``); None: the command line's, with
+    #: stackplan.yaml's ``render_budget`` and :attr:`budget_flags` over them
+    budget: Any = None
+    budget_flags: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -184,5 +184,19 @@ def gather(
         reporter=reporter,
         jobs=request.jobs,
         tree=tree,
+        budget=_budget(request, cfg),
     )
     return renders, selection, settings, saver
+
+
+def _budget(request: Any, cfg: Any) -> Any:
+    """The render budget: the request's own (``stackplan serve``: strict, whatever the recipe tree's
+    stackplan.yaml says), else the command line's default, overridden by ``render_budget:`` in
+    stackplan.yaml, then by the command line flags."""
+    from planner.render.budget import CLI_BUDGET
+
+    if request.budget is not None:
+        return request.budget
+    return CLI_BUDGET.with_overrides(
+        **{**(getattr(cfg, "render_budget", {}) or {}), **(request.budget_flags or {})}
+    )

@@ -28,7 +28,9 @@ Saver = Callable[[Linked], None]
 _MARK = "\0root\0"
 
 
-def _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs) -> list[PlatformRender]:
+def _render_from_commit(
+    tree, sources, platforms, options, cache, reporter, jobs, budget=None
+) -> list[PlatformRender]:
     """Renders of a commit's recipes: from the cache where it has them (keyed by the commit's blob ids,
     nothing read from disk), the rest checked out of git first and rendered as usual."""
     from planner.render.recipe import render_all
@@ -45,7 +47,11 @@ def _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs
             else:
                 found.extend(hit)
     tree.materialize(todo)
-    rendered = render_all(todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache) if todo else []
+    rendered = (
+        render_all(todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache, budget=budget)
+        if todo
+        else []
+    )
     return sorted([*found, *rendered], key=lambda r: (r.recipe, r.platform))
 
 
@@ -91,6 +97,7 @@ def plan_renders(
     reporter: Reporter,
     jobs: int,
     tree: Any = None,
+    budget: Any = None,
 ) -> tuple[list[PlatformRender] | Linked, Saver | None]:
     """The renders of ``sources`` (or their :class:`Linked` graph: a snapshot of the same tree, or the
     last snapshot relinked where recipes changed), and a saver that stores the linked graph for the
@@ -104,7 +111,7 @@ def plan_renders(
     if cache_dir is None:
         if tree is not None:
             tree.materialize(sources)
-        return render_all(sources, platforms, options, reporter=reporter, jobs=jobs), None
+        return render_all(sources, platforms, options, reporter=reporter, jobs=jobs, budget=budget), None
     cache = RenderCache(Path(cache_dir), remember_keys=True)
     if tree is not None:
         cache.known_digests.update(tree.digests)
@@ -119,13 +126,23 @@ def plan_renders(
     if linked is not None:
         return _errors_swapped(linked, _MARK, here), None
 
+    over_budget: list[bool] = []
+
     def save(linked: Linked) -> None:
+        if over_budget:  # a budget error depends on the budget, not the recipes: never frozen
+            return
         store.save(key, _errors_swapped(linked, here, _MARK), forbid=here, pairs=pairs, family=family)
 
     def render(todo: Sequence[RecipeSource]) -> list[PlatformRender]:
         if tree is not None:
-            return _render_from_commit(tree, todo, platforms, options, cache, reporter, jobs)
-        return render_all(todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache)
+            out = _render_from_commit(tree, todo, platforms, options, cache, reporter, jobs, budget)
+        else:
+            out = render_all(
+                todo, platforms, options, reporter=reporter, jobs=jobs, cache=cache, budget=budget
+            )
+        if _internal_error(out):
+            over_budget.append(True)
+        return out
 
     patched = _relinked(store, family, pairs, sources, render, settings, here)
     if patched is not None:
@@ -137,7 +154,12 @@ def plan_renders(
 
 
 def _internal_error(renders: Sequence[PlatformRender]) -> bool:
-    return any(r.error is not None and r.error.message.startswith("internal error") for r in renders)
+    """Renders not to freeze in a snapshot: an internal error (retried next run) or a budget error."""
+    from planner.render.budget import BUDGET_ERROR
+
+    return any(
+        r.error is not None and r.error.message.startswith(("internal error", BUDGET_ERROR)) for r in renders
+    )
 
 
 def load_base(store: SnapshotStore, family: str):

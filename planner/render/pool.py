@@ -16,8 +16,14 @@ output does not depend on ``jobs`` or on which worker finished first.
 
 A recipe that makes the renderer raise (a bug: renderers return errors as values) becomes a
 :class:`PlatformRender` carrying a :class:`RecipeError`, and the pool goes on. If a worker process dies
-(a native crash), the recipes not yet done are rendered again one at a time in a fresh worker, so the
-one that kills it is found and reported as an error while every other recipe still renders.
+(a native crash, or a render budget's hard limit), the recipes not yet done are rendered again one at
+a time in a fresh worker, so the one that kills it is found and reported as an error while every
+other recipe still renders.
+
+Untrusted recipes: a :class:`planner.render.budget.RenderBudget` bounds each recipe's wall time,
+memory, file size and variant count (enforced here, in the workers), and every render sees only its
+declared environment (``planner.render.environ``): a worker's whole process environment is replaced
+by it, and a render in the caller's process swaps it in around the batch.
 """
 
 from __future__ import annotations
@@ -35,7 +41,19 @@ from pathlib import Path
 from planner.gc_pause import gc_paused
 from planner.model import PlatformRender, RecipeError, RecipeSource, RenderOptions
 from planner.progress import NullReporter, Reporter
+from planner.render.budget import (
+    BUDGET_ERROR,
+    BudgetExceeded,
+    RenderBudget,
+    check_sizes,
+    check_variants,
+    killed_error,
+    limit_worker_memory,
+    timeout_error,
+    wall_clock,
+)
 from planner.render.cache import RenderCache, source_root
+from planner.render.environ import process_environ
 
 #: ``module:function`` of the renderer used when none is given (see ``planner.render.recipe``).
 DEFAULT_RENDERER = "planner.render.recipe:render_recipe"
@@ -69,16 +87,36 @@ def _resolve(renderer: str) -> RenderFn:
     return getattr(importlib.import_module(module), name)
 
 
-def _render_task(task: _Task, options: RenderOptions, render: RenderFn) -> list[PlatformRender]:
-    """Render one recipe on its platforms; an exception from the renderer becomes an error value."""
+def _render_task(
+    task: _Task,
+    options: RenderOptions,
+    render: RenderFn,
+    budget: RenderBudget = RenderBudget(),
+    *,
+    in_worker: bool = False,
+) -> list[PlatformRender]:
+    """Render one recipe on its platforms within ``budget``; an exception from the renderer, or a
+    limit exceeded, becomes an error value for this recipe only."""
+    too_big = check_sizes(task.source, budget)
+    if too_big is not None:
+        return [PlatformRender(recipe=task.source.rel, platform=p, error=too_big) for p in task.platforms]
     try:
-        renders = list(render(task.source, task.platforms, options))
+        with wall_clock(budget.seconds, hard_stop=in_worker):
+            renders = list(render(task.source, task.platforms, options))
         if [r.platform for r in renders] != list(task.platforms):
             raise ValueError(f"renderer returned platforms {[r.platform for r in renders]}")
+    except BudgetExceeded:
+        error = timeout_error(task.source, budget)
+        return [PlatformRender(recipe=task.source.rel, platform=p, error=error) for p in task.platforms]
     except Exception as exc:
         error = RecipeError(task.source.recipe_file, None, f"internal error: {type(exc).__name__}: {exc}")
         return [PlatformRender(recipe=task.source.rel, platform=p, error=error) for p in task.platforms]
-    return renders
+    if budget.memory_mb is not None and any(
+        r.error is not None and "MemoryError" in r.error.message for r in renders
+    ):
+        error = RecipeError(task.source.recipe_file, None, f"{BUDGET_ERROR}: {budget.memory_mb} MB")
+        return [PlatformRender(recipe=task.source.rel, platform=p, error=error) for p in task.platforms]
+    return check_variants(task.source, renders, budget)
 
 
 @dataclass(frozen=True)
@@ -88,16 +126,20 @@ class _Run:
     options: RenderOptions
     renderer: str
     cache_dir: str | None
-    environ: Mapping[str, str]
+    environ: Mapping[str, str]  # the render environment: a worker's whole process environment
+    budget: RenderBudget = RenderBudget()  # noqa: RUF009 - frozen
 
 
 def _store(cache: RenderCache | None, task: _Task, renders: Sequence[PlatformRender]) -> None:
     """Cache what a recipe rendered to, unless an internal error (a bug, or a fluke such as a file read
-    mid-write) is among it: that must be retried next run, not remembered. Recipe errors are cached:
-    they depend only on the recipe's content, like any render."""
+    mid-write) is among it: that must be retried next run, not remembered. Nor a budget error: it
+    depends on the budget, not the recipe. Recipe errors are cached: they depend only on the recipe's
+    content, like any render."""
     if cache is None or task.key is None:
         return
-    if any(r.error is not None and r.error.message.startswith("internal error") for r in renders):
+    if any(
+        r.error is not None and r.error.message.startswith(("internal error", BUDGET_ERROR)) for r in renders
+    ):
         return
     cache.put(task.key, renders, root=source_root(task.source))
 
@@ -105,19 +147,21 @@ def _store(cache: RenderCache | None, task: _Task, renders: Sequence[PlatformRen
 def _render_chunk(tasks: Sequence[_Task], run: _Run) -> list[list[PlatformRender]]:
     """The worker side: render a chunk of recipes, store each in the cache, send the renders back.
 
-    The worker first takes the caller's environment: a forkserver's workers inherit the environment
-    of the moment the server started, and tools under the renderer (py-rattler-build's
-    ``RATTLER_CACHE_DIR``, ``HOME``) must see what they would see in the caller.
+    The worker's whole process environment becomes the render environment (``run.environ``): a
+    forkserver's workers inherit the caller's environment of the moment the server started, secrets
+    included, and py-rattler-build's ``env.get`` reads the process environment. Its address space is
+    capped by the budget once, and each recipe runs under the budget's timers.
     """
     if os.environ != run.environ:
         os.environ.clear()
         os.environ.update(run.environ)
+    limit_worker_memory(run.budget.memory_mb)
     _worker_gc()
     options, render = run.options, _resolve(run.renderer)
     cache = RenderCache(Path(run.cache_dir)) if run.cache_dir is not None else None
     out = []
     for task in tasks:
-        renders = _render_task(task, options, render)
+        renders = _render_task(task, options, render, run.budget, in_worker=True)
         _store(cache, task, renders)
         out.append(renders)
     return out
@@ -154,7 +198,10 @@ def _pool(jobs: int, renderer: str) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
         # imported once in the server, shared by every worker it forks (missing modules are skipped)
         preload = [
-            renderer.partition(":")[0], "planner.render.v0.render", "planner.render.v1.render", __name__,
+            renderer.partition(":")[0],
+            "planner.render.v0.render",
+            "planner.render.v1.render",
+            __name__,
         ]
         ctx.set_forkserver_preload(preload)
     else:  # pragma: no cover - Windows / some macOS builds
@@ -207,10 +254,15 @@ def _render_isolated(
             except BrokenProcessPool:
                 pool.shutdown(wait=True)
                 pool = None
-                error = RecipeError(
-                    task.source.recipe_file,
-                    None,
-                    "internal error: the render worker process died on this recipe",
+                limited = run.budget.seconds is not None or run.budget.memory_mb is not None
+                error = (
+                    killed_error(task.source, run.budget)
+                    if limited
+                    else RecipeError(
+                        task.source.recipe_file,
+                        None,
+                        "internal error: the render worker process died on this recipe",
+                    )
                 )
                 renders = [PlatformRender(task.source.rel, p, error=error) for p in task.platforms]
             collect(renders)
@@ -230,14 +282,17 @@ def render_many(
     reporter: Reporter | None = None,
     renderer: str = DEFAULT_RENDERER,
     min_pool_renders: int = MIN_POOL_RENDERS,
+    budget: RenderBudget | None = None,
 ) -> list[PlatformRender]:
     """Render every source on every platform; the result is sorted by ``(recipe, platform)``.
 
     ``jobs`` > 1 renders cache misses over that many processes, unless fewer than ``min_pool_renders``
     recipe-platforms are left to render (then they render in this process: starting workers would cost
     more than it saves). ``renderer`` names a function with
-    ``render_recipe``'s signature as ``"module:function"`` so workers can import it.
+    ``render_recipe``'s signature as ``"module:function"`` so workers can import it. ``budget``
+    bounds each recipe (none by default); with ``budget.isolate`` every render runs in a worker.
     """
+    budget = budget or RenderBudget()
     platforms = tuple(platforms)
     reporter = reporter or NullReporter()
     results: list[PlatformRender] = []
@@ -258,20 +313,22 @@ def render_many(
                     reporter.advance(1)
 
         work = sum(len(t.platforms) for t in todo)
-        if jobs > 1 and len(todo) > 1 and work >= min_pool_renders:
+        pooled = jobs > 1 and len(todo) > 1 and work >= min_pool_renders
+        if todo and (pooled or budget.isolate):
             cache_dir = str(cache.directory) if cache is not None else None
-            run = _Run(options, renderer, cache_dir, dict(os.environ))
-            left = _render_in_pool(todo, run, jobs, reporter, results.extend)
+            run = _Run(options, renderer, cache_dir, dict(options.environ), budget)
+            left = _render_in_pool(todo, run, max(1, min(jobs, len(todo))), reporter, results.extend)
             if left:
                 _render_isolated(left, run, reporter, results.extend)
             todo = []
         if todo:
             render = _resolve(renderer)
-            for task in todo:
-                renders = _render_task(task, options, render)
-                _store(cache, task, renders)
-                results.extend(renders)
-                reporter.advance(1)
+            with process_environ(options.environ):  # one swap for the batch, not one per render
+                for task in todo:
+                    renders = _render_task(task, options, render, budget)
+                    _store(cache, task, renders)
+                    results.extend(renders)
+                    reporter.advance(1)
     finally:
         reporter.finish()
     results.sort(key=lambda r: (r.recipe, r.platform))

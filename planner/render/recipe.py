@@ -128,15 +128,23 @@ def render_all(
     reporter: Reporter | None = None,
     jobs: int = 1,
     cache: Any = None,
+    budget: Any = None,
 ) -> list[PlatformRender]:
     """Render every source on every platform; the result is sorted by (recipe, platform).
 
     ``jobs`` > 1 renders over that many worker processes (``planner.render.pool``); ``cache`` (a
     ``planner.render.cache.RenderCache``) serves unchanged recipe dirs from disk and stores new renders.
-    The result is the same for any ``jobs`` and with or without a cache.
+    The result is the same for any ``jobs`` and with or without a cache. ``budget`` (a
+    ``planner.render.budget.RenderBudget``) bounds each recipe's time, memory and size.
     """
     from planner.render.pool import render_many
 
     return render_many(
-        list(sources), check_platforms(platforms), options, jobs=jobs, cache=cache, reporter=reporter
+        list(sources),
+        check_platforms(platforms),
+        options,
+        jobs=jobs,
+        cache=cache,
+        reporter=reporter,
+        budget=budget,
     )

@@ -61,6 +61,18 @@ def serve(
     ),
     max_body: int = typer.Option(5 * 1024 * 1024, help="Largest accepted body in bytes (413 above)."),
     comment: bool = typer.Option(True, "--comment/--no-comment", help="Post the plan preview on the PR."),
+    read_timeout: float = typer.Option(
+        10.0, "--read-timeout", min=0.1, help="Seconds a request's headers, and its body, may take to arrive."
+    ),
+    max_connections: int = typer.Option(
+        100, "--max-connections", min=1, help="Open connections at once (more are closed / get 503)."
+    ),
+    render_timeout: float = typer.Option(
+        10.0, "--render-timeout", min=0.001, help="Seconds one recipe of a PR may take to render."
+    ),
+    render_memory: int = typer.Option(
+        1024, "--render-memory", min=16, help="MB of memory a render worker may add while rendering."
+    ),
     insecure_no_secret: bool = typer.Option(
         False,
         "--insecure-no-secret",
@@ -88,6 +100,8 @@ def serve(
 
     from flows.events.app import SECRET_ENV, WebhookSettings, create_app
     from flows.events.dispatch import DispatchSettings
+    from flows.events.limits import server_config
+    from planner.render.budget import SERVE_BUDGET
 
     secret = os.environ.get(SECRET_ENV, "")
     if not secret and not insecure_no_secret:
@@ -119,13 +133,24 @@ def serve(
             platforms=platforms,
             skip_existing=skip_existing,
             fetch_remote=fetch_remote,
+            budget=SERVE_BUDGET.with_overrides(seconds=render_timeout, memory_mb=render_memory),
         ),
         max_body=max_body,
         allowed_repo=github_repo,
         comment=comment,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+    )
+    config = server_config(
+        create_app(settings),
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+        host=host,
+        port=port,
+        log_level="info",
     )
     with _prefect_api(echo=True):
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.Server(config).run()
 
 
 def history(

@@ -71,6 +71,26 @@ JobsOpt = Annotated[
         rich_help_panel="Rendering",
     ),
 ]
+RenderTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--render-timeout",
+        min=0.001,
+        help="Seconds one recipe may take to render before it is an error (default 600; "
+        "stackplan.yaml render_budget.seconds).",
+        rich_help_panel="Rendering",
+    ),
+]
+RenderMemoryOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--render-memory",
+        min=16,
+        help="MB of memory a render worker may add (default: no limit; "
+        "stackplan.yaml render_budget.memory_mb).",
+        rich_help_panel="Rendering",
+    ),
+]
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -255,6 +275,8 @@ def make_request(
     jobs: int | None = None,
     cache_dir: Path | None = None,
     no_cache: bool = False,
+    render_timeout: float | None = None,
+    render_memory: int | None = None,
 ) -> PlanRequest:
     """The :class:`PlanRequest` for a command line's selection options."""
     depth = None
@@ -280,6 +302,9 @@ def make_request(
         noarch_platform=check_noarch_platform(noarch_platform),
         jobs=jobs or default_jobs(),
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        budget_flags={
+            k: v for k, v in (("seconds", render_timeout), ("memory_mb", render_memory)) if v is not None
+        },
     )
 
 

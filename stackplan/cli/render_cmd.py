@@ -81,11 +81,18 @@ def render(
     as_json: bool = typer.Option(
         False, "--json", help="One JSON line per recipe dir and platform (conda-build truth-line shape)."
     ),
+    render_timeout: float | None = typer.Option(
+        None, "--render-timeout", min=0.001, help="Seconds one recipe may take (default 600)."
+    ),
+    render_memory: int | None = typer.Option(
+        None, "--render-memory", min=16, help="MB a render worker may add (default: no limit)."
+    ),
 ) -> None:
     from planner.inputs.config import load_config
     from planner.inputs.discover import discover
     from planner.model import RecipeError
     from planner.platforms import UnknownPlatformError
+    from planner.render.budget import CLI_BUDGET
     from planner.render.cache import open_cache
     from planner.render.pool import default_jobs
     from planner.render.recipe import check_platforms, render_all
@@ -121,8 +128,18 @@ def render(
         _err("no recipe dirs (meta.yaml / recipe.yaml) found under: " + ", ".join(map(str, paths)))
         raise typer.Exit(1)
     cache = open_cache(cache_dir, enabled=not no_cache)
+    flags = {"seconds": render_timeout, "memory_mb": render_memory}
+    budget = CLI_BUDGET.with_overrides(
+        **{**cfg.render_budget, **{k: v for k, v in flags.items() if v is not None}}
+    )
     renders = render_all(
-        sources, platforms, options, reporter=reporter_for(), jobs=jobs or default_jobs(), cache=cache
+        sources,
+        platforms,
+        options,
+        reporter=reporter_for(),
+        jobs=jobs or default_jobs(),
+        cache=cache,
+        budget=budget,
     )
     if as_json:
         out = sys.stdout

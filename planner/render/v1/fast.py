@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from planner.model import RecipeSource
+from planner.render.environ import process_environ
 
 
 def render_fast(
@@ -169,19 +170,7 @@ def _from_dict(data: dict[str, Any], path: Path) -> Any:
     return stage0.MultiOutputRecipe(wrapper.as_multi_output(), wrapper, Path(path).resolve())
 
 
-@contextmanager
-def _environ(extra: Mapping[str, str]) -> Iterator[None]:
-    """``RenderOptions.environ`` for ``env.get(...)`` in the recipe (rattler-build reads the process env)."""
-    if not extra:
-        yield
-        return
-    old = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _environ(environ: Mapping[str, str]) -> AbstractContextManager[None]:
+    """The process environment is exactly the render environment around a py-rattler-build call:
+    its Jinja ``env.get`` reads the process environment (``planner.render.environ``)."""
+    return process_environ(environ)

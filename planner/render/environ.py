@@ -1,0 +1,69 @@
+"""The environment a recipe sees when it is rendered: declared, never the process's own.
+
+A recipe may read environment variables: v0 through ``environ[...]`` / ``os.environ`` in Jinja and
+selectors, v1 through ``env.get("NAME")``. A pull request's recipe is hostile, and the process that
+renders it holds secrets (``GITHUB_TOKEN``, ``STACKPLAN_WEBHOOK_SECRET``, ``SLACK_WEBHOOK_URL``...) and
+absolute paths (``HOME``, ``PWD``), which a rendered version or requirement would carry into a PR
+comment. So the render environment is built here, from exactly three sources, later ones winning:
+
+1. :data:`BUILD_VARIABLES`: a short allow-list of conda-build's own build variables that describe
+   the build machine and hold neither a secret nor a path, taken from the process when set;
+2. ``environ:`` in stackplan.yaml;
+3. ``--env KEY=VALUE`` on the command line.
+
+Nothing else of ``os.environ`` reaches a renderer. The v0 renderer only ever reads the mapping it is
+given. py-rattler-build's Jinja ``env.get`` / ``env.exists`` read the *process* environment
+(``std::env::var`` in rattler-build's ``Env`` object), so around every v1 render the process
+environment is replaced by the render environment (:func:`process_environ`) and restored after. In a
+multi-threaded process (``stackplan serve``) that swap would race with threads reading their own
+settings, so the server renders only in worker processes (``planner.render.pool``, ``isolate``),
+whose whole environment is the render environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+__all__ = ["BUILD_VARIABLES", "process_environ", "render_environment"]
+
+#: conda-build build variables (``conda_build/environ.py``) passed from the process when set: they
+#: describe the machine, never hold a credential or a path. Everything else must be declared.
+BUILD_VARIABLES = ("CPU_COUNT", "FEATURE_NOMKL", "MACOSX_DEPLOYMENT_TARGET")
+
+
+def render_environment(
+    declared: Mapping[str, str], process: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The render environment: the allow-listed build variables of ``process`` (default: this
+    process), then ``declared`` (stackplan.yaml, then ``--env``), declared values winning.
+
+    >>> render_environment({"CI": "true"}, {"GITHUB_TOKEN": "x", "CPU_COUNT": "4", "HOME": "/root"})
+    {'CPU_COUNT': '4', 'CI': 'true'}
+    """
+    process = os.environ if process is None else process
+    env = {name: process[name] for name in BUILD_VARIABLES if name in process}
+    env.update(declared)
+    return env
+
+
+@contextmanager
+def process_environ(environ: Mapping[str, str]) -> Iterator[None]:
+    """The process environment is exactly ``environ`` inside the block, and restored after.
+
+    For renderers that read the process environment themselves (py-rattler-build). Cheap when the
+    environment already is ``environ`` (a render worker, or a caller that swapped it around a batch).
+    Not thread-safe: the environment is process-wide (see the module docstring).
+    """
+    if os.environ == environ:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
