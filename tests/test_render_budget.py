@@ -161,3 +161,14 @@ def test_render_environment_allow_list():
     assert render_environment({"CPU_COUNT": "1"}, process)["CPU_COUNT"] == "1"
     assert set(render_environment({}, process)) == set(BUILD_VARIABLES)
     assert isinstance(Variant(render_environment({"A": "b"}, {})), Variant)
+
+
+def test_a_direct_v1_render_does_not_see_the_process_environment_either(tmp_path, monkeypatch):
+    from planner.render.recipe import render_recipe
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret_token")
+    monkeypatch.setenv("STACKPLAN_WEBHOOK_SECRET", "hook-secret")
+    [source] = tree(tmp_path, {"v1": ("recipe.yaml", V1_ENV)})
+    [render] = render_recipe(source, ["linux-64"], RenderOptions())
+    assert "ghp_secret_token" not in json.dumps(render.to_dict())
+    assert render.variants[0].outputs[0].version == "1.0.none"

@@ -56,14 +56,30 @@ def process_environ(environ: Mapping[str, str]) -> Iterator[None]:
     environment already is ``environ`` (a render worker, or a caller that swapped it around a batch).
     Not thread-safe: the environment is process-wide (see the module docstring).
     """
-    if os.environ == environ:
+    if _is_current(environ):
         yield
         return
     saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(environ)
+    _replace(environ)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        _replace(saved)
+
+
+def _is_current(environ: Mapping[str, str]) -> bool:
+    """``os.environ == environ``, in the size of ``environ`` (the render environment is small, the
+    process environment is not; ``Mapping.__eq__`` would decode every variable)."""
+    env = os.environ
+    return len(env) == len(environ) and all(env.get(k) == v for k, v in environ.items())
+
+
+def _replace(environ: Mapping[str, str]) -> None:
+    """Make the process environment exactly ``environ``, touching only what differs
+    (``os.environ.clear()`` is quadratic: each ``popitem`` lists the whole environment again)."""
+    env = os.environ
+    for key in [k for k in env if k not in environ]:
+        del env[key]
+    for key, value in environ.items():
+        if env.get(key) != value:
+            env[key] = value

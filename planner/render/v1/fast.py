@@ -45,8 +45,8 @@ def render_fast(
     env = tuple(sorted(environ.items()))
     variant_config, platform_config = _variant_config(_file_keys(files), target, build_platform, env)
     recipe, skips = _skip_aware_recipe(source.recipe_file)
-    with _environ(environ):
-        rendered = recipe.render(variant_config, RenderConfig(platform=platform_config))
+    # the process environment is the declared one here: render_v1 / render_many swapped it in
+    rendered = recipe.render(variant_config, RenderConfig(platform=platform_config))
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in rendered:

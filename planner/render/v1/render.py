@@ -28,6 +28,7 @@ Not thread-safe (fd 1 is process-wide): parallel renders use processes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -67,14 +68,20 @@ def render_v1(
     if parse_error is not None:  # the same for every platform: say it once, without rendering
         return tuple(PlatformRender(source.rel, p, error=parse_error) for p in platforms)
     out = []
-    for platform in platforms:
-        try:
-            out.append(_render_platform(source, platform, configs, options))
-        except RecipeError as exc:
-            out.append(PlatformRender(source.rel, platform, error=exc))
-        except Exception as exc:  # rattler-build refused: find out why, with a line when we can
-            err = _diagnose(source, text, platform, configs, options, exc)
-            out.append(PlatformRender(source.rel, platform, error=err))
+    # rattler-build's env.get reads the process environment: it must be exactly the declared one.
+    # render_many already swapped it for the batch (or runs in a scrubbed worker), so this is for
+    # direct callers, and skipped when neither the recipe nor a recipe-local config can read it
+    # (the rattler-build fallback and the variant-config parse swap on their own).
+    reads_env = "env" in text or bool(source.local_configs)
+    with _environ(options.environ) if reads_env else contextlib.nullcontext():
+        for platform in platforms:
+            try:
+                out.append(_render_platform(source, platform, configs, options))
+            except RecipeError as exc:
+                out.append(PlatformRender(source.rel, platform, error=exc))
+            except Exception as exc:  # rattler-build refused: find out why, with a line when we can
+                err = _diagnose(source, text, platform, configs, options, exc)
+                out.append(PlatformRender(source.rel, platform, error=err))
     return tuple(out)
 
 
