@@ -24,6 +24,48 @@ from dataclasses import dataclass
 from rattler import MatchSpec, Version, VersionSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+#: conda-build's forbidden characters in ``package/name`` (``metadata.check_bad_chrs``); a version
+#: may not hold them either (except ``!``, the epoch mark: ``1!2.0``), nor ``-`` (it separates name,
+#: version and build in a file name).
+_BAD_CHARS = frozenset("=!@#$%^&*:;\"'\\|<>?/ ")
+_PACKAGE_NAME = re.compile(r"[a-z0-9_][a-z0-9_.+\-]*")
+
+
+def package_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a conda package name, or None when it can.
+
+    conda-build's rule for ``package/name``: present, lowercase, none of its forbidden characters;
+    stackplan also refuses control characters and a leading ``-`` / ``.`` (a job id or a file name
+    starting so would read as an option or a hidden file).
+
+    >>> package_name_problem("zlib"), package_name_problem(""), package_name_problem("Bad Name!")
+    (None, 'empty package name', "invalid package name 'Bad Name!'")
+    """
+    if not isinstance(name, str) or not name or name == "None":
+        return "empty package name"
+    if _PACKAGE_NAME.fullmatch(name) is None or any(c in _BAD_CHARS for c in name):
+        return f"invalid package name {_shown(name)}"
+    return None
+
+
+def version_problem(version: object) -> str | None:
+    """Why ``version`` cannot be a package version, or None when it can (present, none of
+    conda-build's forbidden characters, no ``-``, no control characters).
+
+    >>> version_problem("1!152.2018"), version_problem(""), version_problem("1.0-1")
+    (None, 'empty version', "invalid version '1.0-1'")
+    """
+    if not isinstance(version, str) or not version:
+        return "empty version"
+    if any((c in _BAD_CHARS and c != "!") or c == "-" or not c.isprintable() for c in version):
+        return f"invalid version {_shown(version)}"
+    return None
+
+
+def _shown(text: str) -> str:
+    """``text`` for a message: repr (so control characters show escaped), at most 60 characters."""
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 class InvalidSpecError(ValueError):

@@ -247,3 +247,55 @@ def test_one_bad_recipe_among_good_ones_never_stops_the_others(tmp_path, fmt):
     assert [("outputs" in x) for x in lines] == [True, False, False, False, True]
     assert res.stderr.count(FILE[fmt]) == 3
     assert "Traceback" not in res.output
+
+
+# --- located errors for hostile recipes (issue 12) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filename, text, line, message",
+    [
+        (
+            "recipe.yaml",
+            "package:\n  name: a\n  version: '1.0'\nbuild:\n  number: 0\nfoo: bar\n",
+            6,
+            "unknown",
+        ),
+        (
+            "meta.yaml",
+            "package:\n  name: a\n  version: 1\n\x00\x01binary\xff\n",
+            4,
+            "binary content (NUL byte)",
+        ),
+        (
+            "recipe.yaml",
+            "package:\n  name: a\n  version: '1'\n\x00\x01binary\n",
+            4,
+            "binary content (NUL byte)",
+        ),
+        ("meta.yaml", "package:\n  name: ''\n  version: ''\n", 2, "empty package name"),
+        (
+            "meta.yaml",
+            "package:\n  name: 'Bad Name!'\n  version: '1'\n",
+            2,
+            "invalid package name 'Bad Name!'",
+        ),
+        ("meta.yaml", "package:\n  name: nover\n", None, "empty version"),
+        ("meta.yaml", "package:\n  name: a\n  version: '1.0-2'\n", 3, "invalid version '1.0-2'"),
+    ],
+)
+def test_hostile_recipes_get_located_errors_never_a_job(tmp_path, filename, text, line, message):
+    from planner.inputs.discover import discover
+    from planner.model import RenderOptions
+    from planner.render.recipe import render_all
+
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / filename).write_bytes(
+        text.encode("utf-8", "surrogateescape") if "\xff" not in text else text.encode("latin-1")
+    )
+    [render] = render_all(discover(tmp_path), ["linux-64"], RenderOptions())
+    assert render.variants == () and render.error is not None
+    assert render.error.line == line and message in render.error.message
+    assert str(render.error.path).endswith(filename)
+    assert render.error.message.isprintable() or "\n" in render.error.message

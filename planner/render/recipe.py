@@ -98,11 +98,53 @@ def render_recipe(
             raise too_deep
         renders = tuple(_renderer(source.format)(source, subdirs, options))
     except RecipeError as exc:
-        return tuple(PlatformRender(source.rel, p, error=exc) for p in subdirs)
+        return tuple(_printable(PlatformRender(source.rel, p, error=exc)) for p in subdirs)
     except Exception as exc:  # the promise of this function: one recipe's failure stays its own
         err = internal_error(source, exc)
-        return tuple(PlatformRender(source.rel, p, error=err) for p in subdirs)
-    return _in_order(source, subdirs, renders)
+        return tuple(_printable(PlatformRender(source.rel, p, error=err)) for p in subdirs)
+    return tuple(_printable(_identity_checked(source, r)) for r in _in_order(source, subdirs, renders))
+
+
+def _printable(render: PlatformRender) -> PlatformRender:
+    """Never echo a file's raw bytes: control characters in an error message (a parser quoting a
+    binary line) are shown escaped."""
+    err = render.error
+    if err is None or err.message.isprintable():
+        return render
+    message = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in err.message)
+    if message == err.message:
+        return render
+    return PlatformRender(render.recipe, render.platform, error=RecipeError(err.path, err.line, message))
+
+
+def _identity_checked(source: RecipeSource, render: PlatformRender) -> PlatformRender:
+    """A render whose outputs all have a valid package name and version, else that platform's
+    located error: an output named ``""`` would become a job ``--0`` (``planner.matchspec`` rules)."""
+    from planner.matchspec import package_name_problem, version_problem
+
+    for job in render.variants:
+        for output in job.outputs:
+            problem = package_name_problem(output.name)
+            key = "name"
+            if problem is None:
+                problem, key = version_problem(output.version), "version"
+            if problem is not None:
+                line = _key_line(source.recipe_file, key)
+                return PlatformRender(
+                    source.rel, render.platform, error=RecipeError(source.recipe_file, line, problem)
+                )
+    return render
+
+
+def _key_line(path: Path, key: str) -> int | None:
+    """The first line of ``path`` that sets ``key:`` (for locating an error found after rendering)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    pattern = re.compile(rf"^\s*(?:-\s*)?{re.escape(key)}\s*:", re.MULTILINE)
+    m = pattern.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def _in_order(

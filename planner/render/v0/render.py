@@ -75,6 +75,8 @@ def _load(source: RecipeSource) -> RecipeText:
         raw = source.recipe_file.read_bytes().decode("utf-8", errors="replace")
     except OSError as exc:
         raise RecipeError(path, None, f"cannot read recipe: {exc.strerror}") from None
+    if "\x00" in raw:  # a binary file: say where, never echo its bytes
+        raise RecipeError(path, raw.count("\n", 0, raw.index("\x00")) + 1, "binary content (NUL byte)")
     local = tuple(p for p in source.local_configs if p.name == "conda_build_config.yaml")
     if not local:
         candidate = source.path / "conda_build_config.yaml"

@@ -319,6 +319,7 @@ def _group(
 
 _YAML_POS = re.compile(r"(?:YAML|yaml)[^:]*: (\d+):(\d+): (.*)")
 _SPAN_LINE = re.compile(r"line: (\d+)")
+_UNKNOWN_FIELD = re.compile(r"unknown (?:top-level )?field '([^'\s]{1,80})'")
 _JINJA_EXPR = re.compile(r"\$\{\{(.*?)\}\}")
 
 
@@ -370,6 +371,11 @@ def _located(path: Path, text: str, message: str, what: str) -> RecipeError:
     m = _YAML_POS.search(message)
     if m:
         return RecipeError(path, int(m.group(1)), f"invalid YAML: {m.group(3)}")
+    m = _UNKNOWN_FIELD.search(message)
+    if m:  # rattler-build names the field but not its line
+        field = re.compile(rf"^\s*(?:-\s*)?{re.escape(m.group(1))}\s*:", re.MULTILINE).search(text)
+        line = text.count("\n", 0, field.start()) + 1 if field else None
+        return RecipeError(path, line, f"{what}: {_tidy(message)}")
     m = _SPAN_LINE.search(message)
     if m:
         reason = re.sub(r",? ?span: Span \{.*", "", message)
