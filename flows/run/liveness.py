@@ -47,7 +47,7 @@ def proc_start(pid: int) -> int | None:
 
 
 def home() -> Path:
-    from flows.server.embedded import state_home
+    from planner.state import state_home
 
     return state_home()
 
