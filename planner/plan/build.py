@@ -146,8 +146,16 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
     all_cycles = break_cycles(graph)
     chosen = select(graph, selection)
     # a cycle matters to this plan when one of its jobs is in it
-    cycles = [c for c in all_cycles if any(e.source in chosen.selected for e in c.edges)]
-    bootstrap = [PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped)) for c in cycles]
+    cycles = [
+        c
+        for c in all_cycles
+        if any(e.source in chosen.selected for e in c.edges)
+        or any(n in chosen.selected for b in c.broke for n in b)
+    ]
+    bootstrap = [
+        PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped), cycles=c.broke, closes=c.closes)
+        for c in cycles
+    ]
     active = chosen.active
     edges = carry_edges(graph, active)
     dag = nx.DiGraph()

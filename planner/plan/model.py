@@ -201,19 +201,35 @@ class PlanEdge:
     phase: str
     spec: str
     via: tuple[str, ...] = ()
+    #: Bootstrap edges only: the cycles dropping this edge broke (job ids in cycle order, the first
+    #: few), and how many cycles it closed in all (the count of the component's enumerated cycles).
+    cycles: tuple[tuple[str, ...], ...] = ()
+    closes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "source": self.source,
             "target": self.target,
             "phase": self.phase,
             "spec": self.spec,
             "via": list(self.via),
         }
+        if self.cycles:  # only bootstrap edges carry them: plain edges stay as small as before
+            d["cycles"] = [list(c) for c in self.cycles]
+            d["closes"] = self.closes
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PlanEdge:
-        return cls(d["source"], d["target"], d["phase"], d["spec"], tuple(d.get("via") or ()))
+        return cls(
+            d["source"],
+            d["target"],
+            d["phase"],
+            d["spec"],
+            tuple(d.get("via") or ()),
+            tuple(tuple(c) for c in d.get("cycles") or ()),
+            int(d.get("closes") or 0),
+        )
 
 
 @dataclass(frozen=True)
