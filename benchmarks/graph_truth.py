@@ -36,8 +36,9 @@ from rattler.package.build_string import BuildString
 from benchmarks.fidelity import PROJECT, default_corpus, reduce_line
 from planner.graph.cycles import break_cycles
 from planner.matchspec import ensure_valid_spec
-from planner.plan.build import PlanRequest, link
+from planner.plan.build import link
 from planner.plan.inputs import gather
+from planner.plan.request import PlanRequest
 from planner.progress import NullReporter
 
 PLATFORMS = ("linux-64", "osx-arm64")
@@ -283,7 +284,7 @@ MatchSpec, after conda-build's `ensure_valid_spec`). The plan of the same tree w
 is compared with it over the feedstocks conda-build rendered without error. Fidelity: those same
 lines rendered by us, compared as benchmarks/fidelity.py compares. Targets: {targets}.
 
-| platform | fidelity | truth edges | our edges | both | recall | precision | conda-build errors | ambiguous specs | time |
+| platform | fidelity | truth edges | our edges | both | recall | precision | cb errors | ambiguous | time |
 |---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
@@ -293,7 +294,8 @@ lines rendered by us, compared as benchmarks/fidelity.py compares. Targets: {tar
 |---|---|---|---|
 {chr(10).join(classes)}
 
-Causes of each class: docs/fidelity.md, section "Graph truth: causes of the remaining edge differences".
+"cb errors": feedstocks conda-build failed on (left out); "ambiguous": requirements several other
+feedstocks satisfy (not truth edges). Causes of each class: docs/fidelity.md, section "Graph truth: causes of the remaining edge differences".
 """
     path.write_text(text)
 
