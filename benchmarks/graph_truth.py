@@ -295,7 +295,8 @@ lines rendered by us, compared as benchmarks/fidelity.py compares. Targets: {tar
 {chr(10).join(classes)}
 
 "cb errors": feedstocks conda-build failed on (left out); "ambiguous": requirements several other
-feedstocks satisfy (not truth edges). Causes of each class: docs/fidelity.md, section "Graph truth: causes of the remaining edge differences".
+feedstocks satisfy (not truth edges). Causes of each class: docs/fidelity.md, section
+"Graph truth: causes of the remaining edge differences".
 """
     path.write_text(text)
 
