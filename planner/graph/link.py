@@ -77,6 +77,11 @@ class Job:
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", frozenset(o.name for o in self.outputs))
         shared = {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
+        if self.outputs and all(o.noarch == "python" for o in self.outputs):
+            # python-version independent (conda-build: noarch: python builds once, "pyh..." build
+            # strings without the python version): its render's python value does not tie it to
+            # dependents of that one python
+            shared.pop("python", None)
         object.__setattr__(self, "shared_variant", shared)
 
     @property
