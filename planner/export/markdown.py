@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from planner.export.common import label, lane
+from planner.export.common import label
 from planner.plan.model import Plan, PlanNode
 
 #: The comment marker a bot looks for to update its own comment instead of posting a new one.
@@ -26,7 +26,7 @@ def _why(node: PlanNode) -> str:
 
 
 def to_markdown(plan: Plan) -> str:
-    nodes = sorted(plan.nodes, key=lambda n: (lane(n), n.layer, n.id))
+    nodes = sorted(plan.nodes, key=lambda n: (n.lane, n.layer, n.id))
     building = [n for n in nodes if not n.skipped]
     skipped = [n for n in nodes if n.skipped]
     kinds = Counter(n.selected.kind for n in building)
@@ -43,7 +43,7 @@ def to_markdown(plan: Plan) -> str:
         )
     lines.append("")
     for platform, layers in sorted(plan.layers.items()):
-        jobs = [n for n in building if lane(n) == platform]
+        jobs = [n for n in building if n.lane == platform]
         if not jobs:
             continue
         span = plan.makespan.get(platform, 0)

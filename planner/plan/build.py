@@ -28,6 +28,7 @@ from planner.plan.layers import critical_paths, lane_layers, layer_numbers
 from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning
 from planner.plan.request import PlanRequest, PlanSettings
 from planner.plan.select import Selection, carry_edges, select
+from planner.plan.tags import package_tag, recipe_tag
 from planner.progress import NullReporter, Reporter
 
 #: Selection kinds that mean "the selection changed this job" (its warnings are listed first).
@@ -213,7 +214,7 @@ def _node(
         duration_estimate=duration,
         pool=pool,
         test_pool="gpu" if gpu else pool,
-        tags=tuple(sorted({f"package:{o.name}" for o in job.outputs} | {f"recipe:{job.recipe}"})),
+        tags=tuple(sorted({package_tag(o.name) for o in job.outputs} | {recipe_tag(job.recipe)})),
         from_channel=from_channel,
     )
 

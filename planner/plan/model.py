@@ -34,8 +34,6 @@ WARNING_KINDS = (
     "unknown-package",
     "config",
 )
-#: Edge phases, strongest first: cycles are broken by dropping the weakest (test, then run, then build).
-EDGE_PHASES = ("host", "build", "run", "test")
 
 
 @dataclass(frozen=True)
@@ -147,6 +145,12 @@ class PlanNode:
     #: Requirement names taken from the channel: no recipe of the tree provides them, or (with an
     #: ``unsatisfied`` / ``pin-broken`` warning for this job) no build of the recipes that do fits.
     from_channel: tuple[str, ...] = ()
+
+    @property
+    def lane(self) -> str:
+        """The lane a job runs and is drawn in: its build platform, the workers it runs on (noarch and
+        cross-compiled jobs included). ``flows/run/lanes.py`` cuts the plan into one subflow per lane."""
+        return self.build_platform or self.platform
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -35,8 +35,8 @@ from stackplan.cli.plan_options import (
     UpstreamOpt,
     VariantConfigOpt,
     make_request,
-    reporter_for,
 )
+from stackplan.cli.progress import reporter_for
 
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
 
@@ -68,12 +68,8 @@ def _make_plan(request, make=None):
     from planner.plan.build import PlanError, build_plan
 
     make = make or (lambda r, reporter: build_plan(r, reporter=reporter, store_with=store_with(r)))
-    if sys.stderr.isatty():
-        reporter = reporter_for(_console(stderr=True))
-    else:  # no progress bar to draw: do not even import rich (a warm preview is ~1.5 s in all)
-        from planner.progress import NullReporter
-
-        reporter = NullReporter()
+    # no terminal: no bar, and rich is not even imported (a warm preview is ~1.5 s in all)
+    reporter = reporter_for()
     from planner.gc_pause import one_shot_process
 
     try:
@@ -95,7 +91,6 @@ def _write(text: str, output: Path | None) -> None:
 def _summary(plan) -> None:
     from rich.table import Table
 
-    from planner.export.common import lane
 
     console = _console()
     table = Table(title=f"plan {plan.hash[:12]}  ({len(plan.nodes)} jobs)", title_justify="left")
@@ -106,9 +101,9 @@ def _summary(plan) -> None:
     for e in plan.bootstrap_edges:
         node = by_id.get(e.target)
         if node is not None:
-            boot_lanes[lane(node)] = boot_lanes.get(lane(node), 0) + 1
+            boot_lanes[node.lane] = boot_lanes.get(node.lane, 0) + 1
     for platform, layers in sorted(plan.layers.items()):
-        jobs = [n for n in plan.nodes if lane(n) == platform]
+        jobs = [n for n in plan.nodes if n.lane == platform]
         table.add_row(
             platform,
             str(sum(1 for layer in layers if layer)),

@@ -281,32 +281,3 @@ def make_request(
         jobs=jobs or default_jobs(),
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
     )
-
-
-class RichReporter:
-    """A progress bar on a terminal (the planner reports through :class:`planner.progress.Reporter`)."""
-
-    def __init__(self, console) -> None:
-        from rich.progress import Progress
-
-        self._progress = Progress(console=console, transient=True)
-        self._task = None
-
-    def start(self, label: str, total: int | None) -> None:
-        self._progress.start()
-        self._task = self._progress.add_task(label, total=total)
-
-    def advance(self, n: int = 1) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, n)
-
-    def finish(self) -> None:
-        self._progress.stop()
-        self._task = None
-
-
-def reporter_for(console):
-    """A rich progress bar on a terminal, nothing otherwise."""
-    from planner.progress import NullReporter
-
-    return RichReporter(console) if console.is_terminal else NullReporter()
