@@ -23,15 +23,9 @@ from dataclasses import dataclass
 
 from rattler import MatchSpec, Version, VersionSpec
 
+from planner.errors import InvalidSpecError
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-
-
-class InvalidSpecError(ValueError):
-    """A requirement string that is not a MatchSpec (e.g. an unrendered Jinja leftover)."""
-
-    def __init__(self, raw: str, message: str) -> None:
-        self.raw = raw
-        super().__init__(f"invalid requirement {raw!r}: {message}")
 
 
 @dataclass(frozen=True)

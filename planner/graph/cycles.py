@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from planner.errors import StackplanError
 from planner.graph.link import PHASE_RANK
 
 
@@ -51,7 +52,7 @@ class Cycle:
         return "".join(parts) + where
 
 
-class CycleError(Exception):
+class CycleError(StackplanError):
     """Raised under ``--strict-cycles``: the graph has cycles; each is printed in full."""
 
     def __init__(self, cycles: list[Cycle]) -> None:
