@@ -41,10 +41,6 @@ def _config(request: PlanRequest):
         raise PlanError(f"config: {exc}") from exc
 
 
-def _as_paths(values) -> tuple[Path, ...]:
-    return tuple(Path(v) for v in values or ())
-
-
 def request_inputs(request: PlanRequest, platforms: tuple[str, ...]) -> dict[str, Any]:
     """The request as JSON-able values, recorded in the plan (what it was made from)."""
     return {
