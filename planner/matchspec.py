@@ -6,7 +6,7 @@ conda; PEP 440 (packaging) orders conda versions wrongly and is never used here.
 
 Parsing is memoised per string: a whole-distribution graph asks the same few thousand specs hundreds of
 thousands of times. The caches live in a :class:`SpecCache` object that the caller owns (no module
-state), and :func:`default_cache` hands out a fresh one.
+state): one per plan, nothing shared between plans.
 
 >>> cache = SpecCache()
 >>> spec = cache.parse("numpy >=2")
@@ -106,11 +106,6 @@ class SpecCache:
             except Exception:
                 self._versions[text] = None
         return self._versions[text]
-
-
-def default_cache() -> SpecCache:
-    """A fresh cache (one per plan: nothing is shared between plans)."""
-    return SpecCache()
 
 
 def _parse(raw: str) -> Spec | InvalidSpecError:
