@@ -88,7 +88,7 @@ def to_markdown(plan: Plan) -> str:
     if plan.warnings:
         lines.append(f"<details><summary>⚠️ {len(plan.warnings)} warning(s)</summary>")
         lines.append("")
-        lines.extend(f"- {_cell(w)}" for w in plan.warnings)
+        lines.extend(f"- {_cell(str(w))}" for w in plan.warnings)
         lines.append("</details>")
         lines.append("")
     if plan.errors:
