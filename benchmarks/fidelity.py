@@ -302,7 +302,9 @@ are in the section below.
 |---|---|---|
 {chr(10).join(classes)}
 """
-    text += "\n" + CAUSES
+    from benchmarks.graph_truth import CAUSES as GRAPH_CAUSES
+
+    text += "\n" + CAUSES + "\n" + GRAPH_CAUSES
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
