@@ -6,7 +6,7 @@ conda; PEP 440 (packaging) orders conda versions wrongly and is never used here.
 
 Parsing is memoised per string: a whole-distribution graph asks the same few thousand specs hundreds of
 thousands of times. The caches live in a :class:`SpecCache` object that the caller owns (no module
-state), and :func:`default_cache` hands out a fresh one.
+state): one per plan, nothing shared between plans.
 
 >>> cache = SpecCache()
 >>> spec = cache.parse("numpy >=2")
@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 
 from rattler import MatchSpec, Version, VersionSpec
+
+from planner.errors import InvalidSpecError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 #: conda-build's forbidden characters in ``package/name`` (``metadata.check_bad_chrs``); a version
@@ -66,14 +68,6 @@ def _shown(text: str) -> str:
     """``text`` for a message: repr (so control characters show escaped), at most 60 characters."""
     shown = repr(text)
     return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-class InvalidSpecError(ValueError):
-    """A requirement string that is not a MatchSpec (e.g. an unrendered Jinja leftover)."""
-
-    def __init__(self, raw: str, message: str) -> None:
-        self.raw = raw
-        super().__init__(f"invalid requirement {raw!r}: {message}")
 
 
 @dataclass(frozen=True)
@@ -212,11 +206,6 @@ def ensure_valid_spec(text: str) -> str:
     if name in ("python", "numpy") and version == "x.x":
         return f"{name} {version}"
     return f"{name} {version}.*"
-
-
-def default_cache() -> SpecCache:
-    """A fresh cache (one per plan: nothing is shared between plans)."""
-    return SpecCache()
 
 
 def _parse(raw: str) -> Spec | InvalidSpecError:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from planner.errors import StackplanError
 from planner.git.refs import InvalidGitValue, check_branch, check_ref, check_sha
 
 __all__ = ["BUILD_ACTIONS", "BuildTrigger", "Ignored", "PayloadError", "parse_event"]
@@ -28,7 +29,7 @@ _REPO_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 _MAX_PATH = 4096
 
 
-class PayloadError(ValueError):
+class PayloadError(StackplanError, ValueError):
     """The JSON is valid but not the shape of the GitHub event it claims to be."""
 
 

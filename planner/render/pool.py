@@ -54,6 +54,7 @@ from planner.render.budget import (
 )
 from planner.render.cache import RenderCache, source_root
 from planner.render.environ import process_environ
+from planner.render.store import RenderStore
 
 #: ``module:function`` of the renderer used when none is given (see ``planner.render.recipe``).
 DEFAULT_RENDERER = "planner.render.recipe:render_recipe"
@@ -130,7 +131,7 @@ class _Run:
     budget: RenderBudget = RenderBudget()  # noqa: RUF009 - frozen
 
 
-def _store(cache: RenderCache | None, task: _Task, renders: Sequence[PlatformRender]) -> None:
+def _store(cache: RenderStore | None, task: _Task, renders: Sequence[PlatformRender]) -> None:
     """Cache what a recipe rendered to, unless an internal error (a bug, or a fluke such as a file read
     mid-write) is among it: that must be retried next run, not remembered. Nor a budget error: it
     depends on the budget, not the recipe. Recipe errors are cached: they depend only on the recipe's
@@ -278,7 +279,7 @@ def render_many(
     options: RenderOptions,
     *,
     jobs: int = 1,
-    cache: RenderCache | None = None,
+    cache: RenderStore | None = None,
     reporter: Reporter | None = None,
     renderer: str = DEFAULT_RENDERER,
     min_pool_renders: int = MIN_POOL_RENDERS,
