@@ -44,11 +44,19 @@ def deploy(
         None, "--workdir", help="Checkout dir workers run in (default: this)."
     ),
     main_pool: str = typer.Option("linux-64", "--main-pool", help="Pool that runs the main flow."),
+    isolation: str | None = typer.Option(
+        None,
+        "--isolation",
+        help="Nightly rebuild: process | container (default: the root's stackplan.yaml, else process).",
+    ),
 ) -> None:
     import os
 
     from planner.platforms import UnknownPlatformError, parse_platform
 
+    if isolation not in (None, "process", "container"):
+        typer.echo(f"error: --isolation {isolation!r}: expected process or container", err=True)
+        raise typer.Exit(2)
     if schedule and not all_:
         typer.echo("error: --schedule needs --all (the nightly rebuild plans the whole repo)", err=True)
         raise typer.Exit(2)
@@ -81,6 +89,7 @@ def deploy(
                 root=str(root),
                 channel=str(channel),
                 builder=builder,
+                isolation=isolation,
             )
         except Exception as exc:  # the server said no: show its message, not a traceback
             typer.echo(f"error: deploy failed: {exc}", err=True)

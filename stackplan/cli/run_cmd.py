@@ -250,37 +250,15 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
 
 
 def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
-    """The builder options of the isolation asked for (flag, else stackplan.yaml), checked before the run:
-    with containers, the engine must work and run the image."""
-    from planner.inputs.config import load_config
-    from planner.model import RecipeError
+    """The builder options of the isolation asked for (flag, else stackplan.yaml), checked before the run
+    (flows/builders/container.py): with containers, the engine must work and run the image."""
+    from flows.builders.container import EngineError, IsolationError, isolation_options
 
     try:
-        cfg = load_config(Path(plan.root)) if Path(plan.root).is_dir() else None
-    except RecipeError:
-        cfg = None  # planning reported it already; a plan file's root may be gone
-    isolation = isolation or (cfg.isolation if cfg else None) or "process"
-    if isolation not in ("process", "container"):
-        _die(f"--isolation {isolation!r}: expected process or container")
-    if isolation == "process":
-        return {"isolation": "process"} if builder == "rattler-build" else {}
-    if builder != "rattler-build":
-        _die(f"--isolation container works with --builder rattler-build, not {builder}")
-    from flows.builders.container import EngineError, check_engine, find_engine
-    from flows.builders.image import image_tag
-
-    image = image or (cfg.container_image if cfg else None) or image_tag()
-    try:
-        exe = find_engine(engine or (cfg.container_engine if cfg else None))
-        check_engine(exe, image)
-    except EngineError as exc:
+        return isolation_options(Path(plan.root), builder, isolation, engine, image)
+    except (EngineError, IsolationError) as exc:
         _die(str(exc))
-    return {
-        "isolation": "container",
-        "container_engine": exe,
-        "container_image": image,
-        "container_network": list(cfg.container_network) if cfg else [],
-    }
+    return {}
 
 
 def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict) -> int:
