@@ -95,7 +95,7 @@ def to_markdown(plan: Plan) -> str:
         lines.append(f"### ❌ {len(plan.errors)} recipe(s) failed to render")
         lines.append("")
         for err in plan.errors:
-            where = f"{err['path']}:{err['line']}" if err.get("line") else err["path"]
-            lines.append(f"- `{_cell(where)}`: {_cell(str(err['message']))}")
+            where = f"{err.path}:{err.line}" if err.line else err.path
+            lines.append(f"- `{_cell(where)}`: {_cell(err.message)}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

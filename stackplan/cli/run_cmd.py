@@ -198,7 +198,7 @@ def _plan_root(root: Path, selection: dict[str, Any]):
     except (PlanError, NotADirectoryError) as exc:
         _die(f"cannot plan {root}: {exc}")
     for err in plan.errors:
-        typer.echo(f"{err.get('path', '?')}:{err.get('line', '?')}: {err.get('message', '')}", err=True)
+        typer.echo(str(err), err=True)
     return plan
 
 
