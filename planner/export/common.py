@@ -61,3 +61,24 @@ def plan_graph(plan: Plan) -> nx.DiGraph:
     for e in sorted(plan.edges, key=lambda e: (e.source, e.target)):
         g.add_edge(e.source, e.target, phase=e.phase, spec=e.spec, via=" ".join(e.via), bootstrap=False)
     return g
+
+
+def timed(plan: Plan) -> bool:
+    """Whether the plan's durations are real seconds (a durations file or learned history) rather than
+    the default of one unit per job."""
+    return any(n.duration_estimate != 1.0 for n in plan.nodes)
+
+
+def makespan_text(plan: Plan, platform: str) -> str:
+    """A lane's makespan with its unit: ``42 min`` with real durations, else ``7 jobs`` (the longest
+    chain of jobs, each counted as one).
+
+    >>> from planner.plan.model import Plan
+    >>> makespan_text(Plan(root="r", platforms=("linux-64",), nodes=(), edges=(), layers={},
+    ...                    makespan={"linux-64": 3.0}), "linux-64")
+    '3 jobs'
+    """
+    span = plan.makespan.get(platform, 0.0)
+    if timed(plan):
+        return f"{span / 60:.1f} min" if span < 600 else f"{span / 60:.0f} min"
+    return f"{span:g} job" + ("" if span == 1 else "s")

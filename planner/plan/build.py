@@ -37,6 +37,22 @@ class PlanError(Exception):
     """Bad input to the planner (unknown platform, bad git range, unreadable file): a clear message."""
 
 
+def unknown_packages_message(graph: nx.DiGraph, unknown: list[str]) -> str:
+    """``--package`` names that match no job, each with the closest names that exist (did you mean)."""
+    import difflib
+
+    names: set[str] = set()
+    for node in graph.nodes:
+        job = graph.nodes[node]["job"]
+        names.update(job.names)
+        names.update((job.recipe, job.recipe.rsplit("/", 1)[-1]))
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""))
+    return f"--package matches no recipe or output: {'; '.join(parts)}"
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     """Everything a plan is made from. CLI flags map one to one (``stackplan/cli/plan_options.py``).
@@ -144,6 +160,8 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
             raise CycleError(cycles)
     all_cycles = break_cycles(graph)
     chosen = select(graph, selection)
+    if chosen.unknown_packages:
+        raise PlanError(unknown_packages_message(graph, chosen.unknown_packages))
     # a cycle matters to this plan when one of its jobs is in it
     cycles = [c for c in all_cycles if any(e.source in chosen.selected for e in c.edges)]
     bootstrap = [PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped)) for c in cycles]
@@ -172,7 +190,6 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
     )
     warnings = [
         *settings.warnings,
-        *(f"unknown package or recipe for --package: {p}" for p in chosen.unknown_packages),
         *(a.message() for a in result.ambiguities),
         *(f"cycle broken by dropping {c.dropped[0]} -> {c.dropped[1]}: {c.describe()}" for c in cycles),
         *_unsatisfied_warnings(result, active),

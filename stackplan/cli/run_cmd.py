@@ -15,29 +15,8 @@ from typing import Any
 
 import typer
 
-from stackplan.cli.plan_options import (
-    CacheDirOpt,
-    ChangedFilesOpt,
-    ChangedOpt,
-    ConfigOpt,
-    DownstreamDepthOpt,
-    DownstreamOpt,
-    DurationsOpt,
-    ExcludeOpt,
-    ExclusiveConfigOpt,
-    JobsOpt,
-    NoarchPlatformOpt,
-    NoCacheOpt,
-    PackageOpt,
-    PlatformOpt,
-    ProviderOpt,
-    SelectionCommand,
-    SkipExistingOpt,
-    SkiplistOpt,
-    StrictCyclesOpt,
-    UpstreamOpt,
-    VariantConfigOpt,
-)
+from stackplan.cli.errors import ExitCode, fail, warn
+from stackplan.cli.plan_options import Selection, SelectionCommand, selection
 
 HELP = "\n\n".join(
     [
@@ -47,17 +26,19 @@ HELP = "\n\n".join(
         "selection flags as `stackplan plan`. With no PREFECT_API_URL stackplan starts its own local Prefect "
         "server (history in .stackplan/, or $STACKPLAN_HOME) and prints the UI address.",
         "Builders: dry-run (no build; waits each job's estimated duration times --time-scale; --fail JOB "
-        "makes a job fail), rattler-build (real builds of recipe.yaml into --channel, offline), conda-build "
-        "(meta.yaml, where conda-build is installed).",
-        "The run report (JSON) is written next to the channel; --resume REPORT (or 'last') re-runs only "
+        "makes a job fail), rattler-build (real builds of recipe.yaml into --output-dir, offline unless -c "
+        "channels are given), conda-build (meta.yaml, where conda-build is installed). Before the run "
+        "stackplan "
+        "checks that the builder is installed and can build every selected recipe's format.",
+        "The run report (JSON) is written into --output-dir; --resume REPORT (or 'last') re-runs only "
         "what failed or was skipped, reusing what the channel has. Exit code 1 when any job failed.",
         "[bold]Examples[/bold]",
         "Build the example stack:  [cyan]stackplan run examples/stack --builder rattler-build "
-        "--channel out/channel[/cyan]",
+        "--output-dir out/channel[/cyan]",
         "Rehearse a plan with one failure:  [cyan]stackplan run plan.json --fail sp-core "
         "--time-scale 0[/cyan]",
         "Re-run what failed last time:  [cyan]stackplan run examples/stack --builder rattler-build "
-        "--channel out/channel --resume last[/cyan]",
+        "--output-dir out/channel --resume last[/cyan]",
     ]
 )
 
@@ -66,14 +47,19 @@ def register(app: typer.Typer) -> None:
     app.command("run", help=HELP, no_args_is_help=True, cls=SelectionCommand)(run)
 
 
+@selection()
 def run(
-    target: Path = typer.Argument(..., help="plan.json, or a recipe tree to plan now."),
+    target: Path = typer.Argument(..., metavar="TARGET", help="plan.json, or a recipe tree to plan now."),
     builder: str = typer.Option("dry-run", "--builder", "-b", help="dry-run | rattler-build | conda-build."),
-    channel: Path = typer.Option(
-        Path("out/channel"), "--channel", help="Local channel directory to build into."
+    output_dir: Path | None = typer.Option(
+        None,
+        "--output-dir",
+        help="Local channel directory the builds go to (default: out/channel).",
     ),
     parallelism: int = typer.Option(4, "--parallelism", "-P", min=1, help="Jobs at once per platform."),
-    fail: list[str] = typer.Option([], "--fail", help="dry-run: make this job id, package or recipe fail."),
+    fail_jobs: list[str] = typer.Option(
+        [], "--fail", help="dry-run: make this job id, package or recipe fail."
+    ),
     time_scale: float = typer.Option(
         1.0, "--time-scale", min=0, help="dry-run: factor on estimated durations."
     ),
@@ -88,74 +74,66 @@ def run(
         False, "--no-job-tags", help="Leave job task runs untagged (see docs/flows.md, Tags)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too."),
-    platform: PlatformOpt = None,
-    variant_config: VariantConfigOpt = None,
-    exclusive_config: ExclusiveConfigOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    changed: ChangedOpt = None,
-    changed_files: ChangedFilesOpt = None,
-    package: PackageOpt = None,
-    downstream: DownstreamOpt = False,
-    downstream_depth: DownstreamDepthOpt = None,
-    upstream: UpstreamOpt = False,
-    exclude: ExcludeOpt = None,
-    skiplist: SkiplistOpt = None,
-    skip_existing: SkipExistingOpt = None,
-    strict_cycles: StrictCyclesOpt = False,
-    durations: DurationsOpt = None,
-    provider: ProviderOpt = None,
-    noarch_platform: NoarchPlatformOpt = None,
+    *,
+    sel: Selection,
 ) -> None:
     _quiet_prefect_console(verbose)
-    from planner.plan.model import Plan
-
-    selection = {
-        "platform": platform,
-        "variant_config": variant_config,
-        "exclusive_config": exclusive_config,
-        "config": config,
-        "jobs": jobs,
-        "cache_dir": cache_dir,
-        "no_cache": no_cache,
-        "changed": changed,
-        "changed_files": changed_files,
-        "package": package,
-        "downstream": downstream,
-        "downstream_depth": downstream_depth,
-        "upstream": upstream,
-        "exclude": exclude,
-        "skiplist": skiplist,
-        "skip_existing": skip_existing,
-        "strict_cycles": strict_cycles,
-        "durations": durations,
-        "provider": provider,
-        "noarch_platform": noarch_platform,
-    }
+    channel, sel = _output_dir(output_dir, sel)
     if target.is_file():
-        given = sorted(
-            f"--{k.replace('_', '-')}"
-            for k, v in selection.items()
-            if v not in (None, False) and k != "downstream_depth"  # hidden: part of --downstream=N
-        )
-        if given:
-            _die(f"{target} is a plan JSON; plan flags ({', '.join(given)}) apply to a recipe tree only")
-        try:
-            plan = Plan.from_json(target.read_text())
-        except (OSError, ValueError, KeyError) as exc:
-            _die(f"{target}: not a plan JSON ({exc})")
+        plan_flags = [f for f in sel.given() if f != "--channel"]
+        if plan_flags:
+            fail(f"{target} is a plan JSON; plan flags ({', '.join(plan_flags)}) apply to a recipe tree only")
+        from stackplan.cli.plan_cmd import read_plan
+
+        plan = read_plan(target)
     elif target.is_dir():
-        plan = _plan_root(target, selection)
+        plan = _plan_root(target, sel)
     else:
-        _die(f"{target}: no such plan file or recipe tree")
+        fail(f"{target}: no such plan file or recipe tree")
     plan = plan if plan.hash else plan.with_hash()
-    options = _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments)
+    options = _options(
+        plan, builder, channel, fail_jobs, time_scale, resume, retries, retry_delay, deployments
+    )
+    if sel.channels():
+        options["builder_options"]["channels"] = list(sel.channels())
+    _preflight(plan, builder, options)
     if no_job_tags:
         options["tag_jobs"] = False
     code = _execute(plan, builder, channel, parallelism, pr, options)
     raise typer.Exit(code)
+
+
+def _output_dir(output_dir: Path | None, sel: Selection) -> tuple[Path, Selection]:
+    """The output channel, and the selection with its input channels.
+
+    Until this release ``run --channel DIR`` named the output channel; ``-c/--channel`` now means an
+    input channel, as in conda-build. For one release a single local ``--channel`` given without
+    ``--output-dir`` keeps its old meaning, with a deprecation warning.
+    """
+    from dataclasses import replace
+
+    channels = sel.channels()
+    if output_dir is not None:
+        return output_dir, sel
+    if len(channels) == 1 and "://" not in channels[0] and ("/" in channels[0] or Path(channels[0]).is_dir()):
+        warn(
+            f"`run --channel {channels[0]}` as the output channel is deprecated:"
+            f" use --output-dir {channels[0]}"
+            " (-c/--channel will mean an input channel only, as in conda-build)"
+        )
+        return Path(channels[0]), replace(sel, channel=None)
+    return Path("out/channel"), sel
+
+
+def _preflight(plan, builder: str, options: dict) -> None:
+    """Refuse before the run when the builder is missing or cannot build a selected recipe's format."""
+    from flows.builders import preflight
+    from flows.run.lanes import split_lanes
+
+    jobs = [job for lane in split_lanes(plan, only=options.get("only")) for job in lane.jobs]
+    problems = preflight(builder, jobs, options.get("builder_options"))
+    if problems:
+        fail("cannot start the run:\n  " + "\n  ".join(problems), ExitCode.ENVIRONMENT)
 
 
 def _quiet_prefect_console(verbose: bool) -> None:
@@ -169,36 +147,35 @@ def _quiet_prefect_console(verbose: bool) -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO" if verbose else "CRITICAL"
 
 
-def _plan_root(root: Path, selection: dict[str, Any]):
+def _plan_root(root: Path, sel: Selection):
     """Plan ``root`` with the same selection options (and the same errors) as ``stackplan plan``."""
     from planner.graph.cycles import CycleError
     from planner.plan.build import PlanError, build_plan
-    from stackplan.cli.plan_options import make_request
     from stackplan.cli.progress import reporter_for
 
-    request = make_request(root, **selection)
     try:
-        plan = build_plan(request, reporter=reporter_for())
+        plan = build_plan(sel.request(root), reporter=reporter_for())
     except CycleError as exc:
-        typer.echo(f"error: {exc}\n(--strict-cycles: not breaking them)", err=True)
-        raise typer.Exit(3) from None
+        fail(f"{exc}\n(--strict-cycles: not breaking them)", ExitCode.CYCLE)
     except (PlanError, NotADirectoryError) as exc:
-        _die(f"cannot plan {root}: {exc}")
+        fail(f"cannot plan {root}: {exc}")
     for err in plan.errors:
         typer.echo(f"{err.get('path', '?')}:{err.get('line', '?')}: {err.get('message', '')}", err=True)
     return plan
 
 
-def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments) -> dict:
+def _options(
+    plan, builder, channel, fail_jobs, time_scale, resume, retries, retry_delay, deployments
+) -> dict:
     from flows.builders import BUILDERS
 
     if builder not in BUILDERS:
-        _die(f"unknown builder {builder!r}; expected one of: {', '.join(sorted(BUILDERS))}")
+        fail(f"unknown builder {builder!r}; expected one of: {', '.join(sorted(BUILDERS))}")
     options: dict[str, Any] = {"builder_options": {}}
     if builder == "dry-run":
-        options["builder_options"] = {"fail": list(fail), "time_scale": time_scale}
-    elif fail:
-        _die("--fail works with --builder dry-run only")
+        options["builder_options"] = {"fail": list(fail_jobs), "time_scale": time_scale}
+    elif fail_jobs:
+        fail("--fail works with --builder dry-run only")
     if retries is not None:
         options["retries"] = retries
     if retry_delay is not None:
@@ -207,9 +184,10 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
         from flows.server.embedded import running
 
         if not os.environ.get("PREFECT_API_URL") and running() is None:
-            _die(
+            fail(
                 "--deployments needs the server the workers use: "
-                "set PREFECT_API_URL or run `stackplan server start`"
+                "set PREFECT_API_URL or run `stackplan server start`",
+                ExitCode.ENVIRONMENT,
             )
         options["dispatch"] = "deployments"
     if resume:
@@ -218,11 +196,11 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
 
         path = latest_report(channel) if resume == "last" else Path(resume)
         if path is None or not path.is_file():
-            _die(f"no run report to resume from ({resume!r}; reports are {channel}/stackplan-run-*.json)")
+            fail(f"no run report to resume from ({resume!r}; reports are {channel}/stackplan-run-*.json)")
         try:
             options.update(resume_options(plan, read_report(path)))
         except (ResumeError, ValueError, KeyError) as exc:
-            _die(f"{path}: {exc}")
+            fail(f"{path}: {exc}")
         typer.echo(
             f"Resuming {path.name}: {len(options['only'])} jobs to run, "
             f"{len(options['reused'])} reused from the channel",
@@ -277,7 +255,7 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
             if not recorded:
                 console.print("[yellow]warning: the server had not recorded every job's state after 60 s")
     except ServerError as exc:
-        _die(str(exc))
+        fail(str(exc), ExitCode.ENVIRONMENT)
     Console().print(summary_table(result.report))
     report_path = result.report.get("report_path")
     console.print(
@@ -293,8 +271,3 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
             f"Packages ({len(found)}) in {channel.resolve()}/ (use it as: -c {channel.resolve().as_uri()})"
         )
     return 0 if result.ok else 1
-
-
-def _die(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

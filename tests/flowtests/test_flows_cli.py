@@ -51,7 +51,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         api = status.stdout.split("API ")[1].split()[0]
 
         first = _cli(
-            ["run", str(plan_file), "--fail", core, "--time-scale", "0", "--channel", str(channel)],
+            ["run", str(plan_file), "--fail", core, "--time-scale", "0", "--output-dir", str(channel)],
             env,
             check=1,
         )
@@ -60,7 +60,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         assert report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
 
         second = _cli(
-            ["run", str(plan_file), "--resume", "last", "--time-scale", "0", "--channel", str(channel)],
+            ["run", str(plan_file), "--resume", "last", "--time-scale", "0", "--output-dir", str(channel)],
             env,
             check=0,
         )
@@ -88,7 +88,8 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         expected = sorted(n["id"] for n in json.loads(planned.read_text())["nodes"] if not n.get("skipped"))
         channel2 = tmp_path / "ch2"
         root_args = [str(PROJECT / "examples" / "stack"), *flags, "--time-scale", "0"]
-        _cli(["run", *root_args, "--channel", str(channel2)], env, check=0)
+        old = _cli(["run", *root_args, "--channel", str(channel2)], env, check=0)  # the old spelling
+        assert "deprecated: use --output-dir" in old.stderr
         built = json.loads(next(channel2.glob("stackplan-run-*.json")).read_text())
         assert sorted(j["job"] for j in built["jobs"]) == expected
         assert {j["state"] for j in built["jobs"]} == {"Completed"} and len(expected) == 2
