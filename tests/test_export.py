@@ -63,11 +63,16 @@ def test_mermaid_shapes(plan: Plan) -> None:
 def test_markdown_preview_body(plan: Plan) -> None:
     text = export(plan, "markdown")
     assert text.startswith(MARKER)
-    assert "### linux-64" in text and "### osx-arm64" in text
-    assert "changed: meta.yaml" in text and "downstream: depends on" in text
-    assert "### Skipped (2)" in text and "exists:" in text
-    assert "Cycles broken" in text and "warning(s)" in text
-    assert "sk<learn>" in text  # recipe names are shown as written
+    assert "<summary><b>linux-64</b>" in text and "<summary><b>osx-arm64</b>" in text
+    assert "### What changed" in text and "**changed** `meta.yaml`" in text
+    assert "↓ after `numpy-1.26.4-" in text  # downstream rows say what they wait for
+    assert "2 job(s) skipped" in text and "exists" in text
+    assert "cycle(s) broken" in text and "warning(s)" in text
+    assert "`sklearn` `1.5`" in text  # names are shown as written, in code spans
+    # jobs of one recipe are one row, the differing variant key collapsed
+    numpy_rows = [line for line in text.splitlines() if line.startswith("| ") and "`numpy`" in line]
+    assert len(numpy_rows) == 2 and all("`py 3.11, 3.12`" in row for row in numpy_rows)
+    assert "| platform | jobs | recipes | layers | makespan |" in text and " jobs |" in text
 
 
 def test_html_is_self_contained_and_shows_every_job(plan: Plan) -> None:

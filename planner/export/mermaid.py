@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import re
 
-from planner.export.common import COLOURS, label, lane
+from planner.export.common import COLOURS, lane, short_labels
+from planner.export.text import clean
 from planner.plan.model import Plan
 
 
 def _text(text: str) -> str:
-    return text.replace('"', "#quot;")
+    """A label as mermaid text: quotes, angle brackets, backticks (markdown strings) and ``#`` (entity
+    codes) as mermaid entity codes, so a recipe name cannot end the label or inject HTML."""
+    return "".join(_ENTITIES.get(ch, ch) for ch in clean(text, 120))
+
+
+_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "`": "#96;", "&": "#amp;"}
 
 
 def to_mermaid(plan: Plan) -> str:
     ids = {n.id: f"n{i}" for i, n in enumerate(sorted(plan.nodes, key=lambda n: n.id))}
+    labels = short_labels(plan)
     lines = ["flowchart LR"]
     for kind, fill in COLOURS.items():
         lines.append(f"  classDef {re.sub(r'[^a-z]', '', kind)} fill:{fill},stroke:#333;")
@@ -29,7 +36,7 @@ def to_mermaid(plan: Plan) -> str:
         lines.append(f'  subgraph lane{i}["{_text(name)}"]')
         for node in nodes:
             kind = "skipped" if node.skipped else node.selected.kind
-            lines.append(f'    {ids[node.id]}["{_text(label(node))}"]:::{re.sub(r"[^a-z]", "", kind)}')
+            lines.append(f'    {ids[node.id]}["{_text(labels[node.id])}"]:::{re.sub(r"[^a-z]", "", kind)}')
         lines.append("  end")
     for e in sorted(plan.edges, key=lambda e: (e.source, e.target)):
         arrow = "-.->" if e.via else "-->"

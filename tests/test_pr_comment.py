@@ -1,0 +1,153 @@
+"""The PR comment: always within GitHub's limit, informative first, and PR text stays text.
+
+Plans here are made by the real planner (``assemble_plan``) from rendered recipes; the comment is the
+same Markdown ``stackplan preview`` prints and ``serve`` posts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.export.dot import to_dot
+from planner.export.html import to_html
+from planner.export.markdown import GITHUB_LIMIT, LIMIT, MARKER, read_state, state_line, to_markdown
+from planner.export.mermaid import to_mermaid
+from planner.export.text import code
+from planner.plan.build import PlanSettings, assemble_plan
+from planner.plan.model import Plan
+from planner.plan.select import UNLIMITED, Selection
+from tests.recipes_factory import as_renders, out, recipe
+
+PLATFORMS = ("linux-64", "osx-arm64", "win-64", "linux-aarch64")
+
+
+def stack(
+    n_recipes: int, *, pythons=("3.10", "3.11", "3.12", "3.13", "3.14"), name=lambda i: f"pkg{i}"
+) -> Plan:
+    """``base`` changed; ``n_recipes`` python recipes depend on it (and on each other in a chain of 10)."""
+    rs = []
+    for p in PLATFORMS:
+        rs.append(recipe("recipes/base", [out("base", "1.3")], p))
+        for i in range(n_recipes):
+            dep = "base" if i % 10 == 0 else name(i - 1)
+            for py in pythons:
+                rs.append(
+                    recipe(
+                        f"recipes/{name(i)}", [out(name(i), "2.0", host=(dep, "python"))], p, {"python": py}
+                    )
+                )
+    selection = Selection(changed={"recipes/base": "meta.yaml"}, downstream=UNLIMITED)
+    plan, _ = assemble_plan(as_renders(rs), selection, PlanSettings(root="stack", platforms=PLATFORMS))
+    return plan
+
+
+def test_a_huge_plan_fits_and_says_what_is_cut() -> None:
+    plan = stack(400)  # 8,004 jobs on 4 platforms
+    text = to_markdown(plan)
+    assert len(text) <= LIMIT < GITHUB_LIMIT
+    assert text.startswith(MARKER)
+    # the summary, what changed, and every platform are there
+    assert "**8004 job(s) to build** from 401 recipe(s) on 4 platform(s)" in text
+    assert "### What changed" in text and "`base` `1.3`" in text
+    for p in PLATFORMS:
+        assert f"<summary><b>{p}</b>: 2001 job(s) in 401 recipe(s)" in text
+    # variants collapse to the differing key; rows are grouped by recipe
+    assert f"`py 3.10{chr(0x2013)}3.14 {chr(0xD7)}5`" in text
+    cut = re.findall(r"… (\d+) more recipe\(s\), (\d+) job\(s\)", text)
+    assert len(cut) == 4  # each platform says how much it leaves out, and where the full plan is
+    shown = text.count("| ↓ after") + text.count("| **changed**")
+    assert shown + sum(int(n) for n, _ in cut) == 4 * 401
+    assert "the full plan:" in text
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_platforms_share_the_budget_and_layers_come_in_order() -> None:
+    text = to_markdown(stack(60))
+    for block in text.split("<details><summary><b>")[1:]:
+        layers = [int(m) for m in re.findall(r"^\| (\d+) \|", block, re.M)]
+        assert layers == sorted(layers) and layers[0] == 0
+
+
+def test_small_plans_are_complete() -> None:
+    text = to_markdown(stack(3))
+    assert "not shown" not in text and text.count("`pkg2` `2.0`") == 4
+
+
+def test_what_is_new_since_the_last_comment() -> None:
+    before = stack(3)
+    after = stack(4)
+    state = read_state(to_markdown(before))
+    assert state is not None and state["plan"] == before.hash[:12] and state["jobs"]["linux-64"] == 16
+    text = to_markdown(after, previous=to_markdown(before))
+    assert f"**Since the last update** (plan `{before.hash[:12]}`): jobs linux-64 +5" in text
+    assert "- added: `recipes/pkg3`" in text
+    assert "Unchanged since the last update" in to_markdown(after, previous=to_markdown(after))
+    # a damaged or foreign body is no state (and no crash)
+    assert read_state("<!-- stackplan-state !!! -->") is None and read_state("hello") is None
+    assert read_state(None) is None
+
+
+HOSTILE = (
+    "@octocat please look <!-- x --> [click](http://evil.example) ![i](http://e/i.png) | ## ✅ all green`"
+)
+
+
+def hostile_plan() -> Plan:
+    rs = []
+    for p in ("linux-64",):
+        rs.append(recipe("recipes/base", [out("base", "1.0", host=(HOSTILE,))], p))
+        rs.append(
+            recipe("recipes/evil", [out("evil", "1.0 @team", host=("base", HOSTILE))], p, {"python": HOSTILE})
+        )
+        rs.append(recipe("recipes/evil", [out("evil", "1.0 @team", host=("base",))], p, {"python": "3.12"}))
+    selection = Selection(changed={"recipes/base": HOSTILE}, downstream=UNLIMITED)
+    plan, _ = assemble_plan(as_renders(rs), selection, PlanSettings(root="stack", platforms=("linux-64",)))
+    return plan
+
+
+def _outside_code(markdown: str) -> str:
+    """The text GitHub would render as Markdown: code spans removed (their content is literal)."""
+    return re.sub(r"(`+)(?:(?!\1).)+?\1", "", markdown)
+
+
+def test_pr_text_cannot_mention_link_or_inject_html() -> None:
+    plan = hostile_plan()
+    assert any("@octocat" in w for w in plan.warnings)  # the hostile requirement reached a warning
+    text = to_markdown(plan)
+    assert "@octocat" in text  # shown, but only inside code spans:
+    rendered = _outside_code(text)
+    assert "@" not in rendered
+    assert "](http" not in rendered and "<!-- x" not in rendered
+    assert "all green" not in rendered
+    assert not re.search(r"^#+ .*✅", text, re.M)
+    # our own HTML comments are the marker and the base64 state line only
+    assert re.findall(r"<!--.*?-->", rendered) == [MARKER, state_line(plan)]
+    assert "\n## ✅" not in text
+
+
+@given(st.text(min_size=1, max_size=80))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+def test_a_code_span_holds_any_text(text: str) -> None:
+    span = code(text, table=True)
+    assert "\n" not in span
+    fence = re.match(r"`+", span).group(0)
+    inner = span[len(fence) : -len(fence)]
+    assert span.endswith(fence) and fence not in inner  # nothing can close it early
+    assert "|" not in inner.replace("\\|", "")  # nor end a table cell
+
+
+def test_graph_exports_escape_pr_text() -> None:
+    plan = hostile_plan()
+    html = to_html(plan)
+    assert "<!-- x -->" not in html  # neither in the SVG/text (escaped) nor in the JSON payload
+    assert "@octocat please look &lt;!-- x --&gt;" in html and "\\u003c!-- x --\\u003e" in html
+    mermaid = to_mermaid(plan)
+    for line in mermaid.splitlines():
+        if '["' in line:
+            label = line.split('["', 1)[1].rsplit('"]', 1)[0]
+            assert '"' not in label and "<" not in label and "`" not in label
+    dot = to_dot(plan)
+    assert all(line.count('"') % 2 == 0 or '\\"' in line for line in dot.splitlines())
