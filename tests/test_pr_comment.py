@@ -22,58 +22,66 @@ from planner.plan.select import UNLIMITED, Selection
 from tests.recipes_factory import as_renders, out, recipe
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64", "linux-aarch64")
+PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 
 
-def stack(
-    n_recipes: int, *, pythons=("3.10", "3.11", "3.12", "3.13", "3.14"), name=lambda i: f"pkg{i}"
-) -> Plan:
-    """``base`` changed; ``n_recipes`` python recipes depend on it (and on each other in a chain of 10)."""
+def stack(n_recipes: int, *, pythons=PYTHONS, same_everywhere: bool = True) -> Plan:
+    """``base`` changed; ``n_recipes`` python recipes depend on it (and on each other in chains of 10).
+    ``same_everywhere=False`` gives each platform its own versions (nothing to share between them)."""
     rs = []
-    for p in PLATFORMS:
+    for k, p in enumerate(PLATFORMS):
+        version = "2.0" if same_everywhere else f"2.0.{k}"
         rs.append(recipe("recipes/base", [out("base", "1.3")], p))
         for i in range(n_recipes):
-            dep = "base" if i % 10 == 0 else name(i - 1)
+            dep = "base" if i % 10 == 0 else f"pkg{i - 1}"
             for py in pythons:
-                rs.append(
-                    recipe(
-                        f"recipes/{name(i)}", [out(name(i), "2.0", host=(dep, "python"))], p, {"python": py}
-                    )
-                )
+                outputs = [out(f"pkg{i}", version, host=(dep, "python"))]
+                rs.append(recipe(f"recipes/pkg{i}", outputs, p, {"python": py}))
     selection = Selection(changed={"recipes/base": "meta.yaml"}, downstream=UNLIMITED)
     plan, _ = assemble_plan(as_renders(rs), selection, PlanSettings(root="stack", platforms=PLATFORMS))
     return plan
 
 
 def test_a_huge_plan_fits_and_says_what_is_cut() -> None:
-    plan = stack(400)  # 8,004 jobs on 4 platforms
+    plan = stack(600, same_everywhere=False)  # 12,004 jobs on 4 platforms
     text = to_markdown(plan)
     assert len(text) <= LIMIT < GITHUB_LIMIT
     assert text.startswith(MARKER)
     # the summary, what changed, and every platform are there
-    assert "**8004 job(s) to build** from 401 recipe(s) on 4 platform(s)" in text
-    assert "### What changed" in text and "`base` `1.3`" in text
+    assert "**12004 job(s) to build** from 601 recipe(s) on 4 platform(s)" in text
+    assert "### What changed" in text and "**changed** `meta.yaml`: 1 recipe(s), 4 job(s)" in text
     for p in PLATFORMS:
-        assert f"<summary><b>{p}</b>: 2001 job(s) in 401 recipe(s)" in text
+        assert f"<summary><b>{p}</b>: 3001 job(s) in 601 recipe(s)" in text
     # variants collapse to the differing key; rows are grouped by recipe
     assert f"`py 3.10{chr(0x2013)}3.14 {chr(0xD7)}5`" in text
     cut = re.findall(r"… (\d+) more recipe\(s\), (\d+) job\(s\)", text)
     assert len(cut) == 4  # each platform says how much it leaves out, and where the full plan is
-    shown = text.count("| ↓ after") + text.count("| **changed**")
-    assert shown + sum(int(n) for n, _ in cut) == 4 * 401
+    shown = len(re.findall(r"`pkg\d+ 2\.0\.\d`|★`base 1\.3`", text))
+    assert shown + sum(int(n) for n, _ in cut) + 3 == 4 * 601  # + base, counted as on linux-64
     assert "the full plan:" in text
     assert text.count("<details>") == text.count("</details>")
 
 
 def test_platforms_share_the_budget_and_layers_come_in_order() -> None:
-    text = to_markdown(stack(60))
-    for block in text.split("<details><summary><b>")[1:]:
-        layers = [int(m) for m in re.findall(r"^\| (\d+) \|", block, re.M)]
-        assert layers == sorted(layers) and layers[0] == 0
+    text = to_markdown(stack(600, same_everywhere=False))
+    blocks = text.split("<details><summary><b>")[1:5]
+    sizes = [len(b) for b in blocks]
+    assert max(sizes) - min(sizes) < 2_000  # a fair share each
+    for block in blocks:
+        layers = [int(m) for m in re.findall(r"^- \*\*layer (\d+)\*\*", block, re.M)]
+        assert layers == sorted(layers) and len(layers) > 3
+
+
+def test_what_equals_the_biggest_platform_is_counted_not_repeated() -> None:
+    text = to_markdown(stack(800))  # would not fit 4 times; fits once
+    assert "not shown" not in text and len(text) <= LIMIT
+    assert text.count("801 recipe(s) as on linux-64 (same layer, version and variants)") == 3
+    assert text.count("`pkg799 2.0`") == 1
 
 
 def test_small_plans_are_complete() -> None:
     text = to_markdown(stack(3))
-    assert "not shown" not in text and text.count("`pkg2` `2.0`") == 4
+    assert "not shown" not in text and text.count("`pkg2 2.0`") == 4 and "as on" not in text
 
 
 def test_what_is_new_since_the_last_comment() -> None:
@@ -151,3 +159,48 @@ def test_graph_exports_escape_pr_text() -> None:
             assert '"' not in label and "<" not in label and "`" not in label
     dot = to_dot(plan)
     assert all(line.count('"') % 2 == 0 or '\\"' in line for line in dot.splitlines())
+
+
+def test_the_anaconda_tree_with_a_zlib_bump_on_4_platforms_fits(corpus, tmp_path) -> None:
+    """The case of the issue: 1,708 feedstocks in a real git repo, the global zlib pin moved, four
+    platforms. The corpus is read in place and copied to tmp_path only."""
+    import shutil
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from stackplan.cli import app
+
+    repo = tmp_path / "repo"
+    shutil.copytree(corpus / "anaconda" / "feedstocks", repo / "feedstocks")
+    cbc = (corpus / "config" / "anaconda-aggregate-conda_build_config.yaml").read_text()
+    (repo / "cbc.yaml").write_text(cbc)
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", *args], cwd=repo, check=True, capture_output=True, env={**env, "PATH": "/usr/bin:/bin"}
+        )
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    assert "\nzlib:\n  - '1'\n" in cbc
+    (repo / "cbc.yaml").write_text(cbc.replace("\nzlib:\n  - '1'\n", "\nzlib:\n  - '1.3'\n"))
+    git("commit", "-qam", "zlib 1.3")
+    platforms = [a for p in ("linux-64", "osx-arm64", "win-64", "linux-aarch64") for a in ("-p", p)]
+    configs = ["-e", str(repo / "cbc.yaml"), "--cache-dir", str(tmp_path / "cache")]
+    res = CliRunner().invoke(app, ["preview", "--base", "HEAD~1", str(repo), *platforms, *configs])
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    assert len(text) <= GITHUB_LIMIT
+    assert "| platform | jobs | recipes | layers | makespan |" in text
+    assert "**config-change** `zlib: variant config cbc.yaml changed zlib`" in text
+    assert "`matplotlib-base`" in text and "`pillow " in text
+    assert "not shown (comment size limit); the full plan:" in text
+    assert text.count("<details>") == text.count("</details>")

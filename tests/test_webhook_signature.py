@@ -76,7 +76,7 @@ def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
     full = "the [Prefect run](http://ui/runs/flow-run/1) (its `plan` parameter)"
     assert body.rstrip("\n") == to_markdown(plan, full_plan=full).rstrip("\n")
     assert tail == "for `abcdef012345` · [Prefect run](http://ui/runs/flow-run/1)"
-    for shown in ("recipes/a", "`b`", "recipes/d/meta.yaml", "bad selector", "linux-64", "osx-arm64"):
+    for shown in ("`a 1.0`", "`b 1.0`", "recipes/d/meta.yaml", "bad selector", "linux-64", "osx-arm64"):
         assert shown in body
 
 

@@ -221,7 +221,25 @@ def _since(plan: Plan, previous: dict | None) -> list[str]:
 # ------------------------------------------------------------------------------------------- body
 
 
+def _hubs(plan: Plan, building: Sequence[PlanNode], top: int = 12) -> str:
+    """The rebuilt recipes most others in the plan wait for (direct dependents, all platforms): the
+    ones a reviewer knows by name, whatever layer they are in."""
+    recipe_of = {n.id: n for n in building}
+    dependents: dict[str, set[str]] = defaultdict(set)
+    for e in plan.edges:
+        src, dst = recipe_of.get(e.source), recipe_of.get(e.target)
+        if src is not None and dst is not None and src.recipe != dst.recipe:
+            dependents[src.recipe].add(dst.recipe)
+    ranked = sorted(dependents.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
+    if len(ranked) < 3:
+        return ""
+    name = {n.recipe: _name(n) for n in building}
+    shown = " · ".join(f"{code(name[r], 80)} ({len(d)})" for r, d in ranked)
+    return f"**Most waited for** (recipes depending on each): {shown}"
+
+
 def _capped(items: Sequence[str], what: str, limit: int = MAX_LIST) -> list[str]:
+    items = list(dict.fromkeys(items))  # variants of one job often say the same thing
     out = [f"- {x}" for x in items[:limit]]
     if len(items) > limit:
         out.append(f"- … and {len(items) - limit} more {what} (in the full plan)")
@@ -279,6 +297,9 @@ def to_markdown(
                     f" {makespan_text(plan, platform)} |"
                 )
             head.append("")
+    hubs = _hubs(plan, building)
+    if hubs:
+        head += [hubs, ""]
     since = _since(plan, read_state(previous))
     if since:
         head += [*since, ""]
@@ -287,20 +308,30 @@ def to_markdown(
     if seeds:
         head += ["### What changed", ""]
         changed_rows = recipe_rows(seeds)
+        by_reason: dict[tuple[str, str], list[PlanNode]] = defaultdict(list)
+        for n in seeds:
+            by_reason[(n.selected.kind, n.selected.detail)].append(n)
         items = []
-        for r in changed_rows:
-            platforms = sorted({lane(n) for n in seeds if n.recipe == r.recipe})
-            items.append(
-                f"{code(r.name, 100)} {code(', '.join(r.versions), 60)} ({code(r.recipe, 100)}) {r.why}"
-                f" on {', '.join(platforms)}"
+        for (kind, detail), nodes in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            rows = recipe_rows(nodes)
+            platforms = sorted({lane(n) for n in nodes})
+            names_shown = ", ".join(
+                f"{code(r.name, 100)} {code(', '.join(r.versions), 40)}" for r in rows[:40]
             )
-        head += [*_capped(items, "changed recipes"), ""]
+            more = f" and {len(rows) - 40} more" if len(rows) > 40 else ""
+            items.append(
+                f"**{kind}**"
+                + (f" {code(detail, 160)}" if detail else "")
+                + f": {len(rows)} recipe(s), {len(nodes)} job(s) on {', '.join(platforms)}:"
+                + f" {names_shown}{more}"
+            )
+        head += [*_capped(items, "reasons", 10), ""]
         names = {r.name for r in changed_rows} | {o.name for n in seeds for o in n.outputs}
         names |= {r.recipe.rsplit("/", 1)[-1] for r in changed_rows}
         concerning = _concerning(plan.warnings, names)
         if concerning:
             head += [f"**Warnings about what changed ({len(concerning)})**", ""]
-            head += [*_capped([code(w) for w in concerning], "warnings", 15), ""]
+            head += [*_capped([code(w, 200) for w in concerning], "warnings", 10), ""]
 
     tail: list[str] = []
     if skipped:
@@ -318,18 +349,19 @@ def to_markdown(
             f"{code(name, 100)} on {platform}: {kind} {code(detail, 120)}" + (f" ({c} jobs)" if c > 1 else "")
             for (name, platform, kind, detail), c in sorted(groups.items())
         ]
-        tail += [*_capped(items, "skipped jobs"), "", "</details>", ""]
+        tail += [*_capped(items, "skipped jobs", 15), "", "</details>", ""]
     if plan.bootstrap_edges:
         tail += [f"<details><summary>{len(plan.bootstrap_edges)} cycle(s) broken</summary>", ""]
         items = [
-            f"{code(e.source, 120)} → {code(e.target, 120)} ({e.phase}: {code(e.spec, 120)})"
+            f"{code(e.source.split('@', 1)[0], 100)} → {code(e.target.split('@', 1)[0], 100)} on"
+            f" {code(e.target.split('@', 1)[-1].split('[', 1)[0], 30)} ({e.phase}: {code(e.spec, 100)})"
             " taken from the channel"
             for e in plan.bootstrap_edges
         ]
-        tail += [*_capped(items, "broken cycles"), "", "</details>", ""]
+        tail += [*_capped(items, "broken cycles", 10), "", "</details>", ""]
     if plan.warnings:
         tail += [f"<details><summary>⚠️ {len(plan.warnings)} warning(s)</summary>", ""]
-        tail += [*_capped([code(w) for w in plan.warnings], "warnings"), "", "</details>", ""]
+        tail += [*_capped([code(w, 200) for w in plan.warnings], "warnings", 15), "", "</details>", ""]
     if plan.errors:
         tail += [f"### ❌ {len(plan.errors)} recipe(s) failed to render", ""]
         items = []
@@ -347,46 +379,96 @@ def to_markdown(
     return body
 
 
+def _item(r: RecipeRow) -> str:
+    """One recipe in a layer line: ``★`pillow 10.3` `py 3.10-3.14 x5```  (★: selected by the PR itself)."""
+    text = ("★" if r.seed else "") + code(f"{r.name} {', '.join(r.versions)}".strip(), 100)
+    layers = "" if r.layers[0] == r.layers[1] else f" (to layer {r.layers[1]})"
+    return text + (f" {code(r.variants, 120)}" if r.variants else "") + layers
+
+
 def _platform_sections(plan: Plan, by_lane: dict[str, list[PlanNode]], budget: int, where: str) -> list[str]:
-    """Per platform a collapsed table of recipe rows; the platforms share ``budget`` characters
-    (the small ones take what they need, the big ones split the rest)."""
-    tables: dict[str, tuple[list[str], list[str], list[RecipeRow]]] = {}
-    for platform, jobs in sorted(by_lane.items()):
-        rows = recipe_rows(jobs)
-        layers = sum(1 for x in plan.layers.get(platform, ()) if x)
-        top = [
-            f"<details><summary><b>{platform}</b>: {len(jobs)} job(s) in {len(rows)} recipe(s), {layers}"
-            f" layer(s), makespan {makespan_text(plan, platform)}</summary>",
-            "",
-            "| layer | recipe | variants | why |",
-            "|---:|---|---|---|",
+    """Per platform a collapsed block: the recipes of each layer on one line, in layer order.
+
+    The platform with the most jobs is listed in full (budget permitting); on the others a recipe that
+    is exactly as there (same layer, versions and variants) is counted, not repeated, so the budget goes
+    to what differs. The platforms share ``budget`` (the small ones take what they need, the big ones
+    split the rest); where a block must stop, a line says how much is left out and where it is."""
+    if not by_lane:
+        return []
+    reference = min(by_lane, key=lambda p: (-len(by_lane[p]), p))
+    ref_items = {(r.recipe, _item(r)) for r in recipe_rows(by_lane[reference])}
+
+    def costs(shown: list[tuple[int, str, RecipeRow]]) -> list[int]:
+        layers = [layer for layer, _, _ in shown]
+        return [
+            len(item) + 3 + (40 if i == 0 or layers[i - 1] != layer else 0)
+            for i, (layer, item, _) in enumerate(shown)
         ]
-        tables[platform] = (top, [_row(r) for r in rows], rows)
-    need = {p: sum(len(x) + 1 for x in (*t[0], *t[1])) + 20 for p, t in tables.items()}
+
+    def make_blocks(dedupe: bool):
+        blocks: dict[str, tuple[list[str], list[tuple[int, str, RecipeRow]], int]] = {}
+        for platform, jobs in sorted(by_lane.items()):
+            rows = recipe_rows(jobs)
+            same = 0
+            shown: list[tuple[int, str, RecipeRow]] = []
+            for r in rows:
+                item = _item(r)
+                if dedupe and platform != reference and (r.recipe, item) in ref_items:
+                    same += 1
+                else:
+                    shown.append((r.layers[0], item, r))
+            layers = sum(1 for x in plan.layers.get(platform, ()) if x)
+            top = [
+                f"<details><summary><b>{platform}</b>: {len(jobs)} job(s) in {len(rows)} recipe(s), {layers}"
+                f" layer(s), makespan {makespan_text(plan, platform)}</summary>",
+                "",
+            ]
+            if same:
+                top += [
+                    f"{same} recipe(s) as on {reference} (same layer, version and variants); the others:",
+                    "",
+                ]
+            blocks[platform] = (top, shown, same)
+        cost = {p: costs(shown) for p, (_, shown, _) in blocks.items()}
+        need = {p: sum(len(x) + 1 for x in top) + sum(cost[p]) + 80 for p, (top, _, _) in blocks.items()}
+        return blocks, cost, need
+
+    # everything listed per platform when it fits; else what equals the biggest platform is counted
+    blocks, cost, need = make_blocks(dedupe=False)
+    if sum(need.values()) > budget:
+        blocks, cost, need = make_blocks(dedupe=True)
     share: dict[str, int] = {}
-    left, todo = budget, sorted(tables, key=lambda p: need[p])
+    left, todo = budget, sorted(blocks, key=lambda p: (need[p], p))
     while todo:
         platform = todo.pop(0)
         share[platform] = min(need[platform], left // (len(todo) + 1))
         left -= share[platform]
     out: list[str] = []
-    for platform, (top, lines, rows) in tables.items():
-        room = share[platform] - sum(len(x) + 1 for x in top) - 20
-        if sum(len(x) + 1 for x in lines) > room:
+    for platform, (top, shown, _same) in blocks.items():
+        room = share[platform] - sum(len(x) + 1 for x in top) - 60
+        if need[platform] > share[platform]:
             room -= 400  # the cut line says what is left out and where it is
+        lines: list[str] = []
+        current: int | None = None
         kept = 0
-        for line in lines:
-            if room - len(line) - 1 < 0:
+        counts = Counter(layer for layer, _, _ in shown)
+        for (layer, item, _r), c in zip(shown, cost[platform], strict=True):
+            if room - c < 0:
                 break
-            room -= len(line) + 1
+            room -= c
+            if layer != current:
+                lines.append(f"- **layer {layer}** ({counts[layer]}): {item}")
+                current = layer
+            else:
+                lines[-1] += f" · {item}"
             kept += 1
-        out += top + lines[:kept]
-        if kept < len(lines):
-            rest = rows[kept:]
+        out += top + lines
+        if kept < len(shown):
+            rest = [r for _, _, r in shown[kept:]]
             out.append(
-                f"| | … {len(rest)} more recipe(s), {sum(r.jobs for r in rest)} job(s), layers"
+                f"- … {len(rest)} more recipe(s), {sum(r.jobs for r in rest)} job(s), layers"
                 f" {rest[0].layers[0]}{DASH}{max(r.layers[1] for r in rest)} not shown (comment size limit);"
-                f" the full plan: {where} | | |"
+                f" the full plan: {where}"
             )
         out += ["", "</details>", ""]
     return out
