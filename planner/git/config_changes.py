@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.git.changes import GitError, file_at, merge_base_of, resolve_rev, split_range
+from planner.inputs.lists import read_name_list
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -105,8 +106,6 @@ def _versions(request: Any, root: Path, config: Path) -> tuple[str | None, str |
             base_sha = merge_base_of(root, base_sha, head_sha)
         return file_at(root, base_sha, rel), file_at(root, head_sha, rel)
     if request.changed_files:
-        from planner.plan.build import read_name_list
-
         listed = {Path(p).as_posix().removeprefix("./") for p in read_name_list(Path(request.changed_files))}
         if rel not in listed and Path(config).resolve().as_posix() not in listed:
             return None, None

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from planner.graph.link import build_graph, jobs_from_renders
-from planner.graph.snapshot import Linked
+from planner.graph.snapshot import Linked, sorted_errors
 from planner.model import PlatformRender
 
 
@@ -41,8 +41,6 @@ def relink(
 ) -> Linked | None:
     """The :class:`Linked` of the tree whose recipes ``changed`` (rels: edited, added or deleted) now
     render to ``renders`` and whose other recipes are as in ``base``; None when it cannot be patched."""
-    from planner.plan.build import sorted_errors
-
     renders = list(renders)
     changed = set(changed)
     graph = base.result.graph

@@ -33,7 +33,7 @@ import marshal
 import os
 import pickle
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -63,6 +63,12 @@ class Linked:
     result: GraphResult
     recipe_errors: dict[str, tuple[RecipeError, ...]] = field(default_factory=dict)
     links: dict[str, tuple] | None = None
+
+
+def sorted_errors(recipe_errors: Mapping[str, Iterable[RecipeError]]) -> tuple[RecipeError, ...]:
+    """Every render error once, sorted by (path, line, message): what :attr:`Linked.errors` holds."""
+    unique = {(e.path, e.line or 0, e.message): e for errs in recipe_errors.values() for e in errs}
+    return tuple(e for _, e in sorted(unique.items()))
 
 
 def _source_fingerprint() -> str:

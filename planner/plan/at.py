@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from planner.errors import PlanError
 from planner.gc_pause import gc_paused
 from planner.git.changes import GitError, merge_base_of, resolve_rev, split_range, toplevel
 from planner.git.commit_tree import CommitTree
-from planner.plan.build import PlanError, PlanRequest, build_plan, store_now
+from planner.plan.build import build_plan, store_now
 from planner.plan.model import Plan
+from planner.plan.request import PlanRequest
 from planner.progress import Reporter
 
 __all__ = ["build_plan_at", "resolve_range"]

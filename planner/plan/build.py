@@ -7,34 +7,29 @@ can feed rendered recipes directly. Identical inputs give byte-identical ``Plan.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import networkx as nx
 
 from planner import __version__
+from planner.errors import PlanError
 from planner.gc_pause import gc_paused
 from planner.graph.cycles import CycleError, break_cycles, find_cycles
 from planner.graph.link import GraphResult, Job, build_graph, jobs_from_renders
-from planner.graph.snapshot import Linked
+from planner.graph.snapshot import Linked, sorted_errors
 from planner.model import PlatformRender, RecipeError
+from planner.plan.inputs import gather
 from planner.plan.layers import critical_paths, lane_layers, layer_numbers
 from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode
+from planner.plan.request import PlanRequest, PlanSettings
 from planner.plan.select import Selection, carry_edges, select
-from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import NullReporter, Reporter
 
 #: How many unsatisfied-spec warnings to spell out before summarising the rest.
 MAX_UNSATISFIED_WARNINGS = 50
-
-
-class PlanError(Exception):
-    """Bad input to the planner (unknown platform, bad git range, unreadable file): a clear message."""
 
 
 def unknown_packages_message(graph: nx.DiGraph, unknown: list[str]) -> str:
@@ -51,50 +46,6 @@ def unknown_packages_message(graph: nx.DiGraph, unknown: list[str]) -> str:
         close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
         parts.append(f"{name!r}" + (f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""))
     return f"--package matches no recipe or output: {'; '.join(parts)}"
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """Everything a plan is made from. CLI flags map one to one (``stackplan/cli/plan_options.py``).
-
-    ``None`` means "the stackplan.yaml value, else the default". Paths are as the user gave them.
-    """
-
-    root: Path
-    platforms: tuple[str, ...] | None = None
-    config_path: Path | None = None  # stackplan.yaml (default ROOT/stackplan.yaml when present)
-    variant_configs: tuple[Path, ...] = ()
-    exclusive_configs: tuple[Path, ...] = ()
-    changed: str | None = None  # "BASE..HEAD" or "BASE...HEAD" (merge base) git range
-    changed_files: Path | None = None  # a file listing changed paths, one per line
-    packages: tuple[str, ...] = ()
-    downstream: int | None = None  # None: off; -1: unlimited
-    upstream: bool = False
-    exclude: tuple[str, ...] = ()
-    skiplist: Path | None = None
-    skip_existing: str | None = None  # channel dir or URL
-    strict_cycles: bool = False
-    durations: Path | None = None
-    providers: Mapping[str, str] = field(default_factory=dict)
-    noarch_platform: str | None = None
-    jobs: int = 1  # render parallelism
-    cache_dir: Path | None = None  # the render cache (planner.render.cache); None: no cache
-
-
-@dataclass(frozen=True)
-class PlanSettings:
-    """The resolved settings of :func:`assemble_plan` (config defaults applied)."""
-
-    root: str
-    platforms: tuple[str, ...]
-    noarch_platform: str = DEFAULT_NOARCH_BUILD_PLATFORM
-    build_platforms: Mapping[str, str] = field(default_factory=dict)
-    providers: Mapping[str, str] = field(default_factory=dict)
-    strict_cycles: bool = False
-    durations: Mapping[str, float] | None = None
-    gpu_variant_keys: tuple[str, ...] = ("cuda_compiler_version",)
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
 
 
 def assemble_plan(
@@ -133,22 +84,6 @@ def link(renders: Iterable[PlatformRender], settings: PlanSettings) -> Linked:
     result = build_graph(jobs, platforms=settings.platforms, providers=settings.providers, links_out=links)
     errors = {k: tuple(v) for k, v in recipe_errors.items()}
     return Linked(sorted_errors(errors), result, errors, links)
-
-
-def sorted_errors(recipe_errors: Mapping[str, Iterable[RecipeError]]) -> tuple[RecipeError, ...]:
-    """Every render error once, sorted by (path, line, message): what ``Plan.errors`` lists."""
-    unique = {(e.path, e.line or 0, e.message): e for errs in recipe_errors.values() for e in errs}
-    return tuple(e for _, e in sorted(unique.items()))
-
-
-def link_settings(settings: PlanSettings) -> tuple[str, ...]:
-    """The settings :func:`link` depends on, as strings (part of a graph snapshot's key)."""
-    return (
-        ",".join(settings.platforms),
-        settings.noarch_platform,
-        json.dumps(dict(settings.build_platforms), sort_keys=True),
-        json.dumps(dict(settings.providers), sort_keys=True),
-    )
 
 
 def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings) -> tuple[Plan, GraphResult]:
@@ -301,27 +236,6 @@ def _unsatisfied_warnings(result: GraphResult, active: set[str]) -> list[str]:
     return lines
 
 
-def load_durations(path: Path) -> dict[str, float]:
-    """Read a durations file: JSON object {"recipe dir or package name": seconds}."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read durations: {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, int | float) for v in data.values()):
-        raise PlanError(f"{path}: durations must be a JSON object of name -> seconds")
-    return {str(k): float(v) for k, v in data.items()}
-
-
-def read_name_list(path: Path) -> tuple[str, ...]:
-    """One name per line; ``#`` starts a comment; blank lines ignored (skiplists, changed-files)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    names = (line.split("#", 1)[0].strip() for line in text.splitlines())
-    return tuple(n for n in names if n)
-
-
 def store_now(save: Callable[[], None]) -> None:
     """Store a graph snapshot in this process, at once (the library's default)."""
     save()
@@ -345,8 +259,6 @@ def build_plan(
     Raises :class:`PlanError` for bad input and :class:`planner.graph.cycles.CycleError` under
     ``strict_cycles``. Recipes that fail to render are reported in ``Plan.errors``, never raised.
     """
-    from planner.plan.inputs import gather
-
     reporter = reporter or NullReporter()
     renders, selection, settings, snapshot = gather(request, reporter, tree=tree)
     if snapshot is not None:
@@ -357,13 +269,6 @@ def build_plan(
             store_with(lambda: snapshot(linked))  # before cycles are broken: the snapshot is uncut
     plan, _ = assemble_plan(renders, selection, settings)
     return plan
-
-
-def validate_platforms(names: Sequence[str]) -> tuple[str, ...]:
-    try:
-        return parse_platforms(tuple(names))
-    except ValueError as exc:
-        raise PlanError(str(exc)) from exc
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from planner.errors import PlanError
 from planner.git.changes import (
     FileChange,
     GitError,
@@ -20,9 +21,10 @@ from planner.git.changes import (
     recipes_for_paths,
 )
 from planner.graph.snapshot import Linked
+from planner.inputs.lists import load_durations, read_name_list
 from planner.model import PlatformRender
-from planner.plan.build import PlanError, PlanRequest, PlanSettings, load_durations, read_name_list
 from planner.plan.renders import Saver, plan_renders
+from planner.plan.request import PlanRequest, PlanSettings
 from planner.plan.select import Selection
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
 from planner.progress import Reporter

@@ -96,7 +96,7 @@ def plan_renders(
     last snapshot relinked where recipes changed), and a saver that stores the linked graph for the
     next run (None when there is nothing to save).
     ``settings``: the :class:`planner.plan.build.PlanSettings`."""
-    from planner.plan.build import link_settings
+    from planner.plan.request import link_settings
     from planner.render.cache import RenderCache
     from planner.render.recipe import check_platforms, render_all
 

@@ -1,0 +1,69 @@
+"""What a plan is made from: the request (as the user gave it) and the settings (config applied).
+
+These types sit below every module of the plan stage that reads them (gathering inputs, rendering,
+assembling), so none of those modules needs to import another to learn the shape of a request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything a plan is made from. CLI flags map one to one (``stackplan/cli/plan_options.py``).
+
+    ``None`` means "the stackplan.yaml value, else the default". Paths are as the user gave them.
+    """
+
+    root: Path
+    platforms: tuple[str, ...] | None = None
+    config_path: Path | None = None  # stackplan.yaml (default ROOT/stackplan.yaml when present)
+    variant_configs: tuple[Path, ...] = ()
+    exclusive_configs: tuple[Path, ...] = ()
+    changed: str | None = None  # "BASE..HEAD" or "BASE...HEAD" (merge base) git range
+    changed_files: Path | None = None  # a file listing changed paths, one per line
+    packages: tuple[str, ...] = ()
+    downstream: int | None = None  # None: off; -1: unlimited
+    upstream: bool = False
+    exclude: tuple[str, ...] = ()
+    skiplist: Path | None = None
+    skip_existing: str | None = None  # channel dir or URL
+    strict_cycles: bool = False
+    durations: Path | None = None
+    providers: Mapping[str, str] = field(default_factory=dict)
+    noarch_platform: str | None = None
+    jobs: int = 1  # render parallelism
+    cache_dir: Path | None = None  # the render cache (planner.render.cache); None: no cache
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """The resolved settings of :func:`planner.plan.build.assemble_plan` (config defaults applied)."""
+
+    root: str
+    platforms: tuple[str, ...]
+    noarch_platform: str = DEFAULT_NOARCH_BUILD_PLATFORM
+    build_platforms: Mapping[str, str] = field(default_factory=dict)
+    providers: Mapping[str, str] = field(default_factory=dict)
+    strict_cycles: bool = False
+    durations: Mapping[str, float] | None = None
+    gpu_variant_keys: tuple[str, ...] = ("cuda_compiler_version",)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def link_settings(settings: PlanSettings) -> tuple[str, ...]:
+    """What :func:`planner.plan.build.link` depends on, as strings (part of a graph snapshot's key)."""
+    return (
+        ",".join(settings.platforms),
+        settings.noarch_platform,
+        json.dumps(dict(settings.build_platforms), sort_keys=True),
+        json.dumps(dict(settings.providers), sort_keys=True),
+    )
