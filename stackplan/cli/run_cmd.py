@@ -127,7 +127,7 @@ def _output_dir(output_dir: Path | None, sel: Selection) -> tuple[Path, Selectio
 
 def _preflight(plan, builder: str, options: dict) -> None:
     """Refuse before the run when the builder is missing or cannot build a selected recipe's format."""
-    from flows.builders import preflight
+    from flows.builders.preflight import preflight
     from flows.run.lanes import split_lanes
 
     jobs = [job for lane in split_lanes(plan, only=options.get("only")) for job in lane.jobs]

@@ -102,7 +102,7 @@ def test_conda_build_missing_is_a_clear_error_never_retried(stack_plan, tmp_path
 def test_preflight_names_the_recipes_a_builder_cannot_build(stack_plan):
     from dataclasses import replace
 
-    from flows.builders import preflight
+    from flows.builders.preflight import preflight
 
     jobs = [replace(n, format="v0") if n.recipe.endswith("sp-base") else n for n in stack_plan.nodes]
     problems = preflight("conda-build", jobs, {"conda": "no-such-conda-executable"})
