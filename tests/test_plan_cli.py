@@ -153,10 +153,10 @@ def test_preview_markdown_for_a_pull_request(repo: Path) -> None:
     assert res.exit_code == 0, res.output
     text = res.stdout
     assert text.startswith("<!-- stackplan-preview -->")
-    assert "### linux-64" in text
-    assert "| 0 | `libhts-1.21-0" in text and "changed: meta.yaml" in text
-    assert "`pipeline-2.0-0`" in text and "downstream" in text
-    assert "zlib" not in text.split("### linux-64", 1)[1].split("external")[0]
+    assert "<summary><b>linux-64</b>" in text
+    assert "- **layer 0** (1): ★`libhts 1.21`" in text and "**changed** `meta.yaml`" in text
+    assert "`pipeline 2.0`" in text and "downstream" in text
+    assert "zlib" not in text.split("<summary><b>linux-64</b>", 1)[1]
 
 
 def test_graph_formats_from_a_tree_and_from_a_plan(repo: Path, tmp_path: Path) -> None:
@@ -345,8 +345,8 @@ def test_preview_head_reads_the_recipes_at_head_without_checking_it_out(repo: Pa
     res = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")
     assert res.exit_code == 0, res.output
     text = res.stdout
-    assert "| 0 | `libhts-1.21-0" in text and "changed: meta.yaml" in text
-    assert "`samtools-1.20-0`" in text and "downstream" in text
+    assert "- **layer 0** (1): ★`libhts 1.21`" in text and "**changed** `meta.yaml`" in text
+    assert "`samtools 1.20`" in text and "downstream" in text
     # the same body as with the head checked out (the plan names the user's ROOT, not a temp dir)
     git(repo, "checkout", "-q", "pr")
     checked_out = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")

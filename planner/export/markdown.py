@@ -61,6 +61,7 @@ class RecipeRow:
     jobs: int
     why: str
     seed: bool
+    targets: tuple[str, ...] = ()  # the platforms its cross-compiled jobs build for
 
 
 def _name(node: PlanNode) -> str:
@@ -123,11 +124,11 @@ def _why(nodes: Sequence[PlanNode]) -> tuple[str, bool]:
 
 def recipe_rows(nodes: Iterable[PlanNode]) -> list[RecipeRow]:
     """One row per recipe, ordered by first layer then recipe dir."""
-    by_recipe: dict[str, list[PlanNode]] = defaultdict(list)
-    for n in nodes:
-        by_recipe[n.recipe].append(n)
+    by_recipe: dict[tuple[str, str], list[PlanNode]] = defaultdict(list)
+    for n in nodes:  # a cross-compiled job is its own row: it builds for another target
+        by_recipe[(n.recipe, "" if n.platform in ("noarch", lane(n)) else n.platform)].append(n)
     rows = []
-    for recipe, group in by_recipe.items():
+    for (recipe, _target), group in by_recipe.items():
         group.sort(key=lambda n: n.id)
         why, seed = _why(group)
         rows.append(
@@ -140,6 +141,7 @@ def recipe_rows(nodes: Iterable[PlanNode]) -> list[RecipeRow]:
                 jobs=len(group),
                 why=why,
                 seed=seed,
+                targets=tuple(sorted({n.platform for n in group if n.platform not in ("noarch", lane(n))})),
             )
         )
     rows.sort(key=lambda r: (r.layers[0], r.recipe))
@@ -316,7 +318,9 @@ def to_markdown(
             rows = recipe_rows(nodes)
             platforms = sorted({lane(n) for n in nodes})
             names_shown = ", ".join(
-                f"{code(r.name, 100)} {code(', '.join(r.versions), 40)}" for r in rows[:40]
+                f"{code(r.name, 100)} {code(', '.join(r.versions), 40)}"
+                + (f" ({code(r.recipe, 100)})" if len(rows) <= 10 else "")
+                for r in rows[:40]
             )
             more = f" and {len(rows) - 40} more" if len(rows) > 40 else ""
             items.append(
@@ -381,7 +385,8 @@ def to_markdown(
 
 def _item(r: RecipeRow) -> str:
     """One recipe in a layer line: ``★`pillow 10.3` `py 3.10-3.14 x5```  (★: selected by the PR itself)."""
-    text = ("★" if r.seed else "") + code(f"{r.name} {', '.join(r.versions)}".strip(), 100)
+    target = f" → {', '.join(r.targets)}" if r.targets else ""
+    text = ("★" if r.seed else "") + code(f"{r.name} {', '.join(r.versions)}{target}".strip(), 120)
     layers = "" if r.layers[0] == r.layers[1] else f" (to layer {r.layers[1]})"
     return text + (f" {code(r.variants, 120)}" if r.variants else "") + layers
 
