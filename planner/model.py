@@ -11,12 +11,17 @@ All values are frozen so a later stage can never change what an earlier one saw,
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+#: The requirement sections of a rendered output, in recipe order.
 PHASES: tuple[str, ...] = ("build", "host", "run", "run_constrained")
+#: The phases of a dependency edge between jobs, strongest first: a cycle is broken by dropping its
+#: weakest edge (test, then run, then build; host never when another will do). The plan schema's
+#: ``phase`` enum lists the same (tests/test_model.py holds them equal).
+EDGE_PHASES: tuple[str, ...] = ("host", "build", "run", "test")
 
 
 class RecipeFormat(StrEnum):
@@ -167,51 +172,72 @@ class Requirements:
 
 @dataclass(frozen=True)
 class RenderedOutput:
-    """One package a recipe variant produces."""
+    """One package a recipe variant produces.
+
+    The fields, in this order, are the whole schema of an output: :meth:`to_dict` (the truth-line
+    shape of ``../shared/corpus/README.md``, plus ``test_requires`` and ``test_on``), :meth:`from_dict`
+    and the render cache's tuples (:mod:`planner.render.codec`) are all derived from them through
+    :data:`OUTPUT_FIELDS`, so a new field is added here once.
+    """
 
     name: str
     version: str
     build_number: int
-    requirements: Requirements = field(default_factory=Requirements)
-    test_requires: tuple[str, ...] = ()
+    build_string: str | None = None  # informative only
     noarch: str | None = None  # None | "python" | "generic"
     skip: bool = False
-    build_string: str | None = None  # informative only
+    requirements: Requirements = field(default_factory=Requirements)
+    test_requires: tuple[str, ...] = ()
     variant: Variant = field(default_factory=Variant)  # the keys this output uses
     undefined_jinja: tuple[str, ...] = ()
     test_on: str | None = None  # e.g. "gpu": the extra.test_on of the recipe/output
 
     def to_dict(self) -> dict[str, Any]:
         """The truth-line shape (``../shared/corpus/README.md``) plus ``test_requires`` and ``test_on``."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "build_number": self.build_number,
-            "build_string": self.build_string,
-            "noarch": self.noarch,
-            "skip": self.skip,
-            "requirements": self.requirements.to_dict(),
-            "test_requires": list(self.test_requires),
-            "variant": self.variant.to_dict(),
-            "undefined_jinja": list(self.undefined_jinja),
-            "test_on": self.test_on,
-        }
+        return {f.name: f.to_json(getattr(self, f.name)) for f in OUTPUT_FIELDS}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RenderedOutput:
-        return cls(
-            name=d["name"],
-            version=str(d["version"]),
-            build_number=int(d.get("build_number") or 0),
-            requirements=Requirements.from_dict(d.get("requirements") or {}),
-            test_requires=tuple(d.get("test_requires") or ()),
-            noarch=d.get("noarch"),
-            skip=bool(d.get("skip", False)),
-            build_string=d.get("build_string"),
-            variant=Variant(d.get("variant") or {}),
-            undefined_jinja=tuple(d.get("undefined_jinja") or ()),
-            test_on=d.get("test_on"),
-        )
+        return cls(*(f.from_json(d[f.name] if f.required else d.get(f.name)) for f in OUTPUT_FIELDS))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+@dataclass(frozen=True)
+class SchemaField:
+    """How one field of :class:`RenderedOutput` is written to JSON and read back. A plain string (name,
+    version) is required; any other key may be missing: it reads as None and ``from_json`` gives the
+    field's default (a missing build number is 0)."""
+
+    name: str
+    kind: str  # the field's type as written in the class: "str", "Requirements", "tuple[str, ...]"...
+    required: bool
+    to_json: Any
+    from_json: Any
+
+
+#: type -> (to JSON, from JSON)
+_CONVERSIONS: dict[str, tuple[Any, Any]] = {
+    "str": (_same, str),
+    "int": (_same, lambda v: int(v or 0)),
+    "bool": (_same, bool),
+    "str | None": (_same, _same),
+    "tuple[str, ...]": (list, _strings),
+    "Requirements": (Requirements.to_dict, lambda v: Requirements.from_dict(v or {})),
+    "Variant": (Variant.to_dict, lambda v: Variant(v or {})),
+}
+
+#: The fields of :class:`RenderedOutput` in order, with their JSON conversions.
+OUTPUT_FIELDS: tuple[SchemaField, ...] = tuple(
+    SchemaField(f.name, str(f.type), str(f.type) == "str", *_CONVERSIONS[str(f.type)])
+    for f in fields(RenderedOutput)
+)
 
 
 @dataclass(frozen=True)

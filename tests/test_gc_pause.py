@@ -36,7 +36,7 @@ def test_left_off_when_it_was_off_before() -> None:
 
 
 def test_building_a_graph_leaves_the_collector_on() -> None:
-    out = RenderedOutput("a", "1.0", 0, Requirements(host=("b",)))
+    out = RenderedOutput("a", "1.0", 0, requirements=Requirements(host=("b",)))
     dep = RenderedOutput("b", "1.0", 0)
     renders = [
         RenderedRecipe("r/a", RecipeFormat.V0, "linux-64", Variant(), (out,)),

@@ -1,9 +1,13 @@
+import dataclasses
+import json
+import marshal
 import pickle
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model import (
+    EDGE_PHASES,
     PlatformRender,
     RecipeError,
     RecipeFormat,
@@ -35,7 +39,11 @@ def test_recipe_error_is_located_and_round_trips():
 
 def test_platform_render_round_trips_and_drops_skipped_in_truth_line():
     out = RenderedOutput(
-        "a", "1.0", 2, Requirements(host=("python 3.12.* *_cpython",)), variant=Variant({"python": "3.12"})
+        "a",
+        "1.0",
+        2,
+        requirements=Requirements(host=("python 3.12.* *_cpython",)),
+        variant=Variant({"python": "3.12"}),
     )
     kept = RenderedRecipe("recipes/a", RecipeFormat.V0, "linux-64", Variant({"python": "3.12"}), (out,))
     dropped = RenderedRecipe(
@@ -108,3 +116,46 @@ def test_plan_text_is_json_dumps_of_its_dict_whatever_the_strings(variant, warni
     )
     empty = json.dumps({**data, "hash": ""}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert plan.hash == hashlib.sha256(empty.encode()).hexdigest() == replace(plan, hash="x").compute_hash()
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+_names = st.lists(_text, max_size=3).map(tuple)
+_outputs = st.builds(
+    RenderedOutput,
+    name=_text,
+    version=_text,
+    build_number=st.integers(0, 10**6),
+    build_string=st.none() | _text,
+    noarch=st.sampled_from([None, "python", "generic"]),
+    skip=st.booleans(),
+    requirements=st.builds(Requirements, build=_names, host=_names, run=_names, run_constrained=_names),
+    test_requires=_names,
+    variant=st.dictionaries(_text, _text, max_size=3).map(Variant),
+    undefined_jinja=_names,
+    test_on=st.none() | _text,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(out=_outputs)
+def test_rendered_output_round_trips_through_json_and_the_cache_codec(out):
+    """Every form an output is written in comes back to the same output: the dict (truth lines, JSON) and
+    the render cache's tuples, both derived from the dataclass's fields (``OUTPUT_FIELDS``)."""
+    from planner.render.codec import Decoder, encode
+
+    assert RenderedOutput.from_dict(json.loads(json.dumps(out.to_dict()))) == out
+    assert list(out.to_dict()) == [f.name for f in dataclasses.fields(RenderedOutput)]
+    variant = RenderedRecipe("recipes/a", RecipeFormat.V0, "linux-64", Variant(), (out,))
+    render = PlatformRender("recipes/a", "linux-64", (variant,))
+    payload = marshal.loads(marshal.dumps(encode([render])))
+    found, missing = Decoder().renders(payload, ["linux-64"])
+    assert not missing and found["linux-64"] == render
+
+
+def test_plan_schema_lists_the_edge_phases_of_the_model():
+    """The schema's edge ``phase`` enum and :data:`planner.model.EDGE_PHASES` name the same phases."""
+    from pathlib import Path
+
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text())
+    edge = schema["$defs"]["edge"]["properties"]["phase"]
+    assert tuple(edge["enum"]) == EDGE_PHASES

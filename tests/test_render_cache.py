@@ -346,7 +346,7 @@ def test_root_in_any_field_is_rebased_on_read(tmp_path_factory, message: str, li
     old_root, new_root = str(base / "old"), str(base / "new")
     cache = RenderCache(base / "cache", version="1")
     err = RecipeError(f"{old_root}/recipes/x/meta.yaml", line, f"{message} in {old_root}/recipes/x/y.txt")
-    out = RenderedOutput("x", "1", 0, Requirements(run=(f"{old_root}/weird",)))
+    out = RenderedOutput("x", "1", 0, requirements=Requirements(run=(f"{old_root}/weird",)))
     good = RenderedRecipe("recipes/x", RecipeFormat.V0, "osx-arm64", Variant(), (out,))
     key = "ab" * 32
     cache.put(key, [PlatformRender("recipes/x", "linux-64", error=err)], root=old_root)

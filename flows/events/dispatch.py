@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.events.payloads import BuildTrigger
+from planner.plan.tags import BASE_TAG, event_tag, plan_tag, pr_tag
 
 __all__ = [
     "BUILD_DEPLOYMENT",
@@ -180,10 +181,10 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
 
 
 def run_tags(plan_hash: str, trigger: BuildTrigger) -> list[str]:
-    """The tags of the build run a webhook starts (INTERFACES.md), plus what triggered it."""
-    tags = ["stackplan", f"plan:{plan_hash[:12]}", f"event:{trigger.event}"]
+    """The tags of the build run a webhook starts (:mod:`planner.plan.tags`), plus what triggered it."""
+    tags = [BASE_TAG, plan_tag(plan_hash), event_tag(trigger.event)]
     if trigger.pr is not None:
-        tags.append(f"pr:{trigger.pr}")
+        tags.append(pr_tag(trigger.pr))
     return tags
 
 

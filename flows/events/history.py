@@ -14,6 +14,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from planner.plan.tags import (
+    BASE_TAG,
+    PACKAGE,
+    PLAN,
+    PLATFORM,
+    PR,
+    RECIPE,
+    package_tag,
+    plan_tag,
+    platform_tag,
+    pr_tag,
+    tag_values,
+)
+
 __all__ = [
     "PAGE",
     "HistoryQuery",
@@ -53,15 +67,15 @@ class HistoryQuery:
 
     def tags(self) -> list[str]:
         """Tags every matching job must carry (several packages or platforms are OR-ed, see below)."""
-        tags = ["stackplan"]
+        tags = [BASE_TAG]
         if self.pr is not None:
-            tags.append(f"pr:{self.pr}")
+            tags.append(pr_tag(self.pr))
         if self.plan:
-            tags.append(f"plan:{self.plan[:12]}")
+            tags.append(plan_tag(self.plan))
         if len(self.packages) == 1:
-            tags.append(f"package:{self.packages[0]}")
+            tags.append(package_tag(self.packages[0]))
         if len(self.platforms) == 1:
-            tags.append(f"platform:{self.platforms[0]}")
+            tags.append(platform_tag(self.platforms[0]))
         return tags
 
 
@@ -127,10 +141,6 @@ def state_name(text: str) -> str:
     return text.strip().capitalize()
 
 
-def _tag(tags: Sequence[str], prefix: str) -> list[str]:
-    return [t[len(prefix) :] for t in tags if t.startswith(prefix)]
-
-
 async def query_history(query: HistoryQuery) -> list[HistoryRow]:
     """Build jobs matching ``query``, newest first."""
     from prefect.client.orchestration import get_client
@@ -162,24 +172,24 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
             sort=TaskRunSort.EXPECTED_START_TIME_DESC,
         ):
             tags = list(run.tags or ())
-            if not _tag(tags, "recipe:"):
+            if not tag_values(tags, RECIPE):
                 continue  # not a build job (e.g. the task that runs a platform's subflow)
-            packages = tuple(sorted(_tag(tags, "package:")))
-            platform = (_tag(tags, "platform:") or [""])[0]
+            packages = tuple(sorted(tag_values(tags, PACKAGE)))
+            platform = (tag_values(tags, PLATFORM) or [""])[0]
             if wanted_packages and not wanted_packages & set(packages):
                 continue
             if wanted_platforms and platform not in wanted_platforms:
                 continue
-            pr = _tag(tags, "pr:")
+            pr = tag_values(tags, PR)
             rows.append(
                 HistoryRow(
                     started=run.start_time or run.expected_start_time,
                     state=run.state.name if run.state else "Unknown",
                     platform=platform,
                     packages=packages,
-                    recipe=(_tag(tags, "recipe:") or [""])[0],
+                    recipe=(tag_values(tags, RECIPE) or [""])[0],
                     pr=int(pr[0]) if pr and pr[0].isdigit() else None,
-                    plan=(_tag(tags, "plan:") or [""])[0],
+                    plan=(tag_values(tags, PLAN) or [""])[0],
                     duration=run.total_run_time.total_seconds() if run.total_run_time else None,
                     task_run_id=str(run.id),
                     flow_run_id=str(run.flow_run_id) if run.flow_run_id else None,

@@ -30,6 +30,9 @@ from typing import Any
 import httpx
 from prefect import flow
 
+from planner.plan.tags import BASE_TAG, PLAN, PLATFORM, PR
+from planner.state import state_home
+
 __all__ = [
     "MONITOR_FLOW",
     "SLACK_ENV",
@@ -75,7 +78,7 @@ def _aware(value: datetime) -> datetime:
 
 async def find_stuck_runs(
     *,
-    tag: str = "stackplan",
+    tag: str = BASE_TAG,
     running: timedelta = timedelta(hours=2),
     waiting: timedelta = timedelta(minutes=30),
     now: datetime | None = None,
@@ -153,7 +156,7 @@ def slack_message(runs: list[StuckRun], now: datetime) -> dict[str, Any]:
     lines = [f":warning: *stackplan: {len(runs)} stuck build run(s)*"]
     for run in runs:
         link = f"<{run.url}|{run.name}>" if run.url else run.name
-        extra = [t for t in run.tags if t.startswith(("platform:", "pr:", "plan:"))]
+        extra = [t for t in run.tags if t.startswith((PLATFORM, PR, PLAN))]
         lines.append(
             f"• {link} — {run.state} for {_age_text(run.age(now))}"
             + (f" ({', '.join(extra)})" if extra else "")
@@ -177,12 +180,12 @@ def _save_memory(path: Path, memory: Mapping[str, str]) -> None:
 
 
 def default_memory_path() -> Path:
-    return Path(os.environ.get("STACKPLAN_HOME") or ".stackplan").resolve() / "monitor-reported.json"
+    return state_home() / "monitor-reported.json"
 
 
 async def check(
     *,
-    tag: str = "stackplan",
+    tag: str = BASE_TAG,
     running: timedelta = timedelta(hours=2),
     waiting: timedelta = timedelta(minutes=30),
     memory_path: Path | None = None,
@@ -221,7 +224,7 @@ async def check(
 async def monitor_flow(
     running_minutes: float = 120,
     waiting_minutes: float = 30,
-    tag: str = "stackplan",
+    tag: str = BASE_TAG,
     memory_path: str | None = None,
 ) -> dict[str, Any]:
     """Check for stuck stackplan runs and post new ones to Slack ($SLACK_WEBHOOK_URL)."""

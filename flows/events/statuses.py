@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.events.github import GitHub, GitHubError, status_context
+from planner.plan.tags import PLATFORM, tag_values
 
 __all__ = [
     "ON_COMPLETION",
@@ -53,13 +54,6 @@ class ReportTarget:
     pr: int | None = None
 
 
-def _tag_value(tags: Any, prefix: str) -> str | None:
-    for tag in tags or ():
-        if tag.startswith(prefix):
-            return tag[len(prefix) :]
-    return None
-
-
 def _parent_run(flow_run: Any) -> Any | None:
     parent_task = getattr(flow_run, "parent_task_run_id", None)
     if parent_task is None:
@@ -87,7 +81,7 @@ def report_target(flow_run: Any) -> ReportTarget | None:
         run = _parent_run(run)
         if run is None:
             break
-    platform = params.get("platform") or _tag_value(tags, "platform:")
+    platform = params.get("platform") or next(iter(tag_values(tags, PLATFORM)), None)
     if not (params.get("repo") and params.get("head_sha") and platform):
         return None
     pr = params.get("pr")

@@ -65,11 +65,6 @@ class Lane:
         return tuple(out)
 
 
-def lane_of(node: PlanNode) -> str:
-    """The lane (= work pool) a job runs in: its build platform ("gpu" for GPU test jobs)."""
-    return node.build_platform or node.platform
-
-
 GPU_LANE = "gpu"
 TEST_SUFFIX = "#gpu-test"
 
@@ -121,7 +116,7 @@ def split_lanes(plan: Plan, only: Iterable[str] | None = None) -> tuple[Lane, ..
     for e in edges:
         if e.source not in by_id or e.target not in by_id or e.source == e.target:
             continue
-        src_lane, dst_lane = lane_of(by_id[e.source]), lane_of(by_id[e.target])
+        src_lane, dst_lane = by_id[e.source].lane, by_id[e.target].lane
         if src_lane == dst_lane:
             deps[e.target].add(e.source)
         else:
@@ -129,7 +124,7 @@ def split_lanes(plan: Plan, only: Iterable[str] | None = None) -> tuple[Lane, ..
             lane_needs[dst_lane].add(src_lane)
     grouped: dict[str, list[PlanNode]] = defaultdict(list)
     for n in nodes:
-        grouped[lane_of(n)].append(n)
+        grouped[n.lane].append(n)
     lanes = {
         p: Lane(
             platform=p,

@@ -1,25 +1,13 @@
 """The tags every stackplan run carries, so Prefect's UI and API can search runs by plan, platform,
-package, recipe and pull request (INTERFACES.md). Tags are plain strings; Prefect filters on them."""
+package, recipe and pull request. Which tags a run gets is decided here; how a tag is spelled and read
+back is :mod:`planner.plan.tags`. Tags are plain strings; Prefect filters on them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from planner.plan.model import PlanNode
-
-BASE_TAG = "stackplan"
-
-
-def plan_tag(plan_hash: str) -> str:
-    return f"plan:{plan_hash[:12]}"
-
-
-def platform_tag(platform: str) -> str:
-    return f"platform:{platform}"
-
-
-def pr_tag(pr: int) -> str:
-    return f"pr:{pr}"
+from planner.plan.tags import BASE_TAG, package_tag, plan_tag, platform_tag, pr_tag, recipe_tag
 
 
 def run_tags(plan_hash: str, *, platform: str | None = None, pr: int | None = None) -> list[str]:
@@ -35,8 +23,8 @@ def run_tags(plan_hash: str, *, platform: str | None = None, pr: int | None = No
 def job_tags(plan_hash: str, node: PlanNode, *, pr: int | None = None) -> list[str]:
     """Tags of one job's task run: the run tags plus its packages and recipe (and its planner tags)."""
     tags = run_tags(plan_hash, platform=node.platform, pr=pr)
-    tags.extend(f"package:{o.name}" for o in node.outputs)
-    tags.append(f"recipe:{node.recipe}")
+    tags.extend(package_tag(o.name) for o in node.outputs)
+    tags.append(recipe_tag(node.recipe))
     tags.extend(node.tags)
     return _unique(tags)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.plan.tags import BASE_TAG, platform_tag
 from planner.platforms import BUILD_PLATFORMS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -127,11 +128,11 @@ def deploy(
             for p in (*platforms, GPU_POOL):
                 done.append(
                     await create_deployment(
-                        client, platform_flow, p, p, workdir, tags=["stackplan", f"platform:{p}"]
+                        client, platform_flow, p, p, workdir, tags=[BASE_TAG, platform_tag(p)]
                     )
                 )
             done.append(
-                await create_deployment(client, build_flow, "build", main_pool, workdir, tags=["stackplan"])
+                await create_deployment(client, build_flow, "build", main_pool, workdir, tags=[BASE_TAG])
             )
             if schedule:
                 from flows.run.ecosystem_flow import ecosystem_flow
@@ -148,7 +149,7 @@ def deploy(
                         "nightly",
                         main_pool,
                         workdir,
-                        tags=["stackplan", "nightly"],
+                        tags=[BASE_TAG, "nightly"],
                         cron=schedule,
                         parameters=params,
                     )

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from planner.state import state_home
+
 SERVER_FILE = "server.json"
 
 #: Always set for the embedded server: no telemetry.
@@ -71,12 +73,6 @@ class ServerInfo:
     @property
     def ui(self) -> str:
         return self.url.removesuffix("/api")
-
-
-def state_home(cwd: Path | None = None) -> Path:
-    """``$STACKPLAN_HOME`` or ``./.stackplan``: where the embedded server keeps its database."""
-    env = os.environ.get("STACKPLAN_HOME")
-    return Path(env).resolve() if env else (cwd or Path.cwd()).resolve() / ".stackplan"
 
 
 def free_port() -> int:

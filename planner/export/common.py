@@ -23,7 +23,7 @@ def label(node: PlanNode) -> str:
     target is not its lane's platform (cross-compiled) says what it is built for: ``app-1.0-0 →
     linux-aarch64``."""
     head = node.id.split("@", 1)[0]
-    if node.platform not in ("noarch", lane(node)):
+    if node.platform not in ("noarch", node.lane):
         head = f"{head} → {node.platform}"
     variant = ",".join(f"{k}={v}" for k, v in sorted(node.variant.items()) if k != "target_platform")
     return f"{head} [{variant}]" if variant else head
@@ -31,12 +31,6 @@ def label(node: PlanNode) -> str:
 
 def colour(node: PlanNode) -> str:
     return COLOURS["skipped"] if node.skipped else COLOURS.get(node.selected.kind, "#BBBBBB")
-
-
-def lane(node: PlanNode) -> str:
-    """The platform lane a job is drawn in: its build platform, the workers it runs on (noarch and
-    cross-compiled jobs included), as ``flows/run/lanes.py`` cuts the plan into subflows."""
-    return node.build_platform or node.platform
 
 
 def plan_graph(plan: Plan) -> nx.DiGraph:
@@ -94,7 +88,7 @@ def short_labels(plan: Plan) -> dict[str, str]:
     and the distinguishing key is never cut off. A cross-compiled job says its target."""
     groups: dict[tuple[str, str], list[PlanNode]] = {}
     for n in plan.nodes:
-        groups.setdefault((n.recipe, lane(n)), []).append(n)
+        groups.setdefault((n.recipe, n.lane), []).append(n)
     out: dict[str, str] = {}
     for nodes in groups.values():
         keys = sorted(
@@ -104,7 +98,7 @@ def short_labels(plan: Plan) -> dict[str, str]:
         )
         for n in nodes:
             head = f"{n.outputs[0].name}-{n.outputs[0].version}" if n.outputs else n.id.split("@", 1)[0]
-            if n.platform not in ("noarch", lane(n)):
+            if n.platform not in ("noarch", n.lane):
                 head = f"{head} → {n.platform}"
             variant = " ".join(f"{SHORT_KEYS.get(k, k)}={n.variant.get(k, '-')}" for k in keys)
             out[n.id] = f"{head} {variant}" if variant else head

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from planner.export.common import colour, lane, short_labels
+from planner.export.common import colour, short_labels
 from planner.export.text import clean
 from planner.plan.model import Plan
 
@@ -22,7 +22,7 @@ def to_dot(plan: Plan) -> str:
     labels = short_labels(plan)
     by_lane: dict[str, list] = {}
     for node in sorted(plan.nodes, key=lambda n: n.id):
-        by_lane.setdefault(lane(node), []).append(node)
+        by_lane.setdefault(node.lane, []).append(node)
     for i, (name, nodes) in enumerate(sorted(by_lane.items())):
         lines.append(f"  subgraph cluster_{i} {{")
         lines.append(f"    label={_q(name)};")

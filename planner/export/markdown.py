@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from planner.export.common import lane, makespan_text
+from planner.export.common import makespan_text
 from planner.export.text import code
 from planner.plan.model import Plan, PlanNode
 
@@ -126,7 +126,7 @@ def recipe_rows(nodes: Iterable[PlanNode]) -> list[RecipeRow]:
     """One row per recipe, ordered by first layer then recipe dir."""
     by_recipe: dict[tuple[str, str], list[PlanNode]] = defaultdict(list)
     for n in nodes:  # a cross-compiled job is its own row: it builds for another target
-        by_recipe[(n.recipe, "" if n.platform in ("noarch", lane(n)) else n.platform)].append(n)
+        by_recipe[(n.recipe, "" if n.platform in ("noarch", n.lane) else n.platform)].append(n)
     rows = []
     for (recipe, _target), group in by_recipe.items():
         group.sort(key=lambda n: n.id)
@@ -141,7 +141,7 @@ def recipe_rows(nodes: Iterable[PlanNode]) -> list[RecipeRow]:
                 jobs=len(group),
                 why=why,
                 seed=seed,
-                targets=tuple(sorted({n.platform for n in group if n.platform not in ("noarch", lane(n))})),
+                targets=tuple(sorted({n.platform for n in group if n.platform not in ("noarch", n.lane)})),
             )
         )
     rows.sort(key=lambda r: (r.layers[0], r.recipe))
@@ -162,7 +162,7 @@ def state_line(plan: Plan) -> str:
     """The hidden line the next comment reads to say what is new (base64 JSON: PR text never
     appears in the HTML comment, so it cannot close it)."""
     building = [n for n in plan.nodes if not n.skipped]
-    jobs = Counter(lane(n) for n in building)
+    jobs = Counter(n.lane for n in building)
     recipes = sorted({n.recipe for n in building})
     state: dict[str, object] = {"plan": plan.hash[:12], "jobs": dict(sorted(jobs.items()))}
     if len(recipes) <= STATE_MAX_RECIPES:
@@ -199,7 +199,7 @@ def _since(plan: Plan, previous: dict | None) -> list[str]:
     if previous["plan"] == plan.hash[:12]:
         return [f"Unchanged since the last update (plan `{previous['plan']}`)."]
     building = [n for n in plan.nodes if not n.skipped]
-    now = Counter(lane(n) for n in building)
+    now = Counter(n.lane for n in building)
     parts = []
     for platform in sorted(set(now) | set(previous["jobs"])):
         delta = now.get(platform, 0) - previous["jobs"].get(platform, 0)
@@ -271,11 +271,11 @@ def to_markdown(
     ``footer``: lines of ours appended at the end (commit, run link), inside the limit.
     """
     where = full_plan or "`stackplan plan -o plan.json` / `stackplan graph --format html` with the same flags"
-    building = sorted((n for n in plan.nodes if not n.skipped), key=lambda n: (lane(n), n.layer, n.id))
+    building = sorted((n for n in plan.nodes if not n.skipped), key=lambda n: (n.lane, n.layer, n.id))
     skipped = sorted((n for n in plan.nodes if n.skipped), key=lambda n: n.id)
     by_lane: dict[str, list[PlanNode]] = defaultdict(list)
     for n in building:
-        by_lane[lane(n)].append(n)
+        by_lane[n.lane].append(n)
 
     head = [MARKER, state_line(plan), "## stackplan preview", ""]
     if not plan.nodes:
@@ -316,7 +316,7 @@ def to_markdown(
         items = []
         for (kind, detail), nodes in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             rows = recipe_rows(nodes)
-            platforms = sorted({lane(n) for n in nodes})
+            platforms = sorted({n.lane for n in nodes})
             names_shown = ", ".join(
                 f"{code(r.name, 100)} {code(', '.join(r.versions), 40)}"
                 + (f" ({code(r.recipe, 100)})" if len(rows) <= 10 else "")
@@ -347,7 +347,7 @@ def to_markdown(
         )
         tail.append("")
         groups: Counter[tuple[str, str, str, str]] = Counter(
-            (_name(n), lane(n), n.skipped.kind, n.skipped.detail) for n in skipped if n.skipped
+            (_name(n), n.lane, n.skipped.kind, n.skipped.detail) for n in skipped if n.skipped
         )
         items = [
             f"{code(name, 100)} on {platform}: {kind} {code(detail, 120)}" + (f" ({c} jobs)" if c > 1 else "")

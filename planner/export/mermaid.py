@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from planner.export.common import COLOURS, lane, short_labels
+from planner.export.common import COLOURS, short_labels
 from planner.export.text import clean
 from planner.plan.model import Plan
 
@@ -31,7 +31,7 @@ def to_mermaid(plan: Plan) -> str:
         lines.append(f"  classDef {re.sub(r'[^a-z]', '', kind)} fill:{fill},stroke:#333;")
     by_lane: dict[str, list] = {}
     for node in sorted(plan.nodes, key=lambda n: n.id):
-        by_lane.setdefault(lane(node), []).append(node)
+        by_lane.setdefault(node.lane, []).append(node)
     for i, (name, nodes) in enumerate(sorted(by_lane.items())):
         lines.append(f'  subgraph lane{i}["{_text(name)}"]')
         for node in nodes:

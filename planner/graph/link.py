@@ -17,7 +17,7 @@ A three-node example (``a`` builds libA, ``b`` needs it in host, ``c`` needs b a
 
     >>> from planner.model import RenderedOutput, RenderedRecipe, RecipeFormat, Requirements, Variant
     >>> def r(name, *, host=(), run=()):
-    ...     out = RenderedOutput(name, "1.0", 0, Requirements(host=host, run=run))
+    ...     out = RenderedOutput(name, "1.0", 0, requirements=Requirements(host=host, run=run))
     ...     return RenderedRecipe(f"recipes/{name}", RecipeFormat.V0, "linux-64", Variant(), (out,))
     >>> result = build_graph(jobs_from_renders([r("a"), r("b", host=("a",)), r("c", run=("b >=1",))]))
     >>> name = lambda n: result.graph.nodes[n]["job"].name
@@ -38,11 +38,11 @@ import networkx as nx
 
 from planner.gc_pause import gc_paused
 from planner.matchspec import Spec, SpecCache
-from planner.model import RenderedOutput, RenderedRecipe, Variant
+from planner.model import EDGE_PHASES, RenderedOutput, RenderedRecipe, Variant
 from planner.platforms import BUILD_SUBDIRS, DEFAULT_NOARCH_BUILD_PLATFORM
 
-#: Edge phases, strongest first (the same order as ``planner.plan.model.EDGE_PHASES``).
-PHASE_RANK: dict[str, int] = {"host": 0, "build": 1, "run": 2, "test": 3}
+#: Edge phase -> its strength rank (0 strongest), from :data:`planner.model.EDGE_PHASES`.
+PHASE_RANK: dict[str, int] = {phase: rank for rank, phase in enumerate(EDGE_PHASES)}
 #: "Not parsed yet" in the local spec memo of :func:`build_graph` (None means "invalid").
 _UNPARSED = object()
 #: Variant keys that name the platform itself: they differ across platforms by construction.
@@ -590,8 +590,3 @@ def add_noarch_run_edges(jobs, platforms, index, cache, providers, sink, reasons
             for dep_id, why in needs(noarch, target.platform, frozenset({noarch.id})).items():
                 if dep_id != target_id:
                     reasons[(dep_id, target_id)].update(why)
-
-
-def lane_of(graph: nx.DiGraph, node: str) -> str:
-    """The platform lane a node is drawn in."""
-    return graph.nodes[node]["job"].lane

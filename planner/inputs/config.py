@@ -27,6 +27,8 @@ from planner.platforms import BUILD_SUBDIRS, DEFAULT_NOARCH_BUILD_PLATFORM
 CONFIG_NAME = "stackplan.yaml"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.json"
 BUILDERS = ("rattler-build", "conda-build", "dry-run")
+#: Variant keys whose value (other than None) marks a job as needing a GPU to test: CUDA builds.
+DEFAULT_GPU_VARIANT_KEYS: tuple[str, ...] = ("cuda_compiler_version",)
 
 
 def _frozen(d: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -50,7 +52,7 @@ class StackplanConfig:
     skiplist: Path | None = None
     durations: Path | None = None
     environ: Mapping[str, str] = field(default_factory=_frozen)
-    gpu_variant_keys: tuple[str, ...] = ("cuda_compiler_version",)
+    gpu_variant_keys: tuple[str, ...] = DEFAULT_GPU_VARIANT_KEYS
     retries: int = 2
     retry_delay: float = 10.0
 

@@ -26,6 +26,7 @@ from planner.plan.layers import critical_paths, lane_layers, layer_numbers
 from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode
 from planner.plan.request import PlanRequest, PlanSettings
 from planner.plan.select import Selection, carry_edges, select
+from planner.plan.tags import package_tag, recipe_tag
 from planner.progress import NullReporter, Reporter
 
 #: How many unsatisfied-spec warnings to spell out before summarising the rest.
@@ -191,7 +192,7 @@ def _node(job: Job, selected, skipped, layer: int, duration: float, settings: Pl
         duration_estimate=duration,
         pool=pool,
         test_pool="gpu" if gpu else pool,
-        tags=tuple(sorted({f"package:{o.name}" for o in job.outputs} | {f"recipe:{job.recipe}"})),
+        tags=tuple(sorted({package_tag(o.name) for o in job.outputs} | {recipe_tag(job.recipe)})),
     )
 
 

@@ -26,7 +26,7 @@ from planner.model import PlatformRender
 from planner.plan.renders import Saver, plan_renders
 from planner.plan.request import PlanRequest, PlanSettings
 from planner.plan.select import Selection
-from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM, parse_platforms
+from planner.platforms import parse_platforms
 from planner.progress import Reporter
 
 
@@ -131,7 +131,7 @@ def gather(
         if tree is not None:  # configs outside the repository cannot have changed in git: not asked
             configs = tuple(tree.outside(Path(c)) for c in configs if tree.holds(Path(c)))
         changed_keys = changed_variant_keys(
-            request, git_root, configs, platforms, getattr(cfg, "environ", {}) or {}
+            request, git_root, configs, platforms, cfg.environ
         )
     existing = None
     if request.skip_existing:
@@ -144,11 +144,11 @@ def gather(
             existing = existing_packages(request.skip_existing, (*platforms, "noarch"))
         except ChannelError as exc:
             raise PlanError(str(exc)) from exc
-    skiplist_path = request.skiplist or getattr(cfg, "skiplist", None)
+    skiplist_path = request.skiplist or cfg.skiplist
     skiplist = read_name_list(Path(skiplist_path)) if skiplist_path else ()
-    durations_path = request.durations or getattr(cfg, "durations", None)
+    durations_path = request.durations or cfg.durations
     durations = load_durations(Path(durations_path)) if durations_path else None
-    providers: Mapping[str, str] = {**(getattr(cfg, "providers", {}) or {}), **request.providers}
+    providers: Mapping[str, str] = {**cfg.providers, **request.providers}
     selection = Selection(
         changed=changed,
         changed_keys=changed_keys,
@@ -166,13 +166,12 @@ def gather(
     settings = PlanSettings(
         root=str(request.root),
         platforms=platforms,
-        noarch_platform=request.noarch_platform
-        or getattr(cfg, "noarch_platform", DEFAULT_NOARCH_BUILD_PLATFORM),
-        build_platforms=dict(getattr(cfg, "build_platforms", {}) or {}),
+        noarch_platform=request.noarch_platform or cfg.noarch_platform,
+        build_platforms=dict(cfg.build_platforms),
         providers=providers,
         strict_cycles=request.strict_cycles,
         durations=durations,
-        gpu_variant_keys=tuple(getattr(cfg, "gpu_variant_keys", ("cuda_compiler_version",))),
+        gpu_variant_keys=tuple(cfg.gpu_variant_keys),
         inputs=request_inputs(request, platforms),
         warnings=tuple(warnings),
     )

@@ -21,8 +21,6 @@ PLAN_SCHEMA_VERSION = 1
 SELECTION_KINDS = ("all", "changed", "explicit", "downstream", "upstream", "config-change")
 #: Why a selected job will not be built.
 SKIP_KINDS = ("exists", "excluded", "skiplist", "render-skip", "render-error")
-#: Edge phases, strongest first: cycles are broken by dropping the weakest (test, then run, then build).
-EDGE_PHASES = ("host", "build", "run", "test")
 
 
 @dataclass(frozen=True)
@@ -80,6 +78,12 @@ class PlanNode:
     pool: str = ""  # work pool; the build platform's, or "gpu"
     test_pool: str = ""  # where its tests run; "gpu" for GPU jobs
     tags: tuple[str, ...] = ()
+
+    @property
+    def lane(self) -> str:
+        """The lane a job runs and is drawn in: its build platform, the workers it runs on (noarch and
+        cross-compiled jobs included). ``flows/run/lanes.py`` cuts the plan into one subflow per lane."""
+        return self.build_platform or self.platform
 
     def to_dict(self) -> dict[str, Any]:
         return {

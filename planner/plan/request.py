@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.inputs.config import DEFAULT_GPU_VARIANT_KEYS
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
 
 
@@ -54,7 +55,7 @@ class PlanSettings:
     providers: Mapping[str, str] = field(default_factory=dict)
     strict_cycles: bool = False
     durations: Mapping[str, float] | None = None
-    gpu_variant_keys: tuple[str, ...] = ("cuda_compiler_version",)
+    gpu_variant_keys: tuple[str, ...] = DEFAULT_GPU_VARIANT_KEYS
     inputs: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 

@@ -15,18 +15,21 @@ reads renders that name its own files.
 Layout of a payload (a dict, so a reader can tell a foreign or old shape from a good one)::
 
     {"o": [output, ...], "p": {platform: render, ...}, "r": rebased}
-    output = (name, version, build_number, build_string, noarch, skip,
-              (build, host, run, run_constrained), test_requires, variant_items, undefined_jinja, test_on)
+    output = the fields of RenderedOutput in order (planner.model.OUTPUT_FIELDS), flattened:
+             requirements as (build, host, run, run_constrained), a variant as its items, tuples as tuples
     render = (recipe, platform, (variant, ...), error)    error = (path, line, message) | None
     variant = (recipe, format, platform, variant_items, output_indices, skip, undefined_jinja, build_platform)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from planner.model import (
+    OUTPUT_FIELDS,
+    PHASES,
     PlatformRender,
     RecipeError,
     RecipeFormat,
@@ -41,21 +44,21 @@ ROOT_MARK = "\0stackplan-root\0"
 _FORMATS = {f.value: f for f in RecipeFormat}
 
 
+#: Field kind -> how a value of it is flattened (kinds not listed are stored as they are).
+_FLATTEN: dict[str, Callable[[Any], Any]] = {
+    "Requirements": lambda r: tuple(tuple(getattr(r, p)) for p in PHASES),
+    "Variant": lambda v: tuple(v.items()),
+    "tuple[str, ...]": tuple,
+}
+_output_values = attrgetter(*(f.name for f in OUTPUT_FIELDS))
+_flatten_at = tuple((i, _FLATTEN[f.kind]) for i, f in enumerate(OUTPUT_FIELDS) if f.kind in _FLATTEN)
+
+
 def _output_tuple(o: RenderedOutput) -> tuple:
-    r = o.requirements
-    return (
-        o.name,
-        o.version,
-        o.build_number,
-        o.build_string,
-        o.noarch,
-        o.skip,
-        (tuple(r.build), tuple(r.host), tuple(r.run), tuple(r.run_constrained)),
-        tuple(o.test_requires),
-        tuple(o.variant.items()),
-        tuple(o.undefined_jinja),
-        o.test_on,
-    )
+    values = list(_output_values(o))
+    for i, flatten in _flatten_at:
+        values[i] = flatten(values[i])
+    return tuple(values)
 
 
 def encode(renders: Iterable[PlatformRender], root: str | None = None, into: Mapping | None = None) -> dict:
@@ -154,6 +157,11 @@ class Decoder:
 
     def __init__(self) -> None:
         self._variants: dict[tuple, Variant] = {}
+        #: (position, rebuild) for the fields :data:`_FLATTEN` flattens; the others are stored as they are.
+        unflatten = {"Requirements": lambda t: Requirements(*t), "Variant": self.variant}
+        self._rebuild_at = tuple(
+            (i, unflatten[f.kind]) for i, f in enumerate(OUTPUT_FIELDS) if f.kind in unflatten
+        )
 
     def variant(self, items: tuple) -> Variant:
         v = self._variants.get(items)
@@ -162,20 +170,12 @@ class Decoder:
         return v
 
     def output(self, t: Sequence[Any]) -> RenderedOutput:
-        name, version, number, bstring, noarch, skip, reqs, tests, vitems, undefined, test_on = t
-        return RenderedOutput(
-            name=name,
-            version=version,
-            build_number=number,
-            requirements=Requirements(*reqs),
-            test_requires=tests,
-            noarch=noarch,
-            skip=skip,
-            build_string=bstring,
-            variant=self.variant(vitems),
-            undefined_jinja=undefined,
-            test_on=test_on,
-        )
+        if len(t) != len(OUTPUT_FIELDS):
+            raise ValueError("an output of another shape")
+        values = list(t)
+        for i, rebuild in self._rebuild_at:
+            values[i] = rebuild(values[i])
+        return RenderedOutput(*values)
 
     def renders(
         self, payload: Mapping[str, Any], platforms: Sequence[str]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import typer
 
-#: Where stackplan keeps state (delivery store, checkouts, monitor memory): $STACKPLAN_HOME or ./.stackplan.
-STATE_ENV = "STACKPLAN_HOME"
-
 
 def state_dir() -> Path:
-    return Path(os.environ.get(STATE_ENV) or ".stackplan").resolve()
+    """Where stackplan keeps state (delivery store, checkouts, monitor memory): :mod:`planner.state`."""
+    from planner.state import state_home
+
+    return state_home()
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -239,7 +239,7 @@ def monitor(
 
         stackplan monitor --deploy --cron "*/15 * * * *" --pool linux-64
     """
-    from flows.events.monitor import monitor_flow
+    from flows.events.monitor import default_memory_path, monitor_flow
 
     if deploy and serve_it:
         _fail("--deploy and --serve are exclusive")
@@ -247,7 +247,7 @@ def monitor(
         "running_minutes": running_minutes,
         "waiting_minutes": waiting_minutes,
         "tag": tag,
-        "memory_path": str(state_dir() / "monitor-reported.json"),
+        "memory_path": str(default_memory_path()),
     }
     with _prefect_api(echo=serve_it or deploy):
         _monitor(monitor_flow, parameters, serve_it=serve_it, deploy=deploy, cron=cron, pool=pool)

@@ -38,14 +38,10 @@ def _make_plan(request, make=None):
     from planner.plan.build import PlanError, build_plan
 
     make = make or (lambda r, reporter: build_plan(r, reporter=reporter, store_with=store_with(r)))
-    if sys.stderr.isatty():
-        from stackplan.cli.progress import reporter_for
+    from stackplan.cli.progress import reporter_for
 
-        reporter = reporter_for()
-    else:  # no progress bar to draw: do not even import rich (a warm preview is ~1.5 s in all)
-        from planner.progress import NullReporter
-
-        reporter = NullReporter()
+    # no terminal: no bar, and rich is not even imported (a warm preview is ~1.5 s in all)
+    reporter = reporter_for()
     from planner.gc_pause import one_shot_process
 
     try:
@@ -88,7 +84,7 @@ def read_plan(path: Path):
 def _summary(plan, stderr: bool = False) -> None:
     from rich.table import Table
 
-    from planner.export.common import lane, makespan_text
+    from planner.export.common import makespan_text
 
     console = _console(stderr=stderr)
     table = Table(title=f"plan {plan.hash[:12]}  ({len(plan.nodes)} jobs)", title_justify="left")
@@ -99,9 +95,9 @@ def _summary(plan, stderr: bool = False) -> None:
     for e in plan.bootstrap_edges:
         node = by_id.get(e.target)
         if node is not None:
-            boot_lanes[lane(node)] = boot_lanes.get(lane(node), 0) + 1
+            boot_lanes[node.lane] = boot_lanes.get(node.lane, 0) + 1
     for platform, layers in sorted(plan.layers.items()):
-        jobs = [n for n in plan.nodes if lane(n) == platform]
+        jobs = [n for n in plan.nodes if n.lane == platform]
         table.add_row(
             platform,
             str(sum(1 for layer in layers if layer)),
