@@ -448,14 +448,14 @@ def variant_overrides(values: list[str] | None) -> dict[str, list[str]]:
 def write_overrides(overrides: dict[str, list[str]]) -> Path:
     """The ``--variant`` overrides as a variant config merged after every other one (so its keys win),
     named by its content under the state dir: the same overrides give the same file and the same plan."""
-    from stackplan.cli.events_cmd import state_dir
+    from planner.state import state_home
 
     lines = ["# stackplan --variant: keys that override every other variant config"]
     for key, values in sorted(overrides.items()):
         lines.append(f"{key}:")
         lines += [f"  - {_yaml_str(v)}" for v in values]
     text = "\n".join(lines) + "\n"
-    path = state_dir() / "variants" / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+    path = state_home() / "variants" / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
