@@ -13,6 +13,7 @@ import sys
 #: name -> (module, the docs file it writes its figures into)
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "fidelity": ("benchmarks.fidelity", "docs/fidelity.md"),
+    "graph_truth": ("benchmarks.graph_truth", "docs/graph-truth.md"),
     "render_speed": ("benchmarks.render_speed", "docs/benchmarks.md"),
     "scale": ("benchmarks.scale", "docs/benchmarks.md"),
     "plan_speed": ("benchmarks.plan_speed", "docs/bench-plan.md"),

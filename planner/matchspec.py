@@ -45,6 +45,9 @@ class Spec:
     name: str
     version: str | None = None
     build: str | None = None
+    #: The text actually matched when conda-build's fuzzing rewrote ``raw`` (``openssl 3`` ->
+    #: ``openssl 3.*``, see :func:`ensure_valid_spec`); None when the spec is matched as written.
+    rewritten: str | None = None
 
 
 class SpecCache:
@@ -57,6 +60,7 @@ class SpecCache:
 
     def __init__(self) -> None:
         self._specs: dict[str, Spec | InvalidSpecError] = {}
+        self._fuzzy: dict[str, Spec | InvalidSpecError] = {}
         self._vspecs: dict[str, VersionSpec | None] = {}
         self._versions: dict[str, Version | None] = {}
         self._accepts: dict[tuple[str | None, str], bool] = {}
@@ -77,6 +81,32 @@ class SpecCache:
         if hit is None:
             hit = _parse(raw)
             self._specs[raw] = hit
+        return None if isinstance(hit, InvalidSpecError) else hit
+
+    def try_parse_requirement(self, raw: str, dialect: str) -> Spec | None:
+        """A recipe requirement as its build tool matches it: ``dialect`` is the recipe format.
+
+        ``v0`` (meta.yaml, conda-build): :func:`ensure_valid_spec` first, so ``openssl 3`` accepts
+        openssl 3.0.13. ``v1`` (recipe.yaml, rattler-build): as written, by rattler's MatchSpec, where
+        ``openssl 3`` means ``==3`` (rattler-build fuzzes only the variant values it pins itself,
+        which the v1 render already spells ``openssl 3.*``).
+        """
+        if dialect != "v0":
+            return self.try_parse(raw)
+        hit = self._fuzzy.get(raw)
+        if hit is None:
+            fuzzed = ensure_valid_spec(raw)
+            if fuzzed == raw:
+                hit = self._specs.get(raw) or _parse(raw)
+                self._specs[raw] = hit
+            else:
+                parsed = _parse(fuzzed)
+                hit = (
+                    parsed
+                    if isinstance(parsed, InvalidSpecError)
+                    else Spec(raw, parsed.name, parsed.version, parsed.build, rewritten=fuzzed)
+                )
+            self._fuzzy[raw] = hit
         return None if isinstance(hit, InvalidSpecError) else hit
 
     def accepts(self, spec: Spec, version: str) -> bool:
@@ -112,6 +142,34 @@ class SpecCache:
             except Exception:
                 self._versions[text] = None
         return self._versions[text]
+
+
+#: conda-build's rule for "a version that needs a star": NAME, whitespace, then a version made only of
+#: word characters, dots and dashes (no operator, no ``*``, no ``|`` or ``,``), optionally followed by a
+#: build string — and a spec *with* a build string is an exact pin, left alone.
+_NEEDS_STAR = re.compile(r"^([\w.\-]+)\s+([\w.\-]+)(\s+[\w.]+)?$")
+
+
+def ensure_valid_spec(text: str) -> str:
+    """conda-build's ``ensure_valid_spec``: ``openssl 3`` -> ``openssl 3.*``, ``zlib 1.2.13`` ->
+    ``zlib 1.2.13.*``.
+
+    Why: conda-build matches a requirement ``NAME VERSION`` (no operator, no wildcard, no build string)
+    as "VERSION or any version starting with it", while conda's MatchSpec alone reads it as ``==VERSION``;
+    matching it as written would say openssl 3.0.13 does not satisfy ``openssl 3`` and drop the edge.
+    Untouched: anything with ``*`` or an operator or ``|``/``,``, a spec with a build string (an exact
+    pin), ``python x.x``/``numpy x.x`` (the old variant placeholder). Runs of whitespace fold to one.
+
+    >>> [ensure_valid_spec(s) for s in ("openssl 3", "freetype  2.10", "zlib >=1.2", "tk 8.6 h1_0")]
+    ['openssl 3.*', 'freetype 2.10.*', 'zlib >=1.2', 'tk 8.6 h1_0']
+    """
+    m = _NEEDS_STAR.match(text.strip())
+    if m is None or m.group(3) or "*" in text:
+        return text
+    name, version = m.group(1), m.group(2)
+    if name in ("python", "numpy") and version == "x.x":
+        return f"{name} {version}"
+    return f"{name} {version}.*"
 
 
 def default_cache() -> SpecCache:

@@ -16,7 +16,7 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning, Reason
 
 
 def test_variant_is_sorted_hashable_and_agrees():
@@ -87,7 +87,7 @@ def test_plan_json_kept_from_hashing_never_outlives_a_change():
 
     plan = _plan(["a", "b"]).with_hash()
     assert plan.to_json() == _plan(["a", "b"]).to_json()  # the kept text is the canonical text
-    changed = replace(plan, warnings=("something",))
+    changed = replace(plan, warnings=(PlanWarning("config", "something"),))
     assert changed.to_json() != plan.to_json()
     assert Plan.from_json(changed.to_json()).hash == changed.compute_hash() != plan.hash
 
@@ -109,7 +109,8 @@ def test_plan_text_is_json_dumps_of_its_dict_whatever_the_strings(variant, warni
     node = PlanNode(
         "a-1-0@linux-64[0]", "recipes/a", "v0", "linux-64", "linux-64", variant, (), Reason("all")
     )
-    plan = Plan("/r", ("linux-64",), (node,), (), {}, warnings=tuple(warnings), inputs=inputs).with_hash()
+    structured = tuple(PlanWarning("unsatisfied", w, job=w, spec=w) for w in warnings)
+    plan = Plan("/r", ("linux-64",), (node,), (), {}, warnings=structured, inputs=inputs).with_hash()
     data = plan.to_dict()
     assert (
         plan.to_json() == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
+from planner.migrate.migration import override_config_text, parse_migrations
 from stackplan.cli import app
-from stackplan.cli.rebuild_cmd import override_config_text, parse_migrations
 
 
 def _d(text: str) -> str:

@@ -132,7 +132,8 @@ def to_html(plan: Plan) -> str:
             )
         parts.append("</table>")
     if plan.warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in plan.warnings) + "</ul>")
+        items = "".join(f"<li>{_e(str(w))}</li>" for w in plan.warnings)
+        parts.append("<h2>Warnings</h2><ul>" + items + "</ul>")
     parts += [
         f'<script type="application/json" id="plan-data">{payload}</script>',
         "<script>\n" + _asset("page.js") + "</script>",

@@ -248,12 +248,34 @@ def _capped(items: Sequence[str], what: str, limit: int = MAX_LIST) -> list[str]
     return out
 
 
-def _concerning(warnings: Sequence[str], names: set[str]) -> list[str]:
-    """The warnings that name a changed recipe or output (as a whole word)."""
-    if not names:
-        return []
-    pattern = re.compile(r"(?<![\w.-])(" + "|".join(sorted(map(re.escape, names))) + r")(?![\w-])")
-    return [w for w in warnings if pattern.search(w)]
+def _concerning(warnings: Sequence[object], names: set[str]) -> list[object]:
+    """The warnings about what the PR changed: those the planner marked ``changed`` (a pin the changed
+    package no longer satisfies, its unsatisfied requirements), else those naming a changed recipe or
+    output as a whole word. Pin breaks first."""
+    pattern = (
+        re.compile(r"(?<![\w.-])(" + "|".join(sorted(map(re.escape, names))) + r")(?![\w-])")
+        if names
+        else None
+    )
+    found = [
+        w
+        for w in warnings
+        if getattr(w, "changed", False) or (pattern is not None and pattern.search(str(w)))
+    ]
+    return sorted(found, key=lambda w: getattr(w, "kind", "") != "pin-broken")
+
+
+def _kind(kind: str) -> str:
+    """A warning kind as shown: ours (the planner's fixed vocabulary) as is, anything else as code."""
+    from planner.plan.model import WARNING_KINDS
+
+    return kind if kind in WARNING_KINDS else code(kind, 40)
+
+
+def _warning(w: object) -> str:
+    """One warning: its kind, then its message (recipe-derived: a code span)."""
+    kind = getattr(w, "kind", "")
+    return (f"{_kind(kind)}: " if kind else "") + code(str(w), 200)
 
 
 def to_markdown(
@@ -334,8 +356,10 @@ def to_markdown(
         names |= {r.recipe.rsplit("/", 1)[-1] for r in changed_rows}
         concerning = _concerning(plan.warnings, names)
         if concerning:
-            head += [f"**Warnings about what changed ({len(concerning)})**", ""]
-            head += [*_capped([code(w, 200) for w in concerning], "warnings", 10), ""]
+            kinds = Counter(getattr(w, "kind", "warning") for w in concerning)
+            summary = ", ".join(f"{n} {_kind(k)}" for k, n in sorted(kinds.items()))
+            head += [f"**Warnings about what changed** ({summary})", ""]
+            head += [*_capped([_warning(w) for w in concerning], "warnings", 10), ""]
 
     tail: list[str] = []
     if skipped:
@@ -365,7 +389,7 @@ def to_markdown(
         tail += [*_capped(items, "broken cycles", 10), "", "</details>", ""]
     if plan.warnings:
         tail += [f"<details><summary>⚠️ {len(plan.warnings)} warning(s)</summary>", ""]
-        tail += [*_capped([code(w, 200) for w in plan.warnings], "warnings", 15), "", "</details>", ""]
+        tail += [*_capped([_warning(w) for w in plan.warnings], "warnings", 15), "", "</details>", ""]
     if plan.errors:
         tail += [f"### ❌ {len(plan.errors)} recipe(s) failed to render", ""]
         items = []

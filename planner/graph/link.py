@@ -77,6 +77,11 @@ class Job:
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", frozenset(o.name for o in self.outputs))
         shared = {k: v for k, v in self.variant.to_dict().items() if k not in PLATFORM_KEYS}
+        if self.outputs and all(o.noarch == "python" for o in self.outputs):
+            # python-version independent (conda-build: noarch: python builds once, "pyh..." build
+            # strings without the python version): its render's python value does not tie it to
+            # dependents of that one python
+            shared.pop("python", None)
         object.__setattr__(self, "shared_variant", shared)
 
     @property
@@ -372,12 +377,14 @@ def link_job(
     index: Mapping[str, Mapping[str, list[_Provided]]],
     cache: SpecCache,
     providers: Mapping[str, str],
-    spec_of: dict[str, Spec | object | None],
+    spec_of: dict[str, dict[str, Spec | object | None]],
 ) -> JobLinks:
     """What one job's requirements resolve to against the provider index (see :data:`JobLinks`).
 
     It depends on the job and on the index entries of the names it asks for, nothing else: the
-    basis of relinking only what a change touches (``planner.graph.relink``).
+    basis of relinking only what a change touches (``planner.graph.relink``). Requirements are
+    matched as the job's build tool matches them (:meth:`SpecCache.try_parse_requirement`: conda-build
+    fuzzes ``openssl 3`` to ``openssl 3.*``); ``spec_of`` memoises that per recipe format.
     """
     if job.skip:
         return _NO_LINKS
@@ -392,11 +399,15 @@ def link_job(
     missing: dict[str, None] = {}
     asked: set[str] = set()
     record = _Record()
-    parse = cache.try_parse
+    dialect = job.format
+    parse = cache.try_parse_requirement
+    memo = spec_of.get(dialect)
+    if memo is None:
+        memo = spec_of[dialect] = {}
     for phase, raw in requirement_phases(job):
-        spec = spec_of.get(raw, _UNPARSED)
+        spec = memo.get(raw, _UNPARSED)
         if spec is _UNPARSED:
-            spec = spec_of[raw] = parse(raw)
+            spec = memo[raw] = parse(raw, dialect)
         if spec is None:
             invalid.append(raw)
             continue
@@ -470,7 +481,7 @@ def build_graph(
     result = GraphResult(graph=graph)
     reasons: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     ambiguous: dict[str, Ambiguity] = {}
-    spec_of: dict[str, Spec | object | None] = {}  # a local memo: cheaper than a method call per spec
+    spec_of: dict[str, dict[str, Spec | object | None]] = {}  # local memo per format: cheaper than a call
     known = known or {}
     for job in jobs:
         links = known.get(job.id)
@@ -568,7 +579,7 @@ def add_noarch_run_edges(jobs, platforms, index, cache, providers, sink, reasons
         for phase, raw in requirement_phases(noarch):
             if phase != "run":
                 continue
-            spec = cache.try_parse(raw)
+            spec = cache.try_parse_requirement(raw, noarch.format)
             if spec is None or spec.name in noarch.names:
                 continue
             for dep in _resolve(noarch, spec, phase, platform, index, cache, providers, sink):

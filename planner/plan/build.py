@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
@@ -20,17 +21,18 @@ from planner.gc_pause import gc_paused
 from planner.graph.cycles import CycleError, break_cycles, find_cycles
 from planner.graph.link import GraphResult, Job, build_graph, jobs_from_renders
 from planner.graph.snapshot import Linked, sorted_errors
+from planner.matchspec import SpecCache
 from planner.model import PlatformRender, RecipeError
 from planner.plan.inputs import gather
 from planner.plan.layers import critical_paths, lane_layers, layer_numbers
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning
 from planner.plan.request import PlanRequest, PlanSettings
 from planner.plan.select import Selection, carry_edges, select
 from planner.plan.tags import package_tag, recipe_tag
 from planner.progress import NullReporter, Reporter
 
-#: How many unsatisfied-spec warnings to spell out before summarising the rest.
-MAX_UNSATISFIED_WARNINGS = 50
+#: Selection kinds that mean "the selection changed this job" (its warnings are listed first).
+CHANGED_KINDS = frozenset({"changed", "explicit", "config-change"})
 
 
 def unknown_packages_message(graph: nx.DiGraph, unknown: list[str]) -> str:
@@ -99,8 +101,16 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
     if chosen.unknown_packages:
         raise PlanError(unknown_packages_message(graph, chosen.unknown_packages))
     # a cycle matters to this plan when one of its jobs is in it
-    cycles = [c for c in all_cycles if any(e.source in chosen.selected for e in c.edges)]
-    bootstrap = [PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped)) for c in cycles]
+    cycles = [
+        c
+        for c in all_cycles
+        if any(e.source in chosen.selected for e in c.edges)
+        or any(n in chosen.selected for b in c.broke for n in b)
+    ]
+    bootstrap = [
+        PlanEdge(c.dropped[0], c.dropped[1], *_phase_spec(c, c.dropped), cycles=c.broke, closes=c.closes)
+        for c in cycles
+    ]
     active = chosen.active
     edges = carry_edges(graph, active)
     dag = nx.DiGraph()
@@ -120,20 +130,38 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
         external[lanes[node]].update(result.external.get(node, ()))
     nodes = tuple(
         _node(
-            job_of[n], chosen.selected[n], chosen.skipped.get(n), numbers.get(n, -1), durations[n], settings
+            job_of[n],
+            chosen.selected[n],
+            chosen.skipped.get(n),
+            numbers.get(n, -1),
+            durations[n],
+            settings,
+            tuple(sorted(result.external.get(n, ()))) if n in active else (),
         )
         for n in sorted(chosen.selected)
     )
+    changed_jobs = {n for n, why in chosen.selected.items() if why.kind in CHANGED_KINDS}
+    changed_names = {o.name for n in changed_jobs for o in job_of[n].outputs}
+    names_cache = SpecCache()
     warnings = [
-        *settings.warnings,
-        *(a.message() for a in result.ambiguities),
-        *(f"cycle broken by dropping {c.dropped[0]} -> {c.dropped[1]}: {c.describe()}" for c in cycles),
-        *_unsatisfied_warnings(result, active),
+        *(PlanWarning("config", w) for w in settings.warnings),
+        *(
+            PlanWarning("ambiguous", a.message(), spec=a.name, related=a.candidates)
+            for a in result.ambiguities
+        ),
+        *(_cycle_warning(c) for c in cycles),
+        *_unsatisfied_warnings(result, active, changed_jobs),
         *_lane_cycle_warnings(edges, lanes),
-        *sorted(
-            {f"invalid requirement {raw!r} in {job}" for job, raw in result.invalid_specs if job in active}
+        *(
+            PlanWarning("invalid-spec", f"invalid requirement {raw!r} in {job}", job=job, spec=raw)
+            for job, raw in sorted(set(result.invalid_specs))
+            if job in active
         ),
     ]
+    warnings = sorted(
+        (_mark_changed(w, changed_jobs, changed_names, names_cache) for w in warnings),
+        key=PlanWarning.sort_key,
+    )
     plan = Plan(
         root=settings.root,
         platforms=settings.platforms,
@@ -174,7 +202,15 @@ def _durations(jobs: Mapping[str, Job], known: Mapping[str, float] | None) -> di
     return out
 
 
-def _node(job: Job, selected, skipped, layer: int, duration: float, settings: PlanSettings) -> PlanNode:
+def _node(
+    job: Job,
+    selected,
+    skipped,
+    layer: int,
+    duration: float,
+    settings: PlanSettings,
+    from_channel: tuple[str, ...],
+) -> PlanNode:
     variant = job.variant.to_dict()
     gpu = job.test_on == "gpu" or any(variant.get(k) not in (None, "None") for k in settings.gpu_variant_keys)
     pool = job.build_platform
@@ -193,10 +229,11 @@ def _node(job: Job, selected, skipped, layer: int, duration: float, settings: Pl
         pool=pool,
         test_pool="gpu" if gpu else pool,
         tags=tuple(sorted({package_tag(o.name) for o in job.outputs} | {recipe_tag(job.recipe)})),
+        from_channel=from_channel,
     )
 
 
-def _lane_cycle_warnings(edges: Iterable[PlanEdge], lanes: Mapping[str, str]) -> list[str]:
+def _lane_cycle_warnings(edges: Iterable[PlanEdge], lanes: Mapping[str, str]) -> list[PlanWarning]:
     """A warning when the lanes (build platforms) wait for each other in a circle.
 
     The flows run one subflow per lane and start a lane once every lane it needs has finished, so
@@ -214,27 +251,78 @@ def _lane_cycle_warnings(edges: Iterable[PlanEdge], lanes: Mapping[str, str]) ->
     cycle = nx.find_cycle(between, source=sorted(between))
     path = " -> ".join([cycle[0][0], *(v for _, v, *_ in cycle)])
     return [
-        f"lanes wait for each other in a cycle ({path}): the flows cannot order these platforms'"
-        " subflows; build the cross-compiled jobs on one build platform (build_platforms: in stackplan.yaml)"
+        PlanWarning(
+            "lane-cycle",
+            f"lanes wait for each other in a cycle ({path}): the flows cannot order these platforms'"
+            " subflows; build the cross-compiled jobs on one build platform (build_platforms: in"
+            " stackplan.yaml)",
+            related=tuple(v for _, v, *_ in cycle),
+        )
     ]
 
 
-def _unsatisfied_warnings(result: GraphResult, active: set[str]) -> list[str]:
-    grouped: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+def _cycle_warning(cycle) -> PlanWarning:
+    """A broken cycle: the dropped edge (job = its target, spec = the requirement) and the cycle."""
+    source, target = cycle.dropped
+    _, spec = _phase_spec(cycle, cycle.dropped)
+    return PlanWarning(
+        "cycle",
+        f"cycle broken by dropping {source} -> {target}: {cycle.describe()}",
+        job=target,
+        spec=spec,
+        platform=",".join(cycle.platforms),
+        related=tuple(dict.fromkeys(e.source for e in cycle.edges)),
+    )
+
+
+def _unsatisfied_warnings(result: GraphResult, active: set[str], changed: set[str]) -> list[PlanWarning]:
+    """One warning per (job, requirement, platform) that names a recipe but no build of it fits.
+
+    When a job the selection changed is among the candidates, the warning is ``pin-broken``: the
+    change makes the dependent's pin unsatisfiable by the tree (it will be taken from the channel),
+    and that is said even when the dependent is not in the plan (no edge led to it).
+    """
+    out = []
+    seen: set[tuple[str, str, str, str]] = set()
     for u in result.unsatisfied:
-        if u.job in active:
-            grouped[(u.spec, u.phase, u.platform)].append(u.job)
-    lines = []
-    for (spec, phase, platform), jobs in sorted(grouped.items()):
-        who = ", ".join(sorted(jobs)[:3]) + (f" and {len(jobs) - 3} more" if len(jobs) > 3 else "")
-        lines.append(
-            f"{phase} requirement {spec!r} on {platform}: no recipe build fits (version or variant);"
-            f" taken from the channel for {who}"
-        )
-    if len(lines) > MAX_UNSATISFIED_WARNINGS:
-        rest = len(lines) - MAX_UNSATISFIED_WARNINGS
-        lines = [*lines[:MAX_UNSATISFIED_WARNINGS], f"... and {rest} more unsatisfied requirements"]
-    return lines
+        broken = tuple(c for c in u.candidates if c in changed)
+        if (u.job not in active and not broken) or (u.job, u.phase, u.spec, u.platform) in seen:
+            continue  # a dependent outside the plan matters when a changed job broke its pin
+        seen.add((u.job, u.phase, u.spec, u.platform))
+        if broken:
+            out.append(
+                PlanWarning(
+                    "pin-broken",
+                    f"{', '.join(broken)} no longer satisfies {u.phase} requirement {u.spec!r} of {u.job}"
+                    f" on {u.platform}: taken from the channel",
+                    job=u.job,
+                    spec=u.spec,
+                    platform=u.platform,
+                    related=broken,
+                )
+            )
+        else:
+            out.append(
+                PlanWarning(
+                    "unsatisfied",
+                    f"{u.phase} requirement {u.spec!r} of {u.job} on {u.platform}: no recipe build fits"
+                    " (version or variant); taken from the channel",
+                    job=u.job,
+                    spec=u.spec,
+                    platform=u.platform,
+                    related=u.candidates,
+                )
+            )
+    return out
+
+
+def _mark_changed(w: PlanWarning, jobs: set[str], names: set[str], cache: SpecCache) -> PlanWarning:
+    """Flag a warning about a changed job, or about a requirement / name the selection changed."""
+    spec = cache.try_parse(w.spec) if w.spec else None
+    name = spec.name if spec is not None else w.spec
+    if w.job in jobs or name in names or any(r in jobs for r in w.related):
+        return replace(w, changed=True)
+    return w
 
 
 def store_now(save: Callable[[], None]) -> None:

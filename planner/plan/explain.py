@@ -16,9 +16,11 @@ from the nearest job selected for its own sake (changed, explicit, config-change
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from planner.plan.model import Plan, PlanEdge, PlanNode
+from planner.matchspec import ensure_valid_spec
+from planner.plan.model import Plan, PlanEdge, PlanNode, PlanWarning
 
 SEED_KINDS = ("changed", "explicit", "config-change", "all")
 
@@ -35,6 +37,12 @@ class Explanation:
     path: tuple[Step, ...]  # from a seed to the job (just the job when it is a seed)
     waits_for: tuple[PlanEdge, ...]
     needed_by: tuple[PlanEdge, ...]
+    #: How each wait's requirement was matched: conda-build's rewrite and the output that satisfied it
+    #: (``openssl 3`` -> ``openssl 3.*``, satisfied by openssl-3.0.13), by (source, spec).
+    matched: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    #: Requirements taken from the channel, as (name or spec, why): no provider / no version fits /
+    #: ambiguous (several recipes provide it; the one chosen is named).
+    from_channel: tuple[tuple[str, str], ...] = ()
 
     def lines(self) -> list[str]:
         n = self.node
@@ -57,7 +65,12 @@ class Explanation:
         out.append("  waits for:" + ("" if self.waits_for else " nothing"))
         for e in self.waits_for:
             via = f" via {', '.join(e.via)}" if e.via else ""
-            out.append(f"    {e.source}  ({e.phase}: {e.spec}{via})")
+            how = self.matched.get((e.source, e.spec))
+            out.append(f"    {e.source}  ({e.phase}: {how or e.spec}{via})")
+        if self.from_channel:
+            out.append("  taken from the channel:")
+            for what, why in self.from_channel:
+                out.append(f"    {what}  ({why})")
         out.append("  needed by:" + ("" if self.needed_by else " nothing in this plan"))
         for e in self.needed_by:
             out.append(f"    {e.target}  ({e.phase}: {e.spec})")
@@ -85,17 +98,53 @@ def explain(plan: Plan, query: str) -> list[Explanation]:
         incoming.setdefault(e.target, []).append(e)
         outgoing.setdefault(e.source, []).append(e)
     by_id = {n.id: n for n in plan.nodes}
+    ambiguous = {w.spec: w.detail for w in plan.warnings if w.kind == "ambiguous"}
     result = []
     for node in find_jobs(plan, query):
+        waits = tuple(incoming.get(node.id, ()))
         result.append(
             Explanation(
                 node=node,
                 path=_path_from_seed(node.id, by_id, incoming),
-                waits_for=tuple(incoming.get(node.id, ())),
+                waits_for=waits,
                 needed_by=tuple(outgoing.get(node.id, ())),
+                matched={(e.source, e.spec): _matched(node, e, by_id, ambiguous) for e in waits},
+                from_channel=_from_channel(node, plan.warnings),
             )
         )
     return result
+
+
+def _matched(
+    node: PlanNode, edge: PlanEdge, by_id: Mapping[str, PlanNode], ambiguous: Mapping[str, str]
+) -> str:
+    """```openssl 3` -> `openssl 3.*`, satisfied by openssl-3.0.13`` (the rewrite only for meta.yaml:
+    conda-build fuzzes a bare version, rattler-build matches recipe.yaml specs as written); an
+    ambiguous name says which recipes provide it and which one was chosen."""
+    spec = edge.spec.split(" (", 1)[0]  # noarch run edges carry "(run requirement of X)"
+    name = spec.split()[0] if spec.split() else spec
+    source = by_id.get(edge.source)
+    outputs = [o for o in source.outputs if o.name == name] if source else []
+    by = f"satisfied by {outputs[0].name}-{outputs[0].version}" if outputs else f"satisfied by {edge.source}"
+    if name in ambiguous:
+        by += f"; ambiguous: {ambiguous[name]}"
+    fuzzed = ensure_valid_spec(spec) if node.format == "v0" else spec
+    if fuzzed != spec:
+        return f"`{spec}` -> `{fuzzed}`, {by}"
+    return f"{edge.spec}, {by}"
+
+
+def _from_channel(node: PlanNode, warnings: tuple[PlanWarning, ...]) -> tuple[tuple[str, str], ...]:
+    """Why each requirement of ``node`` comes from the channel, read from the plan's warnings."""
+    out: dict[str, tuple[str, str]] = {}
+    for w in warnings:
+        if w.job == node.id and w.kind in ("unsatisfied", "pin-broken"):
+            name = w.spec.split()[0] if w.spec.split() else w.spec
+            why = "no version fits" + (f": {', '.join(w.related)} changed" if w.kind == "pin-broken" else "")
+            out[name] = (w.spec, f"{why} (recipes build it, not a matching version or variant)")
+    for name in node.from_channel:
+        out.setdefault(name, (name, "no provider: no recipe in the tree builds it"))
+    return tuple(out[k] for k in sorted(out))
 
 
 def _path_from_seed(job: str, by_id, incoming) -> tuple[Step, ...]:

@@ -21,6 +21,19 @@ PLAN_SCHEMA_VERSION = 1
 SELECTION_KINDS = ("all", "changed", "explicit", "downstream", "upstream", "config-change")
 #: Why a selected job will not be built.
 SKIP_KINDS = ("exists", "excluded", "skiplist", "render-skip", "render-error")
+#: What a plan warning is about (``PlanWarning.kind``), in the order the terminal summary lists them.
+#: ``pin-broken``: a job the selection changed no longer satisfies a dependent's pin (the dependent's
+#: requirement is taken from the channel instead) — what a PR preview should say out loud.
+WARNING_KINDS = (
+    "pin-broken",
+    "unsatisfied",
+    "ambiguous",
+    "cycle",
+    "lane-cycle",
+    "invalid-spec",
+    "unknown-package",
+    "config",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,57 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class PlanWarning:
+    """One warning as a value: what kind, which job and requirement, on which platform, and a message.
+
+    ``related`` names other jobs involved (the candidates that did not fit, the changed job that no
+    longer satisfies a pin, the recipes that provide one name). ``changed`` is True when the warning is
+    about a name or job the selection changed: those are listed first. ``str()`` is the message.
+    """
+
+    kind: str
+    detail: str
+    job: str = ""
+    spec: str = ""
+    platform: str = ""
+    related: tuple[str, ...] = ()
+    changed: bool = False
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "job": self.job,
+            "spec": self.spec,
+            "platform": self.platform,
+            "detail": self.detail,
+            "related": list(self.related),
+            "changed": self.changed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | str) -> PlanWarning:
+        if isinstance(d, str):  # a plan written before warnings were values
+            return cls("config", d)
+        return cls(
+            kind=d["kind"],
+            detail=d.get("detail", ""),
+            job=d.get("job", ""),
+            spec=d.get("spec", ""),
+            platform=d.get("platform", ""),
+            related=tuple(d.get("related") or ()),
+            changed=bool(d.get("changed", False)),
+        )
+
+    def sort_key(self) -> tuple:
+        """Changed first, then by kind (:data:`WARNING_KINDS` order), job, spec, platform, message."""
+        rank = WARNING_KINDS.index(self.kind) if self.kind in WARNING_KINDS else len(WARNING_KINDS)
+        return (not self.changed, rank, self.job, self.spec, self.platform, self.detail)
+
+
+@dataclass(frozen=True)
 class PlanNode:
     """One build job: a recipe on one platform with one variant. Multi-output recipes are one job."""
 
@@ -78,6 +142,9 @@ class PlanNode:
     pool: str = ""  # work pool; the build platform's, or "gpu"
     test_pool: str = ""  # where its tests run; "gpu" for GPU jobs
     tags: tuple[str, ...] = ()
+    #: Requirement names taken from the channel: no recipe of the tree provides them, or (with an
+    #: ``unsatisfied`` / ``pin-broken`` warning for this job) no build of the recipes that do fits.
+    from_channel: tuple[str, ...] = ()
 
     @property
     def lane(self) -> str:
@@ -88,6 +155,7 @@ class PlanNode:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "from_channel": list(self.from_channel),
             "recipe": self.recipe,
             "format": self.format,
             "platform": self.platform,
@@ -120,6 +188,7 @@ class PlanNode:
             pool=d.get("pool", ""),
             test_pool=d.get("test_pool", ""),
             tags=tuple(d.get("tags") or ()),
+            from_channel=tuple(d.get("from_channel") or ()),
         )
 
 
@@ -136,19 +205,35 @@ class PlanEdge:
     phase: str
     spec: str
     via: tuple[str, ...] = ()
+    #: Bootstrap edges only: the cycles dropping this edge broke (job ids in cycle order, the first
+    #: few), and how many cycles it closed in all (the count of the component's enumerated cycles).
+    cycles: tuple[tuple[str, ...], ...] = ()
+    closes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "source": self.source,
             "target": self.target,
             "phase": self.phase,
             "spec": self.spec,
             "via": list(self.via),
         }
+        if self.cycles:  # only bootstrap edges carry them: plain edges stay as small as before
+            d["cycles"] = [list(c) for c in self.cycles]
+            d["closes"] = self.closes
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PlanEdge:
-        return cls(d["source"], d["target"], d["phase"], d["spec"], tuple(d.get("via") or ()))
+        return cls(
+            d["source"],
+            d["target"],
+            d["phase"],
+            d["spec"],
+            tuple(d.get("via") or ()),
+            tuple(tuple(c) for c in d.get("cycles") or ()),
+            int(d.get("closes") or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -164,7 +249,7 @@ class Plan:
     makespan: Mapping[str, float] = field(default_factory=dict)
     external: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     bootstrap_edges: tuple[PlanEdge, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     errors: tuple[Mapping[str, Any], ...] = ()  # RecipeError.to_dict() of recipes that failed to render
     inputs: Mapping[str, Any] = field(default_factory=dict)  # what the plan was made from (flags, configs)
     stackplan_version: str = ""
@@ -196,7 +281,7 @@ class Plan:
             "makespan": dict(sorted(self.makespan.items())),
             "external": {p: sorted(x) for p, x in sorted(self.external.items())},
             "bootstrap_edges": [e.to_dict() for e in self.bootstrap_edges],
-            "warnings": list(self.warnings),
+            "warnings": [w.to_dict() for w in self.warnings],
             "errors": [dict(e) for e in self.errors],
         }
 
@@ -244,7 +329,7 @@ class Plan:
             makespan=dict(d.get("makespan") or {}),
             external={p: tuple(x) for p, x in (d.get("external") or {}).items()},
             bootstrap_edges=tuple(PlanEdge.from_dict(e) for e in d.get("bootstrap_edges") or ()),
-            warnings=tuple(d.get("warnings") or ()),
+            warnings=tuple(PlanWarning.from_dict(w) for w in d.get("warnings") or ()),
             errors=tuple(d.get("errors") or ()),
             inputs=dict(d.get("inputs") or {}),
             stackplan_version=d.get("stackplan_version", ""),

@@ -237,12 +237,17 @@ def merge_specs(
                     )
             else:
                 values[key] = list(value)
-    # each file (last first, internal defaults excluded) narrows its keys to the values it lists
+    # each file (last first, internal defaults excluded) narrows its keys to the values it lists; a
+    # key the file of higher priority already narrowed is left alone by lower ones (conda-build's
+    # ``seen_keys``): a recipe-local ``channel_targets: [defaults, defaults-debug]`` keeps both rows
+    # even though the global pinning lists only ``defaults``
+    seen: set[str] = set()
     for spec in reversed(specs[1:] if with_defaults else specs):
         extend = EXTEND_KEYS | set(spec.get("extend_keys") or ())
         for key, wanted in spec.items():
-            if key == "zip_keys" or key in extend or not isinstance(wanted, list):
+            if key == "zip_keys" or key in extend or not isinstance(wanted, list) or key in seen:
                 continue
+            seen.add(key)
             current = values.get(key)
             if not isinstance(current, list):
                 continue

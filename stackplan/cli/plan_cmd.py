@@ -108,15 +108,37 @@ def _summary(plan, stderr: bool = False) -> None:
             makespan_text(plan, platform),
         )
     console.print(table)
-    for w in plan.warnings[:20]:
-        console.print(f"[yellow]warning:[/] {w}", markup=True, soft_wrap=True)
-    if len(plan.warnings) > 20:
-        console.print(f"[yellow]... and {len(plan.warnings) - 20} more warnings (see the plan JSON)[/]")
+    print_warning_summary(console, plan.warnings)
     if plan.errors:
         console.print(f"[red]{len(plan.errors)} recipe(s) failed to render:[/]", markup=True)
         for err in plan.errors[:20]:
             where = f"{err['path']}:{err['line']}" if err.get("line") else err["path"]
             console.print(f"  {where}: {err['message']}", markup=False, soft_wrap=True)
+
+
+def print_warning_summary(console, warnings) -> None:
+    """Warnings by kind (counts), then the first few of each kind; the changed ones first (the plan
+    orders them so), every one of them is in the plan JSON."""
+    from planner.plan.model import WARNING_KINDS
+
+    if not warnings:
+        return
+    counts: dict[str, int] = {}
+    for w in warnings:
+        counts[w.kind] = counts.get(w.kind, 0) + 1
+    kinds = sorted(counts, key=lambda k: WARNING_KINDS.index(k) if k in WARNING_KINDS else len(WARNING_KINDS))
+    summary = ", ".join(f"{counts[k]} {k}" for k in kinds)
+    console.print(f"[yellow]{len(warnings)} warning(s):[/] {summary}", markup=True, soft_wrap=True)
+    shown: dict[str, int] = {}
+    for w in warnings:
+        if shown.get(w.kind, 0) >= 5:
+            continue
+        shown[w.kind] = shown.get(w.kind, 0) + 1
+        mark = " (changed)" if w.changed else ""
+        console.print(f"  {w.kind}{mark}: {w.detail}", markup=False, soft_wrap=True)
+    hidden = len(warnings) - sum(shown.values())
+    if hidden:
+        console.print(f"  ... and {hidden} more (every warning is in the plan JSON)", markup=False)
 
 
 @selection()

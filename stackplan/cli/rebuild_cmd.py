@@ -1,66 +1,23 @@
 """``stackplan rebuild``: plan (and bump) the rebuild of a stack when a pin moves.
 
-A migration (a new zlib, python 3.13, a new ABI of a library) means: everything that depends on the
-migrated package, directly or not, must be rebuilt against the new pin, in dependency order, with a
-higher build number so the new builds win over the old ones. This command plans that stack under the
-new pin and, with ``--bump``, raises the build number of every recipe in it (planner/migrate/bump.py).
-
-The migrated pin becomes an override variant config: ``{key: [values]}`` written to
-``$STACKPLAN_HOME/migrations/<hash>.yaml`` (named by its content, so the same migration gives the same
-file and the same plan hash) and merged after every other config, so its keys win.
+A thin shell over :mod:`planner.migrate.migration` (the stack comes from today's graph, then the new
+pin is applied to exactly those recipes, hard pins it breaks are reported with file:line) and
+:mod:`planner.migrate.bump` (build numbers). The planning-only override config is written to
+``$STACKPLAN_HOME/migrations/<hash>.yaml``; with ``--bump`` the pins go where the recipes' builds read
+them, the recipe-local ``conda_build_config.yaml`` / ``variants.yaml`` of every stack recipe, and the
+output lists those files to commit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from stackplan.cli.errors import ExitCode, fail
 from stackplan.cli.plan_options import Selection, SelectionCommand, selection
-
-#: Where the migration override configs are written (a content-named file per migration).
-MIGRATIONS_DIR = "migrations"
-
-
-def parse_migrations(items: list[str]) -> dict[str, list[str]]:
-    """``["python=3.12,3.13", "zlib=1.3"]`` -> ``{"python": ["3.12", "3.13"], "zlib": ["1.3"]}``.
-
-    Repeating a key adds values (``--migrate python=3.12 --migrate python=3.13``).
-    """
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        values = [v.strip() for v in value.split(",") if v.strip()]
-        if not sep or not key or not values:
-            raise ValueError(f"--migrate {item!r}: expected KEY=VALUE (e.g. zlib=1.3 or python=3.12,3.13)")
-        for v in values:
-            if v not in out.setdefault(key, []):
-                out[key].append(v)
-    return out
-
-
-def override_config_text(migrations: dict[str, list[str]]) -> str:
-    """The override variant config (YAML), keys sorted, values quoted: byte-stable for one migration."""
-    lines = ["# stackplan rebuild --migrate: pins that override every other variant config"]
-    for key in sorted(migrations):
-        lines.append(f"{key}:")
-        lines += [f'  - "{v}"' for v in migrations[key]]
-    return "\n".join(lines) + "\n"
-
-
-def write_override(migrations: dict[str, list[str]], state: Path) -> Path:
-    text = override_config_text(migrations)
-    path = state / MIGRATIONS_DIR / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
-    return path
 
 
 @selection(without=("package", "changed", "changed_files", "downstream", "downstream_depth", "upstream"))
@@ -100,6 +57,7 @@ def rebuild(
 
         stackplan rebuild recipes --downstream-of zlib --migrate zlib=1.3 --bump -o plan.json
     """
+    from planner.migrate.migration import parse_migrations, write_override
     from stackplan.cli.events_cmd import state_dir
 
     try:
@@ -108,47 +66,50 @@ def rebuild(
         fail(str(exc))
     if not root.is_dir():
         fail(f"{root} is not a directory")
-    overrides = [write_override(migrations, state_dir())] if migrations else []
+    override = write_override(migrations, state_dir()) if migrations else None
     from planner.graph.cycles import CycleError
+    from planner.migrate.migration import plan_migration, write_pins
     from planner.plan.build import PlanError, build_plan
     from planner.plan.select import UNLIMITED
 
     request = sel.request(
-        root,
-        packages=tuple(downstream_of),
-        downstream=UNLIMITED if depth is None else depth,
+        root, packages=tuple(downstream_of), downstream=UNLIMITED if depth is None else depth
     )
-    request = replace(request, variant_configs=(*request.variant_configs, *overrides))
     try:
-        plan = build_plan(request).with_hash()
+        result = plan_migration(request, migrations, override, lambda r: build_plan(r).with_hash())
     except CycleError as exc:
         fail(str(exc), ExitCode.CYCLE)
     except PlanError as exc:
         fail(str(exc))
+    plan = result.plan
     if output:
         output.write_text(plan.to_json())
     _print_summary(plan, downstream_of, migrations)
     for err in plan.errors:
         where = f"{err.get('path')}:{err.get('line')}" if err.get("line") else err.get("path")
         typer.echo(f"render error: {where}: {err.get('message')}", err=True)
+    for pin in result.hard_pins:
+        typer.echo(f"hard pin not satisfied by the migration: {pin.message()}", err=True)
+    if migrations:
+        writes = write_pins(root, result.stack, result.formats, migrations, write=bump)
+        if bump:
+            for w in writes:
+                typer.echo(f"pin written: {w.path}")
+            if writes:
+                typer.echo(f"commit the {len(writes)} pin file(s) above with the bumps: they apply the pin")
+        elif writes:
+            typer.echo(f"{len(writes)} recipe-local pin file(s) would be written (run with --bump)")
     if bump:
-        failed = _bump(root, plan)
+        failed = _bump(root, result.stack)
         if failed:
             raise typer.Exit(1)
-
-
-def stack_recipes(plan) -> list[str]:
-    """Recipe dirs of the stack (jobs that will build), in dependency order (lowest layer first)."""
-    first_layer: dict[str, int] = {}
-    for node in plan.nodes:
-        if node.skipped is None:
-            first_layer[node.recipe] = min(first_layer.get(node.recipe, node.layer), node.layer)
-    return sorted(first_layer, key=lambda r: (first_layer[r], r))
 
 
 def _print_summary(plan, names: list[str], migrations: dict[str, list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from planner.migrate.migration import stack_recipes
 
     building = [n for n in plan.nodes if n.skipped is None]
     per_recipe: dict[str, list] = defaultdict(list)
@@ -176,11 +137,11 @@ def _print_summary(plan, names: list[str], migrations: dict[str, list[str]]) -> 
     console.print(table)
 
 
-def _bump(root: Path, plan) -> int:
+def _bump(root: Path, stack) -> int:
     from planner.migrate.bump import bump_recipe_dir
 
     failed = 0
-    for recipe in stack_recipes(plan):
+    for recipe in stack:
         result = bump_recipe_dir(root / recipe, write=True, label=recipe)
         if result.error:
             failed += 1

@@ -35,6 +35,8 @@ from planner.render.v0.used import (
     output_chunks,
     outputs_text,
     trim_build_only,
+    used_in_batch_script,
+    used_in_shell_script,
     used_in_text,
 )
 from planner.render.variants import SPECIAL_KEYS, VariantConfig
@@ -258,6 +260,7 @@ def render_variant(
         used, reqs_text = _output_used(
             recipe, keys, variant, ns, config, meta, top_name if is_top else name, None if is_top else index,
             reqs, is_top_name_index=index if is_top else None, noarch=noarch, build=out_build,
+            script=out.get("script"),
         )  # fmt: skip
         used_values = {k: variant[k] for k in used if k in variant}
         bstring = build_string(
@@ -346,6 +349,50 @@ def _output_texts(
     return unselected, selected_text, m.group(0) if m else ""
 
 
+def script_used(recipe: RecipeText, keys: frozenset[str], win: bool, script: Any, explicit: bool) -> set[str]:
+    """Keys the build scripts use, as conda-build adds them to a recipe's used variables.
+
+    The recipe itself (and its implicit output): ``build.sh`` on every platform, ``bld.bat`` only
+    for Windows targets. An explicit ``outputs:`` entry: its own ``script:`` when that is a ``.sh``
+    or ``.bat`` file (conda-build reads no other kind, and not the recipe's build.sh for it).
+    """
+    if explicit:
+        if not isinstance(script, str) or not script.endswith((".sh", ".bat")):
+            return set()
+        text = _read_script(str(recipe.source.path / script))
+        if text is None:
+            return set()
+        return (
+            used_in_shell_script(keys, text) if script.endswith(".sh") else used_in_batch_script(keys, text)
+        )
+    found = set()
+    sh = _read_script(str(recipe.source.path / "build.sh"))
+    if sh is not None:
+        found |= used_in_shell_script(keys, sh)
+    if win:
+        bat = _read_script(str(recipe.source.path / "bld.bat"))
+        if bat is not None:
+            found |= used_in_batch_script(keys, bat)
+    return found
+
+
+def _read_script(path: str) -> str | None:
+    """A build script's text (None when absent or unreadable: the corpus has meta.yaml only)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return _read_script_cached(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _read_script_cached(path: str, mtime_ns: int, size: int) -> str | None:
+    try:
+        return Path(path).read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def _output_used(
     recipe: RecipeText,
     keys: frozenset[str],
@@ -360,6 +407,7 @@ def _output_used(
     is_top_name_index: int | None = None,
     noarch: str | None = None,
     build: Mapping[str, Any] | None = None,
+    script: Any = None,
 ) -> tuple[set[str], str]:
     """The variant keys one output uses (conda-build's get_used_vars for that output), and the
     text of its requirements section (for the build string's numpy rules)."""
@@ -376,6 +424,8 @@ def _output_used(
         reqs_used, reqs.get("build", ()), reqs.get("host", ()), reqs.get("run", ()), ignore
     )
     used = (all_used - reqs_used) | trimmed
+    explicit = index is not None or is_top_name_index is not None
+    used |= script_used(recipe, keys, bool(ns.get("win")), script if explicit else None, explicit)
     build = build if build is not None else section(meta, "build")
     if "target_platform" in variant and not noarch:
         used.add("target_platform")

@@ -61,6 +61,7 @@ from planner.render.v0.outputs import (
     interned_variant,
     noarch_of,
     render_variant,
+    script_used,
     section,
     used_keys,
 )
@@ -199,8 +200,10 @@ def _render_target(recipe: RecipeText, platform: str, options: RenderOptions) ->
     # the whole recipe's used keys decide the expansion (conda-build's force_global pass)
     selected_raw = select_lines(recipe.raw, first_ns, recipe.path)
     universe = recipe.key_universe
-    global_used = used_keys(keys, selected_raw, False, recipe.raw, universe) | used_keys(
-        keys, recipe.raw, True, recipe.raw, universe
+    global_used = (
+        used_keys(keys, selected_raw, False, recipe.raw, universe)
+        | used_keys(keys, recipe.raw, True, recipe.raw, universe)
+        | script_used(recipe, keys, bool(first_ns.get("win")), None, False)
     )
     first_meta, _ = _render_meta(recipe, config, platform, first, first_ns, environ, options)
     noarch = noarch_of(section(first_meta, "build"))

@@ -177,3 +177,29 @@ def trim_build_only(
             continue
         keep.add(dep)
     return keep
+
+
+def used_in_shell_script(keys: Iterable[str], text: str) -> set[str]:
+    """Keys a ``build.sh`` (or an output's ``.sh`` script) uses, by conda-build's scan of build scripts.
+
+    conda-build counts ``$KEY`` / ``${KEY`` when it is the first ``$`` since the start of a line and the
+    name is followed by whitespace, ``|`` or ``}`` (so ``$KEY/lib`` or ``"$KEY"`` do not count, nor a
+    second ``$KEY`` on a line). Why it matters: a key used only by the script (``blas_impl_lib``)
+    still splits the recipe into variants and is part of its jobs' identity.
+    """
+    found = set()
+    for key in keys:
+        if key in text and _shell_pattern(key).search(text):
+            found.add(key)
+    return found
+
+
+def used_in_batch_script(keys: Iterable[str], text: str) -> set[str]:
+    """Keys a ``bld.bat`` (or an output's ``.bat`` script) uses: ``%KEY%`` anywhere (conda-build's
+    scan; only for Windows targets, as conda-build reads ``bld.bat`` only there)."""
+    return {key for key in keys if f"%{key}%" in text}
+
+
+@lru_cache(maxsize=4096)
+def _shell_pattern(key: str) -> re.Pattern[str]:
+    return re.compile(rf"^[^$]*?\$\{{?\s*{re.escape(key)}\s*[\s|}}]", re.M | re.S)
