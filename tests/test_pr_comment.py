@@ -123,7 +123,7 @@ def _outside_code(markdown: str) -> str:
 
 def test_pr_text_cannot_mention_link_or_inject_html() -> None:
     plan = hostile_plan()
-    assert any("@octocat" in w for w in plan.warnings)  # the hostile requirement reached a warning
+    assert any("@octocat" in str(w) for w in plan.warnings)  # the hostile requirement reached a warning
     text = to_markdown(plan)
     assert "@octocat" in text  # shown, but only inside code spans:
     rendered = _outside_code(text)
