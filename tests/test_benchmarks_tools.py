@@ -142,3 +142,43 @@ def test_scale_measuring_process_times_every_stage(tmp_path: Path) -> None:
     assert [p for p in (tmp_path / "cache").glob("v*/*/*") if p.is_file()]  # the render cache was used
     assert list((tmp_path / "cache" / "graphs").glob("*.pickle"))  # and a graph snapshot stored
     assert result["peak_rss"] > 0 and result["wall"] > 0
+
+
+def test_graph_truth_edges_follow_the_corpus_definition(tmp_path: Path) -> None:
+    """A truth edge: exactly one other feedstock's outputs satisfy the spec (name, version, build
+    string, after conda-build's fuzzing); several is ambiguous, none is the channel."""
+    import json
+
+    from benchmarks.graph_truth import load_truth
+
+    def line(rel, *outputs, error=None):
+        d = {"recipe": f"anaconda/feedstocks/{rel}", "platform": "linux-64"}
+        if error:
+            d["error"] = error
+        else:
+            d["outputs"] = [
+                {"name": n, "version": v, "build_string": b, "build_number": 0, "requirements": reqs}
+                for n, v, b, reqs in outputs
+            ]
+        return json.dumps(d)
+
+    lines = [
+        line("openssl/recipe", ("openssl", "3.0.13", "h1_0", {})),
+        line("libressl/recipe", ("openssl", "2.9", "h2_0", {})),
+        line("tk/recipe", ("tk", "8.6.12", "h3_0", {})),
+        line("tk2/recipe", ("tk", "8.6.13", "h4_0", {})),
+        line(
+            "python/recipe",
+            ("python", "3.12.4", "h5_0", {"host": ["openssl 3", "tk 8.6", "zlib 1"], "run": ["perl *_pl"]}),
+        ),
+        line("perl/recipe", ("perl", "5.32", "h6_0", {})),
+        line("broken/recipe", error="FileNotFoundError"),
+    ]
+    path = tmp_path / "truth.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    truth = load_truth(path, "linux-64")
+    # `openssl 3` -> `openssl 3.*`: only openssl-feedstock's 3.0.13 fits; `tk 8.6` fits both tks;
+    # zlib has no provider; `perl *_pl` does not match perl's build string h6_0
+    assert truth.edges == {("openssl/recipe", "python/recipe"): {("host", "openssl 3")}}
+    assert truth.ambiguous == {"tk 8.6": 1}
+    assert truth.errors == {"broken/recipe"}

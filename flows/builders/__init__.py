@@ -44,6 +44,7 @@ class BuildContext:
     log: Callable[[str], None]
     attempt: int = 1
     options: Mapping[str, Any] = field(default_factory=dict)
+    log_file: Path | None = None  # where the job's whole build output goes (next to the run report)
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,14 @@ import json
 import os
 import shutil
 import subprocess
-from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flows.builders import BuildContext, BuilderMissing, BuildResult, RecipeFailure
 from flows.builders import publish as channel_mod
+from flows.builders.child import run_child
 from planner.plan.model import PlanNode
-
-#: Lines of a failed build's output repeated in the job's failure message (all of it is in the log).
-TAIL_LINES = 5
 
 
 class CondaBuildMissing(BuilderMissing):
@@ -106,25 +103,9 @@ class CondaBuilder:
         before = set(channel_mod.packages(channel))
         cmd = self.command(exe, recipe_dir, channel, job)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        tail: deque[str] = deque(maxlen=TAIL_LINES)
         # conda-build indexes its output folder itself: hold the channel lock for the whole build
         with channel_mod.channel_lock(channel):
-            proc = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-                env=env,
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.strip():
-                    ctx.log(line.rstrip("\n"))
-                    tail.append(line.strip())
-            code = proc.wait()
-        if code != 0:
-            last = " | ".join(tail)
-            raise RecipeFailure(f"{job.id}: conda build exited {code}" + (f": {last}" if last else ""))
+            child = run_child(cmd, log=ctx.log, env=env, log_file=ctx.log_file)
+        if child.code != 0:
+            raise RecipeFailure(f"{job.id}: conda build failed {child.why()}")
         return BuildResult(packages=tuple(sorted(set(channel_mod.packages(channel)) - before)))

@@ -1,5 +1,11 @@
 """The local channel: a directory of ``<subdir>/*.conda`` plus ``repodata.json`` that builds read from.
 
+Publishing is atomic for readers: a package file is renamed into its subdir from a staging directory
+inside the channel (same filesystem), and py-rattler's indexer writes ``repodata.json`` to a temporary
+file and renames it over the old one, so a reader (or a run killed mid-publish) sees either the old or
+the new index, never half of one; a package renamed in just before a kill is indexed by the next
+publish. Packages built in a container come out mode 0600: published files are made 0644.
+
 Several jobs finish at once (threads of one subflow, or workers of several) and each publishes into the
 same channel, so publishing (moving package files in and re-indexing) happens under one lock: a
 thread lock inside the process and an ``fcntl`` file lock across processes. Builds write into a
@@ -61,6 +67,7 @@ def publish(channel: Path, staged: Iterable[Path]) -> list[str]:
             dest = channel / subdir / pkg.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(pkg), dest)
+            dest.chmod(0o644)  # world-readable like any channel file (container builds write 0600)
             subdirs.add(subdir)
             published.append(f"{subdir}/{pkg.name}")
         for subdir in sorted(subdirs):

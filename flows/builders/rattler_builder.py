@@ -5,7 +5,9 @@ directory, reading dependencies only from the local channel (``file://CHANNEL``)
 installs its upstream's packages from there. The finished packages are then moved into the channel and
 the channel re-indexed under the channel lock (:func:`flows.builders.publish.publish`), so two jobs
 finishing at once never corrupt ``repodata.json``. Options: ``test_strategy`` ("skip" | "native"),
-``channels`` (extra channel URLs, e.g. a mirror; default none: offline).
+``channels`` (extra channel URLs, e.g. a mirror; default none: offline), ``isolation`` ("process", or
+"container": linux and noarch jobs build in a fresh container, flows/builders/container.py),
+``container_engine``, ``container_image``, ``container_network`` (recipes allowed the network).
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flows.builders import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
+from flows.builders import container as containers
 from flows.builders import publish as channel_mod
+from flows.builders.child import ChildResult, run_child
 from flows.builders.rattler_job import EXIT_OK, EXIT_RECIPE, RESULT_PREFIX
+from flows.run import liveness
 from planner.plan.model import PlanNode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +38,18 @@ class RattlerBuilder:
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.test_strategy = str(options.get("test_strategy", "skip"))
         self.extra_channels = [str(c) for c in options.get("channels") or ()]
+        self.isolation = str(options.get("isolation") or containers.PROCESS)
+        if self.isolation not in containers.ISOLATIONS:
+            raise ValueError(
+                f"isolation {self.isolation!r}: expected one of {', '.join(containers.ISOLATIONS)}"
+            )
+        self.engine = str(options.get("container_engine") or "")
+        self.image = str(options.get("container_image") or "")
+        self.network = [str(p) for p in options.get("container_network") or ()]
+
+    def isolation_for(self, job: PlanNode) -> str:
+        """How ``job`` runs: "container" (linux and noarch under container isolation) or "process"."""
+        return containers.isolation_for(job, self.isolation)
 
     def prepare(self, channel: Path, platforms: tuple[str, ...]) -> None:
         channel_mod.init_channel(channel, platforms)
@@ -52,23 +68,31 @@ class RattlerBuilder:
         staging = channel_mod.staging_dir(channel, key)
         try:
             channel_mod.init_channel(staging, [job.platform])
+            boxed = self.isolation_for(job) == containers.CONTAINER
             spec = {
-                "recipe": str(recipe),
+                "recipe": "/recipe/recipe.yaml" if boxed else str(recipe),
                 "target_platform": job.platform,
                 "build_platform": job.build_platform,
-                "output_dir": str(staging),
-                "channels": [channel.as_uri(), *self.extra_channels],
+                "output_dir": "/out" if boxed else str(staging),
+                "channels": ["file:///channel" if boxed else channel.as_uri(), *self.extra_channels],
                 "variant": dict(job.variant),
                 "test_strategy": self.test_strategy,
             }
             spec_file = staging / "job.json"
             spec_file.write_text(json.dumps(spec))
-            code, result = self._run_child(spec_file, ctx)
-            if code == EXIT_RECIPE:
-                raise RecipeFailure(f"{job.id}: {result.get('error', 'build failed')}")
-            if code != EXIT_OK or not result.get("ok"):
+            if boxed:
+                child = self._run_container(job, key, recipe_dir, channel, staging, ctx)
+                child.result["packages"] = [
+                    str(staging / Path(p).relative_to("/out")) for p in child.result.get("packages", ())
+                ]
+            else:
+                child = self._run_child(spec_file, ctx)
+            result = child.result
+            if child.code == EXIT_RECIPE:
+                raise RecipeFailure(f"{job.id}: {result.get('error', 'build failed')} {child.why()}")
+            if child.code != EXIT_OK or not result.get("ok"):
                 raise InfrastructureFailure(
-                    f"{job.id}: rattler-build exited {code}: {result.get('error', '')}"
+                    f"{job.id}: rattler-build failed: {result.get('error', '')} {child.why()}"
                 )
             built = [Path(p) for p in result.get("packages", ())]
             if not built:
@@ -80,31 +104,48 @@ class RattlerBuilder:
             ctx.log(f"published {p}")
         return BuildResult(packages=tuple(published))
 
-    def _run_child(self, spec_file: Path, ctx: BuildContext) -> tuple[int, dict[str, Any]]:
+    def _run_container(
+        self, job: PlanNode, key: str, recipe_dir: Path, channel: Path, staging: Path, ctx: BuildContext
+    ) -> ChildResult:
+        if not self.engine or not self.image:
+            raise InfrastructureFailure(
+                f"{job.id}: container isolation needs container_engine and container_image "
+                "(stackplan run --isolation container sets them)"
+            )
+        name = f"stackplan-{key}-{os.getpid()}"
+        cmd = containers.run_command(
+            self.engine,
+            self.image,
+            recipe_dir=recipe_dir.resolve(),
+            channel=channel,
+            out=staging,
+            spec_name="job.json",
+            network=containers.network_allowed(job.recipe, self.network),
+            name=name,
+        )
+        liveness.own_container(self.engine, name)  # a run killed with -9: the next start removes it
+        try:
+            child = run_child(cmd, log=ctx.log, log_file=ctx.log_file, result_prefix=RESULT_PREFIX)
+        except BaseException:
+            containers.stop(self.engine, name)  # --rm removes it when it ends; here it may not have
+            raise
+        if child.code < 0:  # the engine's client was killed: make sure the container is gone too
+            containers.stop(self.engine, name)
+        liveness.container_done(name)
+        return child
+
+    def _run_child(self, spec_file: Path, ctx: BuildContext) -> ChildResult:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
         env.setdefault("NO_COLOR", "1")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "flows.builders.rattler_job", str(spec_file)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                env=env,
-                cwd=str(spec_file.parent),
-            )
-        except OSError as exc:
-            raise InfrastructureFailure(f"cannot start rattler-build: {exc}") from exc
-        result: dict[str, Any] = {}
-        assert proc.stdout is not None
-        for line in proc.stdout:  # streamed live: each line reaches the log as it is printed
-            line = line.rstrip("\n")
-            if line.startswith(RESULT_PREFIX):
-                result = json.loads(line[len(RESULT_PREFIX) :])
-            elif line.strip():
-                ctx.log(line)
-        return proc.wait(), result
+        return run_child(
+            [sys.executable, "-m", "flows.builders.rattler_job", str(spec_file)],
+            log=ctx.log,
+            env=env,
+            cwd=spec_file.parent,
+            log_file=ctx.log_file,
+            result_prefix=RESULT_PREFIX,
+        )
 
     def test(self, job: PlanNode, ctx: BuildContext, packages: tuple[str, ...]) -> BuildResult:
         """Run the tests of the packages a build job published (a GPU test job)."""
@@ -121,13 +162,13 @@ class RattlerBuilder:
             }
             spec_file = work / "job.json"
             spec_file.write_text(json.dumps(spec))
-            code, result = self._run_child(spec_file, ctx)
+            child = self._run_child(spec_file, ctx)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        if code == EXIT_RECIPE:
-            raise RecipeFailure(f"{job.id}: {result.get('error', 'tests failed')}")
-        if code != EXIT_OK:
+        if child.code == EXIT_RECIPE:
+            raise RecipeFailure(f"{job.id}: {child.result.get('error', 'tests failed')} {child.why()}")
+        if child.code != EXIT_OK:
             raise InfrastructureFailure(
-                f"{job.id}: rattler-build test exited {code}: {result.get('error', '')}"
+                f"{job.id}: rattler-build test failed: {child.result.get('error', '')} {child.why()}"
             )
         return BuildResult(detail=f"tests passed for {len(packages)} package(s)")

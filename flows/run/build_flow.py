@@ -4,17 +4,21 @@ Lanes run concurrently, each in a thread of the main flow that starts once the l
 lanes of noarch jobs its jobs depend on) have finished, and that runs its subflow either in-process
 (the default) or on the platform's work pool through ``run_deployment("stackplan-platform/<subdir>")``
 (``options.dispatch = "deployments"``, set up by ``stackplan deploy``). A lane larger than the chunk size
-runs as several subflow runs of whole layers, one after another. At the end the flow writes the JSON
-run report next to the channel, a Markdown artifact with the table, and returns Failed when any job
-failed or was skipped — explicitly, because Prefect would otherwise call the run Completed.
+runs as several subflow runs of whole layers, one after another. From its start the flow keeps the
+run's journal next to the channel (flows/run/journal.py: each job's outcome is appended as the job
+ends, so a run killed halfway can be resumed); at the end it writes the JSON run report beside it, a
+Markdown artifact with the table, and returns Failed when any job failed or was skipped — explicitly,
+because Prefect would otherwise call the run Completed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +27,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 from prefect.states import Completed, Failed
 
+from flows.run import liveness
 from flows.run.backpressure import DEFAULT_WINDOW
+from flows.run.journal import close_journal, journal_at, run_id, start_journal
 from flows.run.lanes import DEFAULT_CHUNK_SIZE, Lane, expand, split_lanes
 from flows.run.outcomes import FAILED, GOOD_STATES, REUSED, JobOutcome, LaneResult
 from flows.run.plan_store import STORE, load_plan, store_plan, write_outcomes
 from flows.run.platform_flow import platform_flow, read_lane_file
-from flows.run.report import build_report, markdown_table, write_report
+from flows.run.report import build_report, iso_time, markdown_table, write_report
 from flows.run.tags import run_tags
 from planner.plan.model import Plan
 
@@ -151,8 +157,9 @@ def build_flow(
     ``options``: builder_options (dict), retries (2), retry_delay (10 s), retry_on ("infrastructure"),
     dispatch ("local" | "deployments"), chunk_size, tag_jobs (true: tag each job's task run),
     max_unrecorded (jobs a subflow may run ahead of the server's records; 0: no limit), only (job
-    ids to run: resume), root (where the recipes are, if not at plan.root), reused ({job: state}
-    of jobs an earlier run built), report (write the JSON report; default true).
+    ids to run: resume), root (where the recipes are, if not at plan.root), reused (job ids an
+    earlier run built), reused_packages ({job: [package]} of those), resumes (the run id resumed),
+    report (write the JSON report; default true), journal (keep the run's journal; default true).
     """
     started = time.time()
     opts = dict(options or {})
@@ -164,6 +171,8 @@ def build_flow(
     plan_path = store_plan(the_plan, channel_path)
     ctx = FlowRunContext.get()
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
+    if flow_run_id:
+        liveness.own_flow_run(flow_run_id)
     lanes = split_lanes(the_plan, only=opts.get("only"))
     common = {
         "plan_hash": plan_hash,
@@ -181,6 +190,37 @@ def build_flow(
         "max_unrecorded": int(opts.get("max_unrecorded", DEFAULT_WINDOW)),
     }
     reused = {j: REUSED for j in opts.get("reused") or ()}
+    reused_packages = dict(opts.get("reused_packages") or {})
+    known_nodes = {n.id: n for n in expand(the_plan)[0]}
+    reused_outcomes = [
+        JobOutcome(
+            j,
+            known_nodes[j].platform,
+            known_nodes[j].recipe,
+            REUSED,
+            "built by an earlier run",
+            packages=tuple(reused_packages.get(j) or ()),
+        )
+        for j in sorted(reused)
+        if j in known_nodes
+    ]
+    this_run = run_id(plan_hash, started)
+    journal_path = channel_path / f"{this_run}.jsonl"
+    resumes = opts.get("resumes") or None
+    if opts.get("journal", True):
+        header = {
+            "run": this_run,
+            "plan_hash": plan_hash,
+            "builder": builder,
+            "channel": str(channel_path),
+            "root": common["root"],
+            "flow_run": flow_run_id,
+            "started": iso_time(started),
+            "resumes": resumes,
+            "pid": os.getpid(),
+        }
+        start_journal(journal_path, header, reused_outcomes)
+        common["journal"] = str(journal_path)
     settings = {
         "dispatch": opts.get("dispatch", "local"),
         "chunk_size": int(opts.get("chunk_size", DEFAULT_CHUNK_SIZE)),
@@ -188,7 +228,10 @@ def build_flow(
         "run_dir": str(channel_path / STORE / "runs" / (flow_run_id or f"local-{int(started)}")),
     }
     futures: dict[str, Future[list[dict[str, Any]]]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="stackplan-lane") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="stackplan-lane") as pool,
+        liveness.builds_die_with_run(),  # innermost: it must see a signal before the pool waits
+    ):
         for lane in lanes:  # lane order: every lane after the lanes it needs
             before = [futures[p] for p in lane.needs_lanes if p in futures]
             with tags(*run_tags(plan_hash, platform=lane.platform, pr=pr)):
@@ -198,18 +241,14 @@ def build_flow(
                 else:
                     ctx = contextvars.copy_context()
                     futures[lane.platform] = pool.submit(ctx.run, run_lane, spec, before)
+        wait_all(list(futures.values()))
     outcomes: list[JobOutcome] = []
     for lane in lanes:
         try:
             outcomes.extend(JobOutcome.from_dict(o) for o in futures[lane.platform].result())
         except Exception as exc:  # the lane itself broke (not a job): its jobs failed
             outcomes.extend(JobOutcome.from_dict(o) for o in _crashed(lane.jobs, f"lane crashed: {exc!r}"))
-    known_nodes = {n.id: n for n in expand(the_plan)[0]}
-    outcomes.extend(
-        JobOutcome(j, known_nodes[j].platform, known_nodes[j].recipe, REUSED, "built by an earlier run")
-        for j in sorted(reused)
-        if j in known_nodes
-    )
+    outcomes.extend(reused_outcomes)
     report = build_report(
         plan_hash=plan_hash,
         root=the_plan.root,
@@ -222,7 +261,19 @@ def build_flow(
         pr=pr,
         head_sha=head_sha,
         repo=repo,
+        run=this_run,
+        resumes=resumes,
     )
+    if common.get("journal"):
+        journal_at(journal_path).append(
+            {
+                "kind": "end",
+                "state": report["state"],
+                "finished": report["finished"],
+                "counts": report["counts"],
+            }
+        )
+        close_journal(journal_path)
     if opts.get("report", True):
         report["report_path"] = str(write_report(channel_path, report))
     with contextlib.suppress(Exception):  # an artifact is a convenience; never fail a build over it

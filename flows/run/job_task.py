@@ -25,6 +25,7 @@ from prefect.context import TaskRunContext
 from prefect.states import Completed
 
 from flows.builders import BuildContext, Builder, BuildFailure, BuildResult, InfrastructureFailure
+from flows.builders.child import job_log_name
 from flows.run.lanes import is_gpu_test, tested_job
 from flows.run.outcomes import COMPLETED, FAILED, RUNNING, SKIPPED, JobOutcome, Ledger, announce, skip_message
 from flows.run.retry import should_retry
@@ -48,6 +49,7 @@ class JobRun:
         retry_on: str,
         builder_options: dict[str, Any],
         tags: dict[str, tuple[str, ...]] | None = None,
+        logs_dir: Path | None = None,
     ) -> None:
         self.builder = builder
         self.root = root
@@ -59,6 +61,7 @@ class JobRun:
         self.retry_on = retry_on
         self.builder_options = builder_options
         self.tags = tags or {}
+        self.logs_dir = logs_dir  # each job's build log goes to <logs_dir>/<job>.log (next to the report)
 
 
 def _test(job_id: str, run: JobRun, ctx: BuildContext) -> BuildResult:
@@ -147,7 +150,9 @@ def run_job(job_id: str, run: JobRun) -> Any:
         log=logger.info,
         attempt=attempt.number,
         options=run.builder_options,
+        log_file=run.logs_dir / job_log_name(job_id) if run.logs_dir else None,
     )
+    isolation = run.builder.isolation_for(job) if hasattr(run.builder, "isolation_for") else "process"
     try:
         testing = is_gpu_test(job_id)
         result = _test(job_id, run, build_ctx) if testing else run.builder.build(job, build_ctx)
@@ -168,6 +173,7 @@ def run_job(job_id: str, run: JobRun) -> Any:
                     f"{type(exc).__name__}: {exc}",
                     duration=time.monotonic() - attempt.started,
                     attempts=attempt.number,
+                    isolation=isolation,
                 )
             )
         raise
@@ -181,6 +187,7 @@ def run_job(job_id: str, run: JobRun) -> Any:
             duration=time.monotonic() - attempt.started,
             attempts=attempt.number,
             packages=result.packages,
+            isolation=isolation,
         )
     )
     return list(result.packages)

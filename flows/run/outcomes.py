@@ -35,6 +35,7 @@ class JobOutcome:
     packages: tuple[str, ...] = ()
     cause: str = ""  # for a skipped job: the failed job at the root of it
     flow_run: str = ""
+    isolation: str = ""  # how it was built: "container" or "process" (flows/builders/container.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class JobOutcome:
             "packages": list(self.packages),
             "cause": self.cause,
             "flow_run": self.flow_run,
+            "isolation": self.isolation,
         }
 
     @classmethod
@@ -63,6 +65,7 @@ class JobOutcome:
             packages=tuple(d.get("packages") or ()),
             cause=d.get("cause", ""),
             flow_run=d.get("flow_run", ""),
+            isolation=d.get("isolation", ""),
         )
 
 
@@ -88,9 +91,14 @@ LISTENERS: list[Listener] = []
 
 @dataclass
 class Ledger:
-    """Thread-safe outcomes of one run (a lane, seeded with the outcomes of the jobs it depends on)."""
+    """Thread-safe outcomes of one run (a lane, seeded with the outcomes of the jobs it depends on).
+
+    With a ``journal`` (flows/run/journal.py) every recorded outcome is also appended there as it
+    happens, stamped with ``flow_run``: the run's record survives the run's process."""
 
     outcomes: dict[str, JobOutcome] = field(default_factory=dict)
+    journal: Any = None
+    flow_run: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def seed(self, outcomes: Iterable[JobOutcome]) -> None:
@@ -101,6 +109,8 @@ class Ledger:
     def record(self, outcome: JobOutcome) -> None:
         with self._lock:
             self.outcomes[outcome.job] = outcome
+        if self.journal is not None:
+            self.journal.job(replace(outcome, flow_run=outcome.flow_run or self.flow_run))
         announce(outcome.job, outcome.state, outcome)
 
     def get(self, job: str) -> JobOutcome | None:

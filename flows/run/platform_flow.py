@@ -29,9 +29,10 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.builders import get_builder
-from flows.run import hooks
+from flows.run import hooks, liveness
 from flows.run.backpressure import DEFAULT_WINDOW, RecordedCounter, Window
 from flows.run.job_task import JobRun, quiet_completions, run_job
+from flows.run.journal import journal_at
 from flows.run.lanes import expand
 from flows.run.outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger
 from flows.run.plan_store import load_plan, read_outcomes
@@ -79,13 +80,15 @@ def platform_flow(
     tag_jobs: bool = True,
     root: str | None = None,
     max_unrecorded: int = DEFAULT_WINDOW,
+    journal: str | None = None,
 ) -> Any:
     """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
     at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
     (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume).
     ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root.
     ``max_unrecorded``: how many jobs the subflow may run ahead of the server's records (0: no limit;
-    flows/run/backpressure.py)."""
+    flows/run/backpressure.py). ``journal``: the run's journal file, where each job's outcome is
+    appended as it ends (flows/run/journal.py)."""
     from flows.run.retry import retry_condition
 
     quiet_completions()
@@ -98,7 +101,11 @@ def platform_flow(
     for e in all_edges:
         if e.target in wanted and e.source != e.target:
             deps.setdefault(e.target, []).append(e.source)
-    ledger = Ledger()
+    ctx = FlowRunContext.get()
+    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
+    if flow_run_id:
+        liveness.own_flow_run(flow_run_id)
+    ledger = Ledger(journal=journal_at(journal) if journal else None, flow_run=flow_run_id)
     ledger.seed(JobOutcome.from_dict(o) for o in read_outcomes(upstream_path))
     options = dict(builder_options or {})
     the_builder = get_builder(builder, options)
@@ -115,12 +122,11 @@ def platform_flow(
         retry_on=retry_on,
         builder_options=options,
         tags={n.id: tuple(job_tags(plan_hash, n, pr=pr)) for n in nodes} if tag_jobs else {},
+        logs_dir=Path(journal).with_suffix(".logs") if journal else None,
     )
     task = run_job.with_options(
         retries=retries, retry_delay_seconds=retry_delay, retry_condition_fn=retry_condition(retry_on)
     )
-    ctx = FlowRunContext.get()
-    flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
     counter = RecordedCounter(flow_run_id) if flow_run_id and max_unrecorded > 0 else None
     window = Window(max_unrecorded, counter)
     futures: dict[str, Any] = {}
@@ -130,6 +136,7 @@ def platform_flow(
         ThreadPoolTaskRunner(max_workers=max(1, parallelism)) as runner,
         TagsContext(current_tags=set()),
         counter or contextlib.nullcontext(),
+        liveness.builds_die_with_run(),  # innermost: it must see a signal before the runner waits
     ):
         for k, node in enumerate(nodes):  # topological order: every upstream was submitted before it
             window.admit(k)

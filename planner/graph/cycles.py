@@ -120,7 +120,7 @@ def break_cycles(graph: nx.DiGraph) -> list[Cycle]:
     out: list[Cycle] = []
     components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
     for component in sorted(components, key=min):
-        sub = _subgraph(graph, component)
+        sub = component_graph(graph, component)
         cycles = _sample_cycles(sub)
         dropped = minimum_drop(sub, cycles)
         for pair in dropped:
@@ -129,7 +129,9 @@ def break_cycles(graph: nx.DiGraph) -> list[Cycle]:
     return out
 
 
-def _subgraph(graph: nx.DiGraph, component: Iterable[str]) -> nx.DiGraph:
+def component_graph(graph: nx.DiGraph, component: Iterable[str]) -> nx.DiGraph:
+    """One strongly connected component as its own graph, nodes and edges in sorted order (the
+    order the old greedy method searched it in, so :func:`greedy_drop` of it is that method)."""
     nodes = sorted(component)
     inside = set(nodes)
     sub = nx.DiGraph()

@@ -55,6 +55,10 @@ class StackplanConfig:
     gpu_variant_keys: tuple[str, ...] = DEFAULT_GPU_VARIANT_KEYS
     retries: int = 2
     retry_delay: float = 10.0
+    isolation: str = "process"  # "container": linux/noarch jobs in containers (flows/builders/container.py)
+    container_engine: str | None = None
+    container_image: str | None = None
+    container_network: tuple[str, ...] = ()  # recipes whose container builds may use the network
 
     def build_platform(self, target: str) -> str:
         """Where a job for ``target`` is built (``noarch`` jobs on :attr:`noarch_platform`)."""
@@ -256,6 +260,10 @@ def _build(root: Path, path: Path, data: Mapping[str, Any]) -> StackplanConfig:
         gpu_variant_keys=tuple(data.get("gpu_variant_keys", defaults.gpu_variant_keys)),
         retries=int(data.get("retries", defaults.retries)),
         retry_delay=float(data.get("retry_delay", defaults.retry_delay)),
+        isolation=str(data.get("isolation", defaults.isolation)),
+        container_engine=data.get("container_engine"),
+        container_image=data.get("container_image"),
+        container_network=tuple(str(x) for x in data.get("container_network") or ()),
     )
 
 

@@ -141,7 +141,7 @@ def _from_channel(node: PlanNode, warnings: tuple[PlanWarning, ...]) -> tuple[tu
         if w.job == node.id and w.kind in ("unsatisfied", "pin-broken"):
             name = w.spec.split()[0] if w.spec.split() else w.spec
             why = "no version fits" + (f": {', '.join(w.related)} changed" if w.kind == "pin-broken" else "")
-            out[name] = (w.spec, f"{why} (recipes build it, not a matching version or variant)")
+            out[name] = (w.spec, f"{why}: recipes build it, not a matching version or variant")
     for name in node.from_channel:
         out.setdefault(name, (name, "no provider: no recipe in the tree builds it"))
     return tuple(out[k] for k in sorted(out))

@@ -74,6 +74,18 @@ def run(
         False, "--no-job-tags", help="Leave job task runs untagged (see docs/flows.md, Tags)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own log lines too."),
+    isolation: str | None = typer.Option(
+        None,
+        "--isolation",
+        help="process | container: linux and noarch jobs each in a fresh container (rattler-build; "
+        "default: stackplan.yaml's isolation, else process).",
+    ),
+    container_engine: str | None = typer.Option(
+        None, "--container-engine", help="podman | docker (default: the one on PATH that works)."
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Image for container jobs (default: `stackplan image build`'s)."
+    ),
     *,
     sel: Selection,
 ) -> None:
@@ -99,6 +111,7 @@ def run(
     _preflight(plan, builder, options)
     if no_job_tags:
         options["tag_jobs"] = False
+    options["builder_options"].update(_isolation(plan, builder, isolation, container_engine, image))
     code = _execute(plan, builder, channel, parallelism, pr, options)
     raise typer.Exit(code)
 
@@ -191,28 +204,67 @@ def _options(
             )
         options["dispatch"] = "deployments"
     if resume:
-        from flows.run.report import latest_report, read_report
+        from flows.run.report import latest_run, load_run
         from flows.run.resume import ResumeError, resume_options
 
-        path = latest_report(channel) if resume == "last" else Path(resume)
+        path = latest_run(channel) if resume == "last" else Path(resume)
         if path is None or not path.is_file():
-            fail(f"no run report to resume from ({resume!r}; reports are {channel}/stackplan-run-*.json)")
+            fail(
+                f"no run to resume from ({resume!r}; runs are recorded in "
+                f"{channel}/stackplan-run-*.jsonl and .json)"
+            )
         try:
-            options.update(resume_options(plan, read_report(path)))
-        except (ResumeError, ValueError, KeyError) as exc:
+            earlier = load_run(path)
+            options.update(resume_options(plan, earlier, channel.resolve()))
+        except (ResumeError, ValueError, KeyError, OSError) as exc:
             fail(f"{path}: {exc}")
         typer.echo(
-            f"Resuming {path.name}: {len(options['only'])} jobs to run, "
-            f"{len(options['reused'])} reused from the channel",
+            f"Resuming run {earlier.get('run') or path.stem} ({earlier.get('state', '?')}, started "
+            f"{earlier.get('started', '?')}, plan {str(earlier.get('plan_hash', ''))[:12]}): "
+            f"{len(options['only'])} jobs to run, {len(options['reused'])} reused from the channel",
             err=True,
         )
     return options
 
 
+def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
+    """The builder options of the isolation asked for (flag, else stackplan.yaml), checked before the run:
+    with containers, the engine must work and run the image."""
+    from planner.inputs.config import load_config
+    from planner.model import RecipeError
+
+    try:
+        cfg = load_config(Path(plan.root)) if Path(plan.root).is_dir() else None
+    except RecipeError:
+        cfg = None  # planning reported it already; a plan file's root may be gone
+    isolation = isolation or (cfg.isolation if cfg else None) or "process"
+    if isolation not in ("process", "container"):
+        fail(f"--isolation {isolation!r}: expected process or container")
+    if isolation == "process":
+        return {"isolation": "process"} if builder == "rattler-build" else {}
+    if builder != "rattler-build":
+        fail(f"--isolation container works with --builder rattler-build, not {builder}")
+    from flows.builders.container import EngineError, check_engine, find_engine
+    from flows.builders.image import image_tag
+
+    image = image or (cfg.container_image if cfg else None) or image_tag()
+    try:
+        exe = find_engine(engine or (cfg.container_engine if cfg else None))
+        check_engine(exe, image)
+    except EngineError as exc:
+        fail(str(exc), ExitCode.ENVIRONMENT)
+    return {
+        "isolation": "container",
+        "container_engine": exe,
+        "container_image": image,
+        "container_network": list(cfg.container_network) if cfg else [],
+    }
+
+
 def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict) -> int:
     from rich.console import Console
 
-    from flows.run import outcomes
+    from flows.run import liveness, outcomes
     from flows.run.lanes import split_lanes
     from flows.run.runner import run_plan, wait_recorded
     from flows.server.embedded import ServerError, prefect_api
@@ -224,8 +276,10 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
         console.print("Nothing to build: the plan has no buildable jobs.")
         return 0
     t0 = time.monotonic()
+    liveness.handle_signals()
     try:
         with prefect_api(echo=False) as server:
+            _reap(console)
             t1 = time.monotonic()
             console.print(
                 f"Prefect UI: [link={server.ui}]{server.ui}[/link]"
@@ -271,3 +325,16 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
             f"Packages ({len(found)}) in {channel.resolve()}/ (use it as: -c {channel.resolve().as_uri()})"
         )
     return 0 if result.ok else 1
+
+
+def _reap(console) -> None:
+    """Stop the builds and close the flow runs that stackplan processes killed earlier left behind."""
+    from flows.run import liveness
+
+    try:
+        found = liveness.reap(liveness.crash_flow_runs)
+    except Exception as exc:  # cleaning up after others must never stop this run
+        console.print(f"[yellow]warning: could not clean up after earlier runs: {exc}")
+        return
+    if found.owners:
+        console.print(f"Cleaned up after {found.summary()}", style="yellow")

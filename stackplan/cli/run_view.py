@@ -64,7 +64,8 @@ def summary_table(report: Mapping[str, Any]) -> Any:
     from rich.table import Table
 
     table = Table(title=f"stackplan run {report.get('plan_hash', '')[:12]}: {report.get('state', '?')}")
-    for col in ("job", "platform", "state", "duration (s)", "detail"):
+    isolation = report.get("builder") not in (None, "dry-run")  # a dry run isolates nothing
+    for col in ("job", "platform", *(["isolation"] if isolation else []), "state", "duration (s)", "detail"):
         table.add_column(col, justify="right" if col.startswith("duration") else "left")
     order = {"Failed": 0, "Skipped": 1}
     for j in sorted(
@@ -75,6 +76,7 @@ def summary_table(report: Mapping[str, Any]) -> Any:
         table.add_row(
             j["job"],
             j["platform"],
+            *([j.get("isolation") or ""] if isolation else []),
             f"[{STYLE.get(j['state'], 'white')}]{j['state']}[/]",
             f"{j['duration']:.2f}",
             detail,

@@ -35,6 +35,7 @@ def start() -> None:
     info = server.running()
     if info is not None:
         typer.echo(f"already running: {info.ui} (pid {info.pid}, {info.home})")
+        _reap(info.url)
         return
     try:
         info = server.start()
@@ -45,6 +46,23 @@ def start() -> None:
         f"Prefect server running: UI {info.ui}  API {info.url}  (pid {info.pid}, history in {info.home})"
     )
     typer.echo(f"Other tools can use it with: export PREFECT_API_URL={info.url}")
+    _reap(info.url)
+
+
+def _reap(url: str) -> None:
+    """Stop orphaned builds and close flow runs left RUNNING by stackplan processes that died."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.run import liveness
+
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            found = liveness.reap(liveness.crash_flow_runs)
+    except Exception as exc:  # the server runs; cleaning up is a courtesy
+        typer.echo(f"warning: could not clean up after earlier runs: {exc}", err=True)
+        return
+    if found.owners:
+        typer.echo(f"Cleaned up after {found.summary()}")
 
 
 @server_app.command("stop", help="Stop the local Prefect server started by `stackplan server start`.")

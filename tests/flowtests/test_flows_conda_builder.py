@@ -144,7 +144,8 @@ def test_conda_build_targets_the_jobs_platform_and_noarch_builds_where_it_runs(f
 
 def test_a_failed_conda_build_is_a_recipe_failure_with_its_output(fake_conda, recipes, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_CONDA_FAIL", "zz-lib")
-    with pytest.raises(RecipeFailure, match=r"conda build exited 1: .*the build script exited 1") as err:
+    why = r"conda build failed \(exit code 1\); last lines of the build log:\n(.|\n)*build script exited 1"
+    with pytest.raises(RecipeFailure, match=why) as err:
         _build(_node("zz-lib", "linux-64"), recipes, tmp_path / "ch")
     assert "zz-lib-1.0-0@linux-64" in str(err.value)
     assert not list((tmp_path / "ch").glob("*/*.conda"))
@@ -207,7 +208,9 @@ def test_a_failed_conda_build_fails_its_job_with_the_output_in_the_prefect_log(
     lib, app, doc = (n.id for n in plan.nodes)
     assert not result.ok
     assert jobs[lib]["state"] == "Failed" and jobs[lib]["attempts"] == 1  # a recipe failure: no retry
-    assert jobs[lib]["message"].startswith("RecipeFailure: zz-lib-1.0-0@linux-64: conda build exited 1")
+    assert jobs[lib]["message"].startswith(
+        "RecipeFailure: zz-lib-1.0-0@linux-64: conda build failed (exit code 1)"
+    )
     assert jobs[app]["state"] == "Skipped" and jobs[app]["cause"] == lib
     assert jobs[doc]["state"] == "Completed" and jobs[doc]["packages"] == ["noarch/zz-doc-1.0-h0_0.conda"]
     assert len(_calls(fake_conda)) == 2  # zz-app never ran

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 from example_plan import example_plan, job_id
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.sorting import TaskRunSort
 
+from flows.builders.child import job_log_name
 from flows.run.report import read_report
 from flows.run.resume import resume_options
 from flows.run.runner import run_plan, wait_recorded
@@ -82,11 +86,11 @@ def test_failing_recipe_skips_dependents_and_resume_builds_only_what_is_missing(
     recipe.write_text(
         good.replace(
             '- test -f "$PREFIX/share/sp-core/VERSION"\n        - mkdir -p "$PREFIX/bin"',
-            '- exit 1\n        - mkdir -p "$PREFIX/bin"',
+            '- echo "sp-tools found no compiler" >&2\n        - exit 3\n        - mkdir -p "$PREFIX/bin"',
             1,
         )
     )
-    assert "exit 1" in recipe.read_text()
+    assert "exit 3" in recipe.read_text()
     channel = tmp_path / "channel"
     plan = example_plan(root, platforms=("linux-64",))
     first = run_plan(plan, builder="rattler-build", channel=str(channel), parallelism=2, options=OPTS)
@@ -94,6 +98,23 @@ def test_failing_recipe_skips_dependents_and_resume_builds_only_what_is_missing(
     jobs = {j["job"]: j for j in first.report["jobs"]}
     tools, app = job_id("sp-tools", "linux-64"), job_id("sp-app", "linux-64")
     assert jobs[tools]["state"] == "Failed" and jobs[tools]["attempts"] == 1  # recipe failure: no retry
+    # the failure says why: the script's exit status and the last lines of its log, then where the rest is
+    message = jobs[tools]["message"]
+    assert "Script failed to execute (build script exit status 3); last lines of the build log:" in message
+    assert message.index("sp-tools found no compiler") < message.index("Script failed with status 3")
+    log_file = Path(first.report["report_path"]).with_suffix(".logs") / job_log_name(tools)
+    assert f"full log: {log_file}" in message
+    assert "sp-tools found no compiler" in log_file.read_text()
+    assert "Script failed with status 3" in log_file.read_text()
+    with get_client(sync_client=True) as client:  # Prefect's state of the job's task run says the same
+        [task_run] = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[tools])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[jobs[tools]["flow_run"]])),
+            sort=TaskRunSort.ID_DESC,
+            limit=10,
+        )
+    assert "build script exit status 3" in task_run.state.message
+    assert "sp-tools found no compiler" in task_run.state.message
     assert jobs[app]["state"] == "Skipped" and jobs[app]["message"] == f"Skipped: upstream {tools} failed"
     assert {n for _, n in _packages(channel)} == {"sp-base", "sp-core", "sp-docs", "sp-linux-extra"}
 

@@ -1,0 +1,132 @@
+"""Container isolation: a linux job builds in a fresh container, as production CI builds linux.
+
+With ``isolation: container`` each linux-* and noarch job runs ``<engine> run --rm`` of the build
+image (flows/builders/image.py) with
+
+- ``--network=none`` unless the recipe is one the config allows network (``container_network``);
+- the recipe directory mounted read-only at ``/recipe``;
+- the local channel mounted read-only at ``/channel``, the build's only input channel;
+- the job's private output directory (the staging dir) mounted read-write at ``/out``: the only thing
+  the build can leave behind, published into the channel by the builder only after the job succeeded;
+- stackplan's job runner (flows/builders/rattler_job.py, standard library + py-rattler-build) mounted
+  read-only and run with the image's ``python``.
+
+osx-* and win-* jobs keep running as processes (their production builds run on bare-metal workers).
+The engine is podman or docker: the one named, else the first of them on PATH that answers
+(:func:`find_engine`), checked before the run starts (:func:`check_engine`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from flows.builders.publish import STAGING
+from flows.run.plan_store import STORE
+from planner.plan.model import PlanNode
+
+CONTAINER = "container"
+PROCESS = "process"
+ISOLATIONS = (CONTAINER, PROCESS)
+ENGINES = ("podman", "docker")
+RUNNER = Path(__file__).resolve().parent / "rattler_job.py"
+
+
+class EngineError(RuntimeError):
+    """No container engine works here (what was tried and why)."""
+
+
+def containerized(platform: str) -> bool:
+    """Whether a job for ``platform`` runs in a container under container isolation: linux and noarch."""
+    return platform == "noarch" or platform.startswith("linux-")
+
+
+def isolation_for(job: PlanNode, isolation: str) -> str:
+    return CONTAINER if isolation == CONTAINER and containerized(job.platform) else PROCESS
+
+
+def _probe(engine: str) -> str | None:
+    """None when ``engine`` works, else why not."""
+    exe = shutil.which(engine)
+    if exe is None:
+        return "not on PATH"
+    try:
+        proc = subprocess.run([exe, "info"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return lines[-1] if lines else f"`{engine} info` exited {proc.returncode}"
+    return None
+
+
+def find_engine(wanted: str | None = None) -> str:
+    """The engine to use: ``wanted`` if it works, else the first of podman, docker that works."""
+    tried: list[str] = []
+    for engine in [wanted] if wanted else ENGINES:
+        why = _probe(engine)
+        if why is None:
+            return engine
+        tried.append(f"{engine}: {why}")
+    raise EngineError(
+        "no container engine works here (" + "; ".join(tried) + "); install podman (docs/containers.md) "
+        "or use --isolation process"
+    )
+
+
+def check_engine(engine: str, image: str) -> None:
+    """Run the image once (no network) to prove the engine and the image work, before any job."""
+    try:
+        proc = subprocess.run(
+            [engine, "run", "--rm", "--network=none", image, "python", "-c", "import rattler_build"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EngineError(f"{engine} cannot run {image}: {exc}") from None
+    if proc.returncode != 0:
+        tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise EngineError(
+            f"{engine} cannot run {image} with python and py-rattler-build (exit {proc.returncode}): {tail}"
+            + ("; build it with `stackplan image build`" if "stackplan-build" in image else "")
+        )
+
+
+def network_allowed(recipe: str, patterns: Iterable[str]) -> bool:
+    """Whether the config lets ``recipe`` (its dir relative to the root) use the network in a container."""
+    name = recipe.rstrip("/").rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(recipe, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def run_command(
+    engine: str,
+    image: str,
+    *,
+    recipe_dir: Path,
+    channel: Path,
+    out: Path,
+    spec_name: str,
+    network: bool,
+    name: str,
+) -> list[str]:
+    """The ``<engine> run`` command of one job (see the module docstring)."""
+    cmd = [engine, "run", "--rm", "--name", name, "--init"]
+    if not network:
+        cmd.append("--network=none")
+    cmd += ["-v", f"{recipe_dir}:/recipe:ro", "-v", f"{channel}:/channel:ro", "-v", f"{out}:/out:rw"]
+    cmd += ["-v", f"{RUNNER}:/opt/stackplan/rattler_job.py:ro"]
+    for hidden in (STAGING, STORE):  # other jobs' outputs in progress and the run's records: not inputs
+        if (channel / hidden).is_dir():
+            cmd += ["--mount", f"type=tmpfs,destination=/channel/{hidden}"]
+    cmd += ["-e", "HOME=/tmp/home", "-e", "RATTLER_CACHE_DIR=/tmp/rattler-cache", "-e", "NO_COLOR=1"]
+    cmd += ["-w", "/out", image, "python", "/opt/stackplan/rattler_job.py", f"/out/{spec_name}"]
+    return cmd
+
+
+def stop(engine: str, name: str) -> None:
+    """Remove a job's container (when the run stops it before it ended)."""
+    subprocess.run([engine, "rm", "-f", "-t", "2", name], capture_output=True)

@@ -1,0 +1,181 @@
+"""Container isolation for real: ``stackplan image build`` makes the image offline, then ``stackplan run``
+builds a stack whose linux and noarch jobs run in podman containers and whose osx job runs as a process.
+
+The recipes prove it from the inside: one prints whether ``/run/.containerenv`` (podman) or
+``/.dockerenv`` (docker) exists; one connects to a port this test listens on (on the host's own
+address), which fails under ``--network=none`` and works where the config allows network and for the
+osx process job; one writes outside its prefix, which must leave nothing on the host.
+
+Needs podman (and debootstrap, runc, ...: installed by .ci/run). Skips when podman is absent, except
+with ``STACKPLAN_REQUIRE_CONTAINERS=1`` (CI), where a missing engine fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def build_image() -> str:
+    """The build image, built once per machine and inputs (tagged by their digest; the engine's storage
+    keeps it across sessions). A file lock lets parallel test workers wait for one build."""
+    from flows.builders.container import EngineError, find_engine
+    from flows.builders.image import build_image as build
+    from flows.builders.image import cache_dir
+
+    if shutil.which("podman") is None and os.environ.get("STACKPLAN_REQUIRE_CONTAINERS") != "1":
+        pytest.skip("podman is not installed (.ci/run installs it)")
+    try:
+        engine = find_engine("podman")
+    except EngineError as exc:
+        if os.environ.get("STACKPLAN_REQUIRE_CONTAINERS") == "1":
+            raise
+        pytest.skip(str(exc))
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / ".build.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build(engine, log=lambda m: print(m, file=sys.stderr)).tag
+
+
+def _host_address() -> str:
+    """This machine's own non-loopback address (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 1))
+        return s.getsockname()[0]
+
+
+@contextlib.contextmanager
+def _listener():
+    """A TCP port on all addresses that accepts and closes connections; yields (address, port)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("0.0.0.0", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conn, _ = server.accept()
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield _host_address(), server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def _recipe(root: Path, name: str, script: list[str], noarch: bool = False) -> None:
+    d = root / name
+    d.mkdir(parents=True)
+    build = "  noarch: generic\n" if noarch else ""
+    lines = "".join(f"    - {json.dumps(s)}\n" for s in script)
+    (d / "recipe.yaml").write_text(
+        f"package:\n  name: {name}\n  version: '1.0'\nbuild:\n  number: 0\n{build}  script:\n{lines}"
+    )
+
+
+def _install(name: str) -> str:
+    return f'mkdir -p "$PREFIX/share/{name}" && echo ok > "$PREFIX/share/{name}/f"'
+
+
+PROBE = (
+    "if [ -f /run/.containerenv ] || [ -f /.dockerenv ]; "
+    'then echo "WHERE=container"; else echo "WHERE=host"; fi'
+)
+
+
+def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind(build_image, tmp_path):
+    root, channel = tmp_path / "stack", tmp_path / "channel"
+    escaped = tmp_path / "escaped"  # a host path: a build that writes here must not reach the host
+    with _listener() as (address, port):
+        connect = f"if (exec 3<>/dev/tcp/{address}/{port}); then echo connected; else exit 1; fi"
+        _recipe(root, "box-probe", [PROBE, _install("box-probe")])
+        _recipe(root, "box-probe-noarch", [PROBE, _install("box-probe-noarch")], noarch=True)
+        _recipe(root, "box-net-denied", [connect, _install("box-net-denied")])
+        _recipe(root, "box-net-allowed", [connect, _install("box-net-allowed")])
+        escape = f'mkdir -p "{escaped}/$target_platform" && echo x > "{escaped}/$target_platform/file"'
+        _recipe(root, "box-escape", [escape, _install("box-escape")])
+        (root / "stackplan.yaml").write_text(
+            "platforms: [linux-64, osx-arm64]\nisolation: container\ncontainer_network: [box-net-allowed]\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(
+            STACKPLAN_HOME=str(tmp_path / "state"),
+            HOME=str(tmp_path / "home"),
+            RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"),
+            DO_NOT_TRACK="1",
+        )
+        args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--retries", "0"]
+        args += ["--channel", str(channel), "--image", build_image]
+        proc = subprocess.run(
+            [sys.executable, "-m", "stackplan", *args], cwd=PROJECT, env=env, capture_output=True, text=True
+        )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # box-net-denied fails on linux
+    report_file = next(channel.glob("stackplan-run-*.json"))
+    report = json.loads(report_file.read_text())
+    jobs = {(j["recipe"], j["platform"]): j for j in report["jobs"]}
+    logs = report_file.with_suffix(".logs")
+
+    def log(job: dict) -> str:
+        from flows.builders.child import job_log_name
+
+        return (logs / job_log_name(job["job"])).read_text()
+
+    for key, job in jobs.items():
+        assert job["isolation"] == ("process" if key[1] == "osx-arm64" else "container"), key
+    # from the inside: linux and noarch jobs ran in a container, the osx job on the host
+    assert "WHERE=container" in log(jobs[("box-probe", "linux-64")])
+    assert "WHERE=container" in log(jobs[("box-probe-noarch", "noarch")])
+    # (the osx job is a cross build through rattler-build's CLI API, which prints no build log here)
+    # no network in a container unless the config allows it; the same script reaches the port elsewhere
+    denied = jobs[("box-net-denied", "linux-64")]
+    assert denied["state"] == "Failed" and "Network is unreachable" in denied["message"], denied
+    assert jobs[("box-net-allowed", "linux-64")]["state"] == "Completed"
+    assert jobs[("box-net-denied", "osx-arm64")]["state"] == "Completed"  # a process reaches the port
+    # a write outside the prefix stayed in the container
+    assert jobs[("box-escape", "linux-64")]["state"] == "Completed"
+    assert not (escaped / "linux-64").exists()
+    assert (escaped / "osx-arm64" / "file").is_file()  # the same script run as a process did write it
+    # what the containers built is in the channel, indexed and readable by all
+    built = sorted(p for p in channel.glob("*/*.conda"))
+    assert {p.parent.name for p in built} == {"linux-64", "noarch", "osx-arm64"}
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in built)
+    linux = json.loads((channel / "linux-64" / "repodata.json").read_text())["packages.conda"]
+    assert {v["name"] for v in linux.values()} == {"box-probe", "box-net-allowed", "box-escape"}
+
+
+def test_no_working_engine_is_a_clear_error_before_the_run(tmp_path):
+    (tmp_path / "r" / "a").mkdir(parents=True)
+    (tmp_path / "r" / "a" / "recipe.yaml").write_text("package:\n  name: a\n  version: '1'\n")
+    env = {**os.environ, "PATH": str(tmp_path / "empty"), "STACKPLAN_HOME": str(tmp_path / "state")}
+    args = ["run", str(tmp_path / "r"), "-p", "linux-64", "-b", "rattler-build", "--isolation", "container"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackplan", *args, "--no-cache", "--channel", str(tmp_path / "ch")],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no container engine works here (podman: not on PATH; docker: not on PATH)" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "state").exists()  # refused before any server
