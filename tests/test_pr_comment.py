@@ -204,3 +204,19 @@ def test_the_anaconda_tree_with_a_zlib_bump_on_4_platforms_fits(corpus, tmp_path
     assert "`matplotlib-base`" in text and "`pillow " in text
     assert "not shown (comment size limit); the full plan:" in text
     assert text.count("<details>") == text.count("</details>")
+
+
+def test_mermaid_groups_by_recipe_over_githubs_limits() -> None:
+    from planner.export.mermaid import MAX_EDGES, MAX_TEXT
+
+    plan = stack(100)  # 2,004 jobs, far over 500 edges
+    assert len(plan.edges) > MAX_EDGES
+    text = to_mermaid(plan)
+    assert text.startswith("%% ") and "one node per recipe and platform" in text
+    assert len(re.findall(r"-->", text)) <= MAX_EDGES and len(text) <= MAX_TEXT
+    assert "pkg7-2.0 x5" in text  # the five python variants are one node
+    huge = to_mermaid(stack(300))
+    assert huge.startswith("%% warning:") and "--format html" in huge.splitlines()[0]
+    small = to_mermaid(stack(3))
+    assert small.startswith("flowchart LR") and "py=3.10" in small  # short labels: the differing key only
+    assert "python=3.10" not in small and "zlib" not in small

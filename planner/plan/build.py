@@ -188,14 +188,17 @@ def _phase_spec(cycle, pair: tuple[str, str]) -> tuple[str, str]:
 
 
 def _durations(jobs: Mapping[str, Job], known: Mapping[str, float] | None) -> dict[str, float]:
-    """Seconds per job from the durations file (by recipe dir, then output name); unknown jobs get
-    the median of the file, and with no file every job costs one unit."""
+    """Seconds per job from the durations file (by ``recipe@platform``, as ``stackplan history
+    --learn-durations`` writes them, then recipe dir, then output name); unknown jobs get the median of
+    the file, and with no file every job costs one unit."""
     if not known:
         return {n: 1.0 for n in jobs}
     default = float(statistics.median(known.values()))
     out = {}
     for node, job in jobs.items():
-        value = known.get(job.recipe)
+        value = known.get(f"{job.recipe}@{job.platform}")
+        if value is None:
+            value = known.get(job.recipe)
         if value is None:
             value = next((known[o.name] for o in job.outputs if o.name in known), default)
         out[node] = float(value)

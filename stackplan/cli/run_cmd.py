@@ -9,6 +9,7 @@ prints the summary table and where the packages are, and exits 1 when anything f
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,12 @@ def run(
     image: str | None = typer.Option(
         None, "--image", help="Image for container jobs (default: `stackplan image build`'s)."
     ),
+    keep_server: bool | None = typer.Option(
+        None,
+        "--keep-server/--stop-server",
+        help="When this command starts the local Prefect server: leave it running for the UI (default on a"
+        " terminal; `stackplan server stop` stops it) or stop it at the end (default otherwise).",
+    ),
     *,
     sel: Selection,
 ) -> None:
@@ -112,7 +119,9 @@ def run(
     if no_job_tags:
         options["tag_jobs"] = False
     options["builder_options"].update(_isolation(plan, builder, isolation, container_engine, image))
-    code = _execute(plan, builder, channel, parallelism, pr, options)
+    if keep_server is None:
+        keep_server = sys.stdin.isatty() and sys.stdout.isatty()
+    code = _execute(plan, builder, channel, parallelism, pr, options, keep_server)
     raise typer.Exit(code)
 
 
@@ -147,6 +156,19 @@ def _preflight(plan, builder: str, options: dict) -> None:
     problems = preflight(builder, jobs, options.get("builder_options"))
     if problems:
         fail("cannot start the run:\n  " + "\n  ".join(problems), ExitCode.ENVIRONMENT)
+
+
+def _ui_note(server, kept: bool) -> str:
+    """What to do for the UI once this command ends, when it started the local Prefect server itself."""
+    if kept:
+        return (
+            f"Prefect UI stays up at {server.ui} (history in {server.home}); "
+            "stop it with: stackplan server stop"
+        )
+    return (
+        "The local Prefect server stopped with this command. To browse this run in the UI: "
+        f"stackplan server start  (same history in {server.home}; it prints the UI address)"
+    )
 
 
 def _quiet_prefect_console(verbose: bool) -> None:
@@ -261,13 +283,15 @@ def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
     }
 
 
-def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict) -> int:
+def _execute(
+    plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict, keep: bool = False
+) -> int:
     from rich.console import Console
 
     from flows.run import liveness, outcomes
     from flows.run.lanes import split_lanes
     from flows.run.runner import run_plan, wait_recorded
-    from flows.server.embedded import ServerError, prefect_api
+    from flows.server.embedded import ServerError, prefect_api, running
     from stackplan.cli.run_view import LiveView, summary_table
 
     console = Console(stderr=True)
@@ -277,8 +301,9 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
         return 0
     t0 = time.monotonic()
     liveness.handle_signals()
+    started_here = not os.environ.get("PREFECT_API_URL") and running() is None
     try:
-        with prefect_api(echo=False) as server:
+        with prefect_api(echo=False, keep=keep) as server:
             _reap(console)
             t1 = time.monotonic()
             console.print(
@@ -317,6 +342,8 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
     )
     if report_path:
         console.print(f"Report: {report_path}")
+    if started_here:
+        console.print(_ui_note(server, keep))
     if builder != "dry-run":
         from flows.builders.publish import packages
 
