@@ -6,7 +6,7 @@ conda; PEP 440 (packaging) orders conda versions wrongly and is never used here.
 
 Parsing is memoised per string: a whole-distribution graph asks the same few thousand specs hundreds of
 thousands of times. The caches live in a :class:`SpecCache` object that the caller owns (no module
-state), and :func:`default_cache` hands out a fresh one.
+state): one per plan, nothing shared between plans.
 
 >>> cache = SpecCache()
 >>> spec = cache.parse("numpy >=2")
@@ -23,15 +23,9 @@ from dataclasses import dataclass
 
 from rattler import MatchSpec, Version, VersionSpec
 
+from planner.errors import InvalidSpecError
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-
-
-class InvalidSpecError(ValueError):
-    """A requirement string that is not a MatchSpec (e.g. an unrendered Jinja leftover)."""
-
-    def __init__(self, raw: str, message: str) -> None:
-        self.raw = raw
-        super().__init__(f"invalid requirement {raw!r}: {message}")
 
 
 @dataclass(frozen=True)
@@ -170,11 +164,6 @@ def ensure_valid_spec(text: str) -> str:
     if name in ("python", "numpy") and version == "x.x":
         return f"{name} {version}"
     return f"{name} {version}.*"
-
-
-def default_cache() -> SpecCache:
-    """A fresh cache (one per plan: nothing is shared between plans)."""
-    return SpecCache()
 
 
 def _parse(raw: str) -> Spec | InvalidSpecError:

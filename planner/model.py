@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from planner.errors import RecipeError
+
 #: The requirement sections of a rendered output, in recipe order.
 PHASES: tuple[str, ...] = ("build", "host", "run", "run_constrained")
 #: The phases of a dependency edge between jobs, strongest first: a cycle is broken by dropping its
@@ -29,44 +31,6 @@ class RecipeFormat(StrEnum):
 
     V0 = "v0"  # conda-build meta.yaml
     V1 = "v1"  # rattler-build recipe.yaml
-
-
-class RecipeError(Exception):
-    """A problem in a recipe (or a config file), located: the file, the 1-based line (or None), a message.
-
-    It is both raised and carried as a value: a render that fails returns it inside its
-    :class:`PlatformRender` so one broken recipe never stops the other 9,999.
-    """
-
-    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RecipeError) and (self.path, self.line, self.message) == (
-            other.path,
-            other.line,
-            other.message,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.path, self.line, self.message))
-
-    def __reduce__(self):  # picklable across processes
-        return (RecipeError, (self.path, self.line, self.message))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "message": self.message}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RecipeError:
-        return cls(d["path"], d.get("line"), d["message"])
 
 
 class Variant(Mapping[str, str]):

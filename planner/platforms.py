@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.errors import StackplanError
 
-class UnknownPlatformError(ValueError):
+
+class UnknownPlatformError(StackplanError, ValueError):
     """A platform name that is not a conda subdir we build for."""
 
     def __init__(self, name: str) -> None:

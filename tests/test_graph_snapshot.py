@@ -92,8 +92,8 @@ def test_the_same_tree_elsewhere_uses_the_snapshot_and_names_its_own_files(tmp_p
     again = build_plan(request(moved, cache))
     assert not render_entries(cache)  # served by the snapshot
     assert again.to_json() == build_plan(request(moved, None)).to_json()
-    assert [e["path"] for e in again.errors] == [str(moved / "recipes" / "broken" / "meta.yaml")]
-    assert [e["message"] for e in again.errors] == [e["message"] for e in first.errors]
+    assert [e.path for e in again.errors] == [str(moved / "recipes" / "broken" / "meta.yaml")]
+    assert [e.message for e in again.errors] == [e.message for e in first.errors]
 
 
 def test_a_damaged_snapshot_is_ignored_and_replaced(tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_preview_head_with_and_without_caches_is_identical(tmp_path: Path) -> No
     for _ in range(3):  # cold, warm (renders cached), warm (snapshot)
         plan = build_plan_at(request(repo, cache, **ask), head)
         assert plan.to_json() == uncached.to_json()
-    assert [e["path"] for e in plan.errors] == [str(repo.resolve() / "recipes" / "broken" / "meta.yaml")]
+    assert [e.path for e in plan.errors] == [str(repo.resolve() / "recipes" / "broken" / "meta.yaml")]
     assert {n.recipe for n in plan.nodes} >= {"recipes/libhts", "recipes/samtools", "recipes/pipeline"}
 
 

@@ -115,7 +115,8 @@ def test_selection_reasons_skips_and_via_edges_in_the_plan() -> None:
 def test_render_errors_are_reported_not_raised() -> None:
     bad = PlatformRender("recipes/bad", "linux-64", error=RecipeError("recipes/bad/meta.yaml", 3, "boom"))
     plan = make(renders=[*as_renders(stack()), bad])
-    assert plan.errors == ({"path": "recipes/bad/meta.yaml", "line": 3, "message": "boom"},)
+    assert plan.errors == (RecipeError("recipes/bad/meta.yaml", 3, "boom"),)
+    assert plan.to_dict()["errors"] == [{"path": "recipes/bad/meta.yaml", "line": 3, "message": "boom"}]
 
 
 def test_empty_selection_gives_an_empty_valid_plan() -> None:

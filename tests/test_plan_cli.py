@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 
 from planner.plan.model import Plan, validate_plan_dict
 from stackplan.cli import app
+from tests.gitrepo import git
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -38,19 +38,6 @@ RECIPES = {
     "pipeline": meta("pipeline", "2.0", "generic", run=["samtools >=1.10", "pysam"]),
     "lonely": meta("lonely", "0.1"),
 }
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@e.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@e.org",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 @pytest.fixture
@@ -352,7 +339,7 @@ def test_preview_head_reads_the_recipes_at_head_without_checking_it_out(repo: Pa
     checked_out = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")
     assert checked_out.stdout == text
     git(repo, "checkout", "-q", "main")
-    assert git(repo, "status", "--porcelain") == before and git(repo, "branch", "--show-current") == "main\n"
+    assert git(repo, "status", "--porcelain") == before and git(repo, "branch", "--show-current") == "main"
     assert worktrees(repo) == [f"worktree {repo.resolve()}"]  # the temporary worktree is gone
     # HEAD~0-style refs are the user's, not the temporary worktree's
     out = tmp_path / "p.md"

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from flows.events.preview import preview_markdown
 from flows.events.signature import sign, verify
+from planner.errors import RecipeError
 from planner.export.markdown import to_markdown
 from planner.plan.model import OutputRef, Plan, PlanNode, Reason
 
@@ -68,7 +69,7 @@ def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
         ),
         edges=(),
         layers={"linux-64": (("a",), ("b",)), "osx-arm64": (("a",),)},
-        errors=({"path": "recipes/d/meta.yaml", "line": 3, "message": "bad selector"},),
+        errors=(RecipeError("recipes/d/meta.yaml", 3, "bad selector"),),
     )
     text = preview_markdown(plan, run_url="http://ui/runs/flow-run/1", head_sha="abcdef0123456789")
     body, _, tail = text.rstrip("\n").rpartition("\n\n")

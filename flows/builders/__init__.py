@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from planner.errors import StackplanError
 from planner.plan.model import PlanNode
 
 
@@ -76,7 +77,7 @@ BUILDERS: dict[str, str] = {
 }
 
 
-class UnknownBuilderError(ValueError):
+class UnknownBuilderError(StackplanError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown builder {name!r}; expected one of: {', '.join(sorted(BUILDERS))}")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.events.payloads import BuildTrigger
+from planner.errors import StackplanError
 from planner.plan.tags import BASE_TAG, event_tag, plan_tag, pr_tag
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 BUILD_DEPLOYMENT = "stackplan-build/build"
 
 
-class DispatchError(RuntimeError):
+class DispatchError(StackplanError, RuntimeError):
     """The event was valid but could not be turned into a build (unknown commit, plan failure...)."""
 
 

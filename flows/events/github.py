@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from planner.errors import StackplanError
+
 __all__ = [
     "DEFAULT_API_URL",
     "PREVIEW_MARKER",
@@ -48,7 +50,7 @@ def status_context(platform: str) -> str:
     return f"stackplan/{platform}"
 
 
-class GitHubError(RuntimeError):
+class GitHubError(StackplanError, RuntimeError):
     """A GitHub API call failed: method, path, status and GitHub's message, never the token."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

@@ -1,10 +1,10 @@
 """Past builds, from Prefect's API: the rows ``stackplan history`` prints.
 
-Build runs carry searchable tags (INTERFACES.md, flows/run/tags.py): every run and job ``stackplan``,
-``plan:<hash12>``, ``platform:<subdir>``, ``pr:<n>``, and each job's task run also ``package:<name>``
-and ``recipe:<rel>``. So history is one filtered query: task runs (one per build job) whose tags
-include all the wanted ones, optionally in some states and after a time. Prefect keeps the states,
-times and links; nothing is stored by stackplan itself.
+Build runs carry searchable tags (flows/run/tags.py, spelled by planner/plan/tags.py): every run
+and job ``stackplan``, ``plan:<hash12>``, ``platform:<subdir>``, ``pr:<n>``, and each job's task run
+also ``package:<name>`` and ``recipe:<rel>``. So history is one filtered query: task runs (one per
+build job) whose tags include all the wanted ones, optionally in some states and after a time.
+Prefect keeps the states, times and links; nothing is stored by stackplan itself.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from planner.errors import StackplanError
+
 __all__ = ["BUILD_ACTIONS", "BuildTrigger", "Ignored", "PayloadError", "parse_event"]
 
 #: pull_request actions that mean "the code to build changed".
@@ -21,7 +23,7 @@ _ZERO_SHA = "0" * 40
 _PUSH_COMMITS_LISTED = 20
 
 
-class PayloadError(ValueError):
+class PayloadError(StackplanError, ValueError):
     """The JSON is valid but not the shape of the GitHub event it claims to be."""
 
 

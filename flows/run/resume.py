@@ -15,10 +15,11 @@ from typing import Any
 
 from flows.run.lanes import expand
 from flows.run.outcomes import GOOD_STATES
+from planner.errors import StackplanError
 from planner.plan.model import Plan
 
 
-class ResumeError(ValueError):
+class ResumeError(StackplanError, ValueError):
     """The report does not belong to this plan."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+from planner.model import RecipeFormat
 from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
 
 
@@ -40,7 +41,7 @@ def layered_plan(
                 PlanNode(
                     id=job_id,
                     recipe=f"recipes/{name}",
-                    format="v1",
+                    format=RecipeFormat.V1,
                     platform=platform,
                     build_platform=platform,
                     variant={},

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from planner.errors import StackplanError
 from planner.state import state_home
 
 SERVER_FILE = "server.json"
@@ -60,7 +61,7 @@ SERVER_DEFAULT_ENV = {
 SERVER_ENV = {**SERVER_DEFAULT_ENV, **SERVER_FORCED_ENV}
 
 
-class ServerError(RuntimeError):
+class ServerError(StackplanError, RuntimeError):
     """The embedded server could not be started or reached."""
 
 

@@ -394,8 +394,8 @@ def to_markdown(
         tail += [f"### ❌ {len(plan.errors)} recipe(s) failed to render", ""]
         items = []
         for err in plan.errors:
-            at = f"{err['path']}:{err['line']}" if err.get("line") else str(err["path"])
-            items.append(f"{code(at, 200)}: {code(err['message'])}")
+            at = f"{err.path}:{err.line}" if err.line else str(err.path)
+            items.append(f"{code(at, 200)}: {code(err.message)}")
         tail += [*_capped(items, "render errors"), ""]
     tail += list(footer)
 

@@ -18,11 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from planner.errors import GitError
+
 RECIPE_FILES = ("meta.yaml", "recipe.yaml")
-
-
-class GitError(Exception):
-    """git failed (not a repository, unknown revision): the message says which command and why."""
 
 
 @dataclass(frozen=True)

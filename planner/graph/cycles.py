@@ -42,9 +42,13 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from planner.errors import StackplanError
+from planner.model import EDGE_PHASES
+
 #: Weight of dropping one edge of a phase: each phase outweighs any plausible number of weaker edges
 #: (a component loses far fewer than 64 edges of one phase), so a lighter set drops weaker phases.
-PHASE_WEIGHT: dict[str, int] = {"test": 1, "run": 64, "build": 64**2, "host": 64**3}
+#: From :data:`planner.model.EDGE_PHASES` (strongest first): host 64**3, build 64**2, run 64, test 1.
+PHASE_WEIGHT: dict[str, int] = {p: 64 ** (len(EDGE_PHASES) - 1 - rank) for rank, p in enumerate(EDGE_PHASES)}
 #: How many simple cycles of one component are enumerated to count the cycles each edge closes (a big
 #: component has exponentially many; the count over this many is the estimate).
 CYCLE_SAMPLE = 2000
@@ -86,7 +90,7 @@ class Cycle:
         return "".join(parts) + where + more
 
 
-class CycleError(Exception):
+class CycleError(StackplanError):
     """Raised under ``--strict-cycles``: the graph has cycles; each is printed in full."""
 
     def __init__(self, cycles: list[Cycle]) -> None:

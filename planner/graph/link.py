@@ -38,7 +38,7 @@ import networkx as nx
 
 from planner.gc_pause import gc_paused
 from planner.matchspec import Spec, SpecCache
-from planner.model import EDGE_PHASES, RenderedOutput, RenderedRecipe, Variant
+from planner.model import EDGE_PHASES, RecipeFormat, RenderedOutput, RenderedRecipe, Variant
 from planner.platforms import BUILD_SUBDIRS, DEFAULT_NOARCH_BUILD_PLATFORM
 
 #: Edge phase -> its strength rank (0 strongest), from :data:`planner.model.EDGE_PHASES`.
@@ -62,7 +62,7 @@ class Job:
 
     id: str
     recipe: str
-    format: str
+    format: RecipeFormat
     platform: str
     build_platform: str
     variant: Variant
@@ -205,7 +205,7 @@ def _job(
     return Job(
         id=job_id(name, version, build_number, platform, variant.to_dict()),
         recipe=rendered.recipe,
-        format=rendered.format.value,
+        format=rendered.format,
         platform=platform,
         build_platform=build_platform,
         variant=variant,

@@ -13,9 +13,9 @@ def load_durations(path: Path) -> dict[str, float]:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read durations: {exc}") from exc
+        raise PlanError(f"cannot read durations: {exc}", path) from exc
     if not isinstance(data, dict) or not all(isinstance(v, int | float) for v in data.values()):
-        raise PlanError(f"{path}: durations must be a JSON object of name -> seconds")
+        raise PlanError("durations must be a JSON object of name -> seconds", path)
     return {str(k): float(v) for k, v in data.items()}
 
 
@@ -24,6 +24,6 @@ def read_name_list(path: Path) -> tuple[str, ...]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise PlanError(f"cannot read: {exc.strerror or exc}", path) from exc
     names = (line.split("#", 1)[0].strip() for line in text.splitlines())
     return tuple(n for n in names if n)

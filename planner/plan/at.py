@@ -27,6 +27,7 @@ from planner.errors import PlanError
 from planner.gc_pause import gc_paused
 from planner.git.changes import GitError, merge_base_of, resolve_rev, split_range, toplevel
 from planner.git.commit_tree import CommitTree
+from planner.model import RecipeError
 from planner.plan.build import build_plan, store_now
 from planner.plan.model import Plan
 from planner.plan.request import PlanRequest
@@ -71,7 +72,7 @@ def build_plan_at(
     """
     root = Path(request.root)
     if not root.is_dir():
-        raise PlanError(f"{root}: not a directory")
+        raise PlanError("not a directory", root)
     try:
         top = toplevel(root)
         head_sha = resolve_rev(top, head)
@@ -116,7 +117,7 @@ def build_plan_at(
             return [outside(v) for v in value]
         return value
 
-    errors = tuple({**e, "path": outside(str(e["path"]))} if "path" in e else e for e in plan.errors)
+    errors = tuple(RecipeError(outside(e.path), e.line, e.message) for e in plan.errors)
     inputs = {**{k: outside(v) for k, v in plan.inputs.items()}, "head": head_sha}
     with gc_paused():  # the process holds the whole linked graph: a full collection is all cost
         return replace(plan, root=str(request.root), errors=errors, inputs=inputs).with_hash()

@@ -26,7 +26,7 @@ from planner.model import PlatformRender, RecipeError
 from planner.plan.inputs import gather
 from planner.plan.layers import critical_paths, lane_layers, layer_numbers
 from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning
-from planner.plan.request import PlanRequest, PlanSettings
+from planner.plan.request import PlanRequest, PlanSettings, RecipeTree
 from planner.plan.select import Selection, carry_edges, select
 from planner.plan.tags import package_tag, recipe_tag
 from planner.progress import NullReporter, Reporter
@@ -173,7 +173,7 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
         external={p: tuple(sorted(external.get(p, ()))) for p in layers},
         bootstrap_edges=tuple(bootstrap),
         warnings=tuple(warnings),
-        errors=tuple(e.to_dict() for e in linked.errors),
+        errors=linked.errors,
         inputs=dict(settings.inputs),
         stackplan_version=__version__,
     )
@@ -337,7 +337,7 @@ def build_plan(
     request: PlanRequest,
     *,
     reporter: Reporter | None = None,
-    tree: Any = None,
+    tree: RecipeTree | None = None,
     store_with: Callable[[Callable[[], None]], None] = store_now,
 ) -> Plan:
     """Make the plan a request asks for (see :class:`PlanRequest`).

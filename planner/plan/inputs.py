@@ -24,7 +24,7 @@ from planner.graph.snapshot import Linked
 from planner.inputs.lists import load_durations, read_name_list
 from planner.model import PlatformRender
 from planner.plan.renders import Saver, plan_renders
-from planner.plan.request import PlanRequest, PlanSettings
+from planner.plan.request import PlanRequest, PlanSettings, RecipeTree
 from planner.plan.select import Selection
 from planner.platforms import parse_platforms
 from planner.progress import Reporter
@@ -39,10 +39,6 @@ def _config(request: PlanRequest):
         raise
     except Exception as exc:  # a RecipeError (located) or an OSError: a clear message, no traceback
         raise PlanError(f"config: {exc}") from exc
-
-
-def _as_paths(values) -> tuple[Path, ...]:
-    return tuple(Path(v) for v in values or ())
 
 
 def request_inputs(request: PlanRequest, platforms: tuple[str, ...]) -> dict[str, Any]:
@@ -81,7 +77,7 @@ def _changes(request: PlanRequest, root: Path) -> list[FileChange] | None:
 
 
 def gather(
-    request: PlanRequest, reporter: Reporter, *, tree: Any = None
+    request: PlanRequest, reporter: Reporter, *, tree: RecipeTree | None = None
 ) -> tuple[list[PlatformRender] | Linked, Selection, PlanSettings, Saver | None]:
     """Read everything the request names; raise :class:`PlanError` for bad input.
 
@@ -97,7 +93,7 @@ def gather(
     root = Path(request.root)
     git_root = tree.outside(root) if tree is not None else root
     if not root.is_dir():
-        raise PlanError(f"{root}: not a directory")
+        raise PlanError("not a directory", root)
     cfg = _config(request)
     try:
         platforms = parse_platforms(tuple(request.platforms or cfg.platforms))
@@ -110,7 +106,7 @@ def gather(
     variant_configs, exclusive = options.variant_configs, options.exclusive_configs
     for path in (*variant_configs, *exclusive):
         if not Path(path).is_file():
-            raise PlanError(f"{path}: variant config not found")
+            raise PlanError("variant config not found", path)
     sources = tree.sources if tree is not None else discover(root)
     rels = [s.rel for s in sources]
     warnings: list[str] = []

@@ -10,8 +10,8 @@ empty layer where it waits for another lane.
 >>> dag = nx.DiGraph([("a", "b"), ("b", "c")])
 >>> layer_numbers(dag)
 {'a': 0, 'b': 1, 'c': 2}
->>> critical_path(dag, {"a": 1.0, "b": 5.0, "c": 1.0}, ["a", "b", "c"])
-(('a', 'b', 'c'), 7.0)
+>>> critical_paths(dag, {"a": 1.0, "b": 5.0, "c": 1.0}, {"a": "linux-64", "b": "linux-64", "c": "linux-64"})
+({'linux-64': ('a', 'b', 'c')}, {'linux-64': 7.0})
 """
 
 from __future__ import annotations
@@ -67,21 +67,6 @@ def _last(nodes: Iterable[str], finish: Mapping[str, float]) -> str:
             best = n
     assert best is not None
     return best
-
-
-def critical_path(
-    dag: nx.DiGraph, durations: Mapping[str, float], lane_nodes: Iterable[str]
-) -> tuple[tuple[str, ...], float]:
-    """The chain that ends last among ``lane_nodes`` and its finish time (the lane's makespan)."""
-    finish, pred = finish_times(dag, durations)
-    candidates = [n for n in lane_nodes if n in finish]
-    if not candidates:
-        return (), 0.0
-    end = _last(candidates, finish)
-    path = [end]
-    while path[-1] in pred:
-        path.append(pred[path[-1]])
-    return tuple(reversed(path)), finish[end]
 
 
 def critical_paths(

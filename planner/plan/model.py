@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from planner.model import RecipeError, RecipeFormat
+
 PLAN_SCHEMA_VERSION = 1
 
 #: Why a job is in the plan. ``all``: no selection flags were given (every recipe is selected).
@@ -130,7 +132,7 @@ class PlanNode:
 
     id: str  # name-version-build@platform[variant-hash]
     recipe: str  # recipe dir relative to the plan root
-    format: str  # "v0" | "v1"
+    format: RecipeFormat
     platform: str  # target subdir, "noarch" for noarch jobs
     build_platform: str  # where the job runs (noarch jobs: linux-64 unless configured)
     variant: Mapping[str, str]
@@ -176,7 +178,7 @@ class PlanNode:
         return cls(
             id=d["id"],
             recipe=d["recipe"],
-            format=d["format"],
+            format=RecipeFormat(d["format"]),
             platform=d["platform"],
             build_platform=d["build_platform"],
             variant=dict(d.get("variant") or {}),
@@ -250,7 +252,7 @@ class Plan:
     external: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     bootstrap_edges: tuple[PlanEdge, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()
-    errors: tuple[Mapping[str, Any], ...] = ()  # RecipeError.to_dict() of recipes that failed to render
+    errors: tuple[RecipeError, ...] = ()  # of the recipes that failed to render, sorted, each once
     inputs: Mapping[str, Any] = field(default_factory=dict)  # what the plan was made from (flags, configs)
     stackplan_version: str = ""
     hash: str = ""
@@ -282,7 +284,7 @@ class Plan:
             "external": {p: sorted(x) for p, x in sorted(self.external.items())},
             "bootstrap_edges": [e.to_dict() for e in self.bootstrap_edges],
             "warnings": [w.to_dict() for w in self.warnings],
-            "errors": [dict(e) for e in self.errors],
+            "errors": [e.to_dict() for e in self.errors],
         }
 
     def to_json(self) -> str:
@@ -330,7 +332,7 @@ class Plan:
             external={p: tuple(x) for p, x in (d.get("external") or {}).items()},
             bootstrap_edges=tuple(PlanEdge.from_dict(e) for e in d.get("bootstrap_edges") or ()),
             warnings=tuple(PlanWarning.from_dict(w) for w in d.get("warnings") or ()),
-            errors=tuple(d.get("errors") or ()),
+            errors=tuple(RecipeError.from_dict(e) for e in d.get("errors") or ()),
             inputs=dict(d.get("inputs") or {}),
             stackplan_version=d.get("stackplan_version", ""),
             hash=d.get("hash", ""),

@@ -17,18 +17,27 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from planner.gc_pause import gc_paused
 from planner.graph.snapshot import Linked, SnapshotStore, snapshot_key
 from planner.model import PlatformRender, RecipeError, RecipeSource, RenderOptions
+from planner.plan.request import PlanSettings, RecipeTree
 from planner.progress import Reporter
+from planner.render.store import RenderStore
 
 Saver = Callable[[Linked], None]
 _MARK = "\0root\0"
 
 
-def _render_from_commit(tree, sources, platforms, options, cache, reporter, jobs) -> list[PlatformRender]:
+def _render_from_commit(
+    tree: RecipeTree,
+    sources: Sequence[RecipeSource],
+    platforms: Sequence[str],
+    options: RenderOptions,
+    cache: RenderStore | None,
+    reporter: Reporter,
+    jobs: int,
+) -> list[PlatformRender]:
     """Renders of a commit's recipes: from the cache where it has them (keyed by the commit's blob ids,
     nothing read from disk), the rest checked out of git first and rendered as usual."""
     from planner.render.recipe import render_all
@@ -60,7 +69,9 @@ def _swap_root(errors: Sequence[RecipeError], old: str, new: str) -> tuple[Recip
     return tuple(RecipeError(swap(e.path), e.line, swap(e.message)) for e in errors)
 
 
-def render_keys(cache: Any, sources: Sequence[RecipeSource], options: RenderOptions) -> list[tuple[str, str]]:
+def render_keys(
+    cache: RenderStore, sources: Sequence[RecipeSource], options: RenderOptions
+) -> list[tuple[str, str]]:
     """``(rel, render key)`` of every source (content digests: the one pass over the tree's files)."""
     with gc_paused():
         return [(s.rel, cache.key(s, options)) for s in sources]
@@ -87,15 +98,15 @@ def plan_renders(
     *,
     root: Path,
     cache_dir: Path | None,
-    settings: Any,
+    settings: PlanSettings,
     reporter: Reporter,
     jobs: int,
-    tree: Any = None,
+    tree: RecipeTree | None = None,
 ) -> tuple[list[PlatformRender] | Linked, Saver | None]:
     """The renders of ``sources`` (or their :class:`Linked` graph: a snapshot of the same tree, or the
     last snapshot relinked where recipes changed), and a saver that stores the linked graph for the
     next run (None when there is nothing to save).
-    ``settings``: the :class:`planner.plan.build.PlanSettings`."""
+    """
     from planner.plan.request import link_settings
     from planner.render.cache import RenderCache
     from planner.render.recipe import check_platforms, render_all

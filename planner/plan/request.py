@@ -7,12 +7,13 @@ assembling), so none of those modules needs to import another to learn the shape
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from planner.inputs.config import DEFAULT_GPU_VARIANT_KEYS
+from planner.model import RecipeSource
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
 
 
@@ -58,6 +59,23 @@ class PlanSettings:
     gpu_variant_keys: tuple[str, ...] = DEFAULT_GPU_VARIANT_KEYS
     inputs: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+
+class RecipeTree(Protocol):
+    """Recipes read from somewhere other than the working tree: :class:`planner.git.commit_tree.CommitTree`
+    (a git commit laid out under a temporary ``dest``) is the one. The plan stage asks it for the recipe
+    dirs, their content digests, and to write files out only when they must be read from disk."""
+
+    #: The recipe dirs of the tree (their paths under ``dest``).
+    sources: tuple[RecipeSource, ...]
+    #: Recipe dir (absolute path under ``dest``) -> content digest, for the dirs one is known of.
+    digests: Mapping[str, str]
+
+    def materialize(self, sources: Iterable[RecipeSource]) -> None: ...
+
+    def holds(self, path: Path) -> bool: ...
+
+    def outside(self, path: Path) -> Path: ...
 
 
 def link_settings(settings: PlanSettings) -> tuple[str, ...]:

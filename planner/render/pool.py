@@ -36,6 +36,7 @@ from planner.gc_pause import gc_paused
 from planner.model import PlatformRender, RecipeError, RecipeSource, RenderOptions
 from planner.progress import NullReporter, Reporter
 from planner.render.cache import RenderCache, source_root
+from planner.render.store import RenderStore
 
 #: ``module:function`` of the renderer used when none is given (see ``planner.render.recipe``).
 DEFAULT_RENDERER = "planner.render.recipe:render_recipe"
@@ -91,7 +92,7 @@ class _Run:
     environ: Mapping[str, str]
 
 
-def _store(cache: RenderCache | None, task: _Task, renders: Sequence[PlatformRender]) -> None:
+def _store(cache: RenderStore | None, task: _Task, renders: Sequence[PlatformRender]) -> None:
     """Cache what a recipe rendered to, unless an internal error (a bug, or a fluke such as a file read
     mid-write) is among it: that must be retried next run, not remembered. Recipe errors are cached:
     they depend only on the recipe's content, like any render."""
@@ -226,7 +227,7 @@ def render_many(
     options: RenderOptions,
     *,
     jobs: int = 1,
-    cache: RenderCache | None = None,
+    cache: RenderStore | None = None,
     reporter: Reporter | None = None,
     renderer: str = DEFAULT_RENDERER,
     min_pool_renders: int = MIN_POOL_RENDERS,

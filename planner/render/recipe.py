@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from planner.model import PlatformRender, RecipeError, RecipeFormat, RecipeSource, RenderOptions
 from planner.platforms import parse_platform
 from planner.progress import Reporter
+from planner.render.store import RenderStore
 
 Renderer = Callable[[RecipeSource, Sequence[str], RenderOptions], "tuple[PlatformRender, ...]"]
 
@@ -127,12 +127,13 @@ def render_all(
     *,
     reporter: Reporter | None = None,
     jobs: int = 1,
-    cache: Any = None,
+    cache: RenderStore | None = None,
 ) -> list[PlatformRender]:
     """Render every source on every platform; the result is sorted by (recipe, platform).
 
     ``jobs`` > 1 renders over that many worker processes (``planner.render.pool``); ``cache`` (a
-    ``planner.render.cache.RenderCache``) serves unchanged recipe dirs from disk and stores new renders.
+    :class:`planner.render.store.RenderStore`, e.g. ``planner.render.cache.RenderCache``) serves
+    unchanged recipe dirs from disk and stores new renders.
     The result is the same for any ``jobs`` and with or without a cache.
     """
     from planner.render.pool import render_many

@@ -16,7 +16,7 @@ per process (a corpus has a few hundred distinct selectors, not thousands).
 
 >>> ns = selector_namespace("osx-arm64", {"python": "3.12.* *_cpython"}, {})
 >>> select_lines("a: 1  # [osx]\\nb: 2  # [linux]\\nc: 3  # [py>=312]\\n", ns, "meta.yaml")
-'a: 1\\n\\nc: 3\\n'
+'a: 1\\nc: 3\\n'
 """
 
 from __future__ import annotations

@@ -112,8 +112,7 @@ def _summary(plan, stderr: bool = False) -> None:
     if plan.errors:
         console.print(f"[red]{len(plan.errors)} recipe(s) failed to render:[/]", markup=True)
         for err in plan.errors[:20]:
-            where = f"{err['path']}:{err['line']}" if err.get("line") else err["path"]
-            console.print(f"  {where}: {err['message']}", markup=False, soft_wrap=True)
+            console.print(f"  {err}", markup=False, soft_wrap=True)
 
 
 def print_warning_summary(console, warnings) -> None:

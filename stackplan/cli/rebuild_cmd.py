@@ -86,8 +86,7 @@ def rebuild(
         output.write_text(plan.to_json())
     _print_summary(plan, downstream_of, migrations)
     for err in plan.errors:
-        where = f"{err.get('path')}:{err.get('line')}" if err.get("line") else err.get("path")
-        typer.echo(f"render error: {where}: {err.get('message')}", err=True)
+        typer.echo(f"render error: {err}", err=True)
     for pin in result.hard_pins:
         typer.echo(f"hard pin not satisfied by the migration: {pin.message()}", err=True)
     if migrations:

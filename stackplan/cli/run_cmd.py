@@ -195,7 +195,7 @@ def _plan_root(root: Path, sel: Selection):
     except (PlanError, NotADirectoryError) as exc:
         fail(f"cannot plan {root}: {exc}")
     for err in plan.errors:
-        typer.echo(f"{err.get('path', '?')}:{err.get('line', '?')}: {err.get('message', '')}", err=True)
+        typer.echo(str(err), err=True)
     return plan
 
 

@@ -1,7 +1,7 @@
 """Render rattler-build ``recipe.yaml`` (v1) recipes through py-rattler-build, into the shared model.
 
 We do not write a second v1 renderer: rattler-build's own render is the definition of the dialect.
-Two of its entry points are used, each for what it does right (measured, see ``../shared/NOTES.md``):
+Two of its entry points are used, each for what it does right (measured: docs/robustness.md, v1 render speed):
 
 * ``cli_api.build_recipes(render_only=True)`` is what ``rattler-build build --render-only`` does: it
   applies ``build.skip``, de-duplicates outputs that do not depend on a variant key, and reads the
