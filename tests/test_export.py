@@ -63,11 +63,14 @@ def test_mermaid_shapes(plan: Plan) -> None:
 def test_markdown_preview_body(plan: Plan) -> None:
     text = export(plan, "markdown")
     assert text.startswith(MARKER)
-    assert "### linux-64" in text and "### osx-arm64" in text
-    assert "changed: meta.yaml" in text and "downstream: depends on" in text
-    assert "### Skipped (2)" in text and "exists:" in text
-    assert "Cycles broken" in text and "warning(s)" in text
-    assert "sk<learn>" in text  # recipe names are shown as written
+    assert "<summary><b>linux-64</b>" in text and "<summary><b>osx-arm64</b>" in text
+    assert "### What changed" in text and "**changed** `meta.yaml`" in text
+    assert "- **layer 0** (1): ★`numpy 1.26.4` `py 3.11, 3.12`" in text  # ★: what the PR changed
+    assert "2 job(s) skipped" in text and "exists" in text
+    assert "cycle(s) broken" in text and "warning(s)" in text
+    # jobs of one recipe are one item, the differing variant key collapsed
+    assert text.count("`sklearn 1.5` `py 3.11, 3.12`") == 2
+    assert "| platform | jobs | recipes | layers | makespan |" in text and " jobs |" in text
 
 
 def test_html_is_self_contained_and_shows_every_job(plan: Plan) -> None:

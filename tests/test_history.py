@@ -124,3 +124,60 @@ def test_cli_table_and_json(plan_hash, prefect_harness, monkeypatch):
     assert bad.exit_code == 2 and "--since" in bad.output
     bad_platform = runner.invoke(app, ["history", "--platform", "amiga-68k"])
     assert bad_platform.exit_code == 2
+
+
+@flow(name="stackplan-platform", version="9.9.9")
+def built_lane(plan: str, builder: str, channel: str) -> None:
+    tags_ = ("stackplan", f"plan:{plan}", "platform:linux-64", "package:zstd", "recipe:recipes/zstd")
+    with tags(*tags_):
+        build_job.submit("zstd@linux-64", True).wait()
+
+
+def test_builder_channel_version_and_dry_runs_marked(prefect_harness, monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    plan = uuid.uuid4().hex[:12]
+    built_lane(plan, "dry-run", "/srv/channel", return_state=True)
+    built_lane(plan, "rattler-build", "/srv/channel", return_state=True)
+    rows = _query(plan=plan)
+    assert sorted(r.builder for r in rows) == ["dry-run", "rattler-build"]
+    assert {r.channel for r in rows} == {"/srv/channel"} and {r.version for r in rows} == {"9.9.9"}
+    table = CliRunner().invoke(app, ["history", "--plan", plan[:5]], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output  # a prefix of the plan hash is enough
+    assert "Completed (dry run)" in table.stdout and "rattler-build" in table.stdout
+    assert "9.9.9" in table.stdout and "/srv/channel" in table.stdout
+
+
+def test_an_invalid_state_or_plan_is_an_error(prefect_harness, monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    bad = CliRunner().invoke(app, ["history", "--state", "done"])
+    assert bad.exit_code == 2 and "not a state" in bad.output and "Completed" in bad.output
+    assert CliRunner().invoke(app, ["history", "--plan", "xyz!"]).exit_code == 2
+    assert CliRunner().invoke(app, ["history", "--state", "timed-out", "--plan", "0"]).exit_code == 0
+
+
+def test_durations_learned_from_completed_real_builds(tmp_path, prefect_harness, monkeypatch):
+    from datetime import UTC, datetime
+
+    from flows.events.history import HistoryRow, learned_durations
+
+    def row(recipe, platform, seconds, state="Completed", builder="rattler-build"):
+        return HistoryRow(
+            datetime.now(UTC), state, platform, ("x",), recipe, None, "p", seconds, "t", "f", None, builder
+        )
+
+    rows = [
+        row("recipes/a", "linux-64", 100.0),
+        row("recipes/a", "linux-64", 300.0),
+        row("recipes/a", "linux-64", 200.0),
+        row("recipes/a", "linux-64", 9999.0),  # older than the last 3: not counted
+        row("recipes/a", "linux-64", 5.0, builder="dry-run"),  # waited, built nothing
+        row("recipes/a", "linux-64", 7.0, state="Failed"),
+        row("recipes/a", "osx-arm64", 60.0),
+    ]
+    learned = learned_durations(rows, last=3)
+    assert learned == {"recipes/a": 130.0, "recipes/a@linux-64": 200.0, "recipes/a@osx-arm64": 60.0}
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    out = tmp_path / "durations.json"
+    res = CliRunner().invoke(app, ["history", "--learn-durations", str(out), "--last", "3"])
+    assert res.exit_code == 0, res.output
+    assert isinstance(json.loads(out.read_text()), dict)

@@ -166,8 +166,8 @@ def test_cross_compiled_jobs_are_in_their_build_platforms_lane() -> None:
     from planner.export.markdown import to_markdown
 
     text = to_markdown(plan)
-    assert "`app-1.0-0 → linux-aarch64`" in text and "`app-1.0-0`" in text
-    assert "### linux-aarch64" not in text
+    assert "`app 1.0 → linux-aarch64`" in text and "`app 1.0`" in text
+    assert "<b>linux-aarch64</b>" not in text
 
 
 def test_plan_layers_and_flow_lanes_agree() -> None:

@@ -140,10 +140,10 @@ def test_preview_markdown_for_a_pull_request(repo: Path) -> None:
     assert res.exit_code == 0, res.output
     text = res.stdout
     assert text.startswith("<!-- stackplan-preview -->")
-    assert "### linux-64" in text
-    assert "| 0 | `libhts-1.21-0" in text and "changed: meta.yaml" in text
-    assert "`pipeline-2.0-0`" in text and "downstream" in text
-    assert "zlib" not in text.split("### linux-64", 1)[1].split("external")[0]
+    assert "<summary><b>linux-64</b>" in text
+    assert "- **layer 0** (1): ★`libhts 1.21`" in text and "**changed** `meta.yaml`" in text
+    assert "`pipeline 2.0`" in text and "downstream" in text
+    assert "zlib" not in text.split("<summary><b>linux-64</b>", 1)[1]
 
 
 def test_graph_formats_from_a_tree_and_from_a_plan(repo: Path, tmp_path: Path) -> None:
@@ -176,14 +176,14 @@ def test_explain_shows_the_chain_from_the_changed_recipe(repo: Path, tmp_path: P
 
 def test_bad_input_is_a_clear_error_not_a_traceback(repo: Path, tmp_path: Path) -> None:
     res = invoke("plan", str(repo), "--changed", "nope..HEAD")
-    assert res.exit_code == 1 and "nope" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "nope" in res.output and "Traceback" not in res.output
     res = invoke("plan", str(repo), "-p", "linux-128")
-    assert res.exit_code == 1 and "unknown platform" in res.output
+    assert res.exit_code == 2 and "unknown platform" in res.output
     channel = tmp_path / "channel"
     (channel / "noarch").mkdir(parents=True)
     (channel / "noarch" / "repodata.json").write_text("{\n  oops\n}\n")
     res = invoke("plan", str(repo), "--skip-existing", str(channel))
-    assert res.exit_code == 1 and "repodata.json:2" in res.output
+    assert res.exit_code == 2 and "repodata.json:2" in res.output
     res = invoke("plan", str(tmp_path / "missing"))
     assert res.exit_code != 0 and "Traceback" not in res.output
 
@@ -253,7 +253,7 @@ def test_changed_files_list_and_bad_config(repo: Path, tmp_path: Path) -> None:
     assert recipes_of(plan_at(out)) == {"pysam": "changed"}
     (repo / "stackplan.yaml").write_text("platforms: [linux-64]\nnot_a_key: 1\n")
     res = invoke("plan", str(repo))
-    assert res.exit_code == 1 and "stackplan.yaml" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "stackplan.yaml" in res.output and "Traceback" not in res.output
 
 
 def test_providers_from_stackplan_yaml_and_ambiguity_warning(repo: Path, tmp_path: Path) -> None:
@@ -332,8 +332,8 @@ def test_preview_head_reads_the_recipes_at_head_without_checking_it_out(repo: Pa
     res = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")
     assert res.exit_code == 0, res.output
     text = res.stdout
-    assert "| 0 | `libhts-1.21-0" in text and "changed: meta.yaml" in text
-    assert "`samtools-1.20-0`" in text and "downstream" in text
+    assert "- **layer 0** (1): ★`libhts 1.21`" in text and "**changed** `meta.yaml`" in text
+    assert "`samtools 1.20`" in text and "downstream" in text
     # the same body as with the head checked out (the plan names the user's ROOT, not a temp dir)
     git(repo, "checkout", "-q", "pr")
     checked_out = invoke("preview", "--base", "main", "--head", "pr", str(repo), "-p", "linux-64")
@@ -349,7 +349,7 @@ def test_preview_head_reads_the_recipes_at_head_without_checking_it_out(repo: Pa
 
 def test_preview_head_unknown_ref_is_a_clear_error_and_leaves_nothing(repo: Path) -> None:
     res = invoke("preview", "--base", "main", "--head", "no-such-branch", str(repo))
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "no-such-branch" in res.output and "Traceback" not in res.output
     assert worktrees(repo) == [f"worktree {repo.resolve()}"]
 
@@ -360,5 +360,86 @@ def test_preview_head_cleans_up_when_planning_fails(repo: Path) -> None:
     git(repo, "commit", "-qam", "bad config at head")
     git(repo, "checkout", "-q", "main")
     res = invoke("preview", "--base", "main", "--head", "pr", str(repo))
-    assert res.exit_code == 1 and "not-a-platform" in res.output, res.output
+    assert res.exit_code == 2 and "not-a-platform" in res.output, res.output
     assert worktrees(repo) == [f"worktree {repo.resolve()}"]
+
+
+# ---------------------------------------------------------------- conventions shared by every command
+
+
+def test_plan_json_goes_to_stdout_without_o_and_with_dash(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in ((), ("-o", "-")):
+        res = invoke("plan", str(repo), "-p", "linux-64", *args)
+        assert res.exit_code == 0, res.output
+        data = json.loads(res.stdout)
+        validate_plan_dict(data)
+        assert "makespan" in res.stderr  # the summary moves to stderr, the JSON stays parseable
+    assert not (tmp_path / "-").exists()
+
+
+def test_summary_says_the_makespan_unit(repo: Path, tmp_path: Path) -> None:
+    res = invoke("plan", str(repo), "-p", "linux-64", "-o", str(tmp_path / "p.json"))
+    assert "makespan" in res.stdout and "4 jobs" in res.stdout  # zlib -> libhts -> samtools -> pipeline
+    durations = tmp_path / "d.json"
+    durations.write_text(
+        json.dumps({"zlib": 60, "libhts": 600, "samtools": 120, "pysam": 60, "pipeline": 60})
+    )
+    res = invoke(
+        "plan", str(repo), "-p", "linux-64", "--durations", str(durations), "-o", str(tmp_path / "q")
+    )
+    assert "14 min" in res.stdout, res.stdout
+
+
+def test_unknown_package_is_an_error_with_did_you_mean(repo: Path) -> None:
+    res = invoke("plan", str(repo), "-k", "samtool", "-q")
+    assert res.exit_code == 2
+    assert "'samtool'" in res.stderr and "did you mean 'samtools'" in res.stderr
+
+
+def test_downstream_with_a_depth_on_every_command(repo: Path, tmp_path: Path) -> None:
+    for command in ("plan", "graph", "explain"):
+        extra = ("zlib",) if command == "explain" else ()
+        res = invoke(command, *extra, str(repo), "-k", "zlib", "--downstream=1", "-p", "linux-64")
+        assert res.exit_code == 0, (command, res.output)
+    res = invoke("plan", str(repo), "-k", "zlib", "--downstream", "-p", "linux-64", "-q")
+    assert res.exit_code == 0 and "samtools" in res.stdout
+    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta("zlib", "1.3.2"))
+    git(repo, "checkout", "-qb", "pr")
+    git(repo, "commit", "-qam", "zlib 1.3.2")
+    near = invoke("preview", "--base", "main", str(repo), "-p", "linux-64", "--downstream=1")
+    assert near.exit_code == 0, near.output
+    assert "libhts" in near.stdout and "samtools" not in near.stdout
+    full = invoke("preview", "--base", "main", str(repo), "-p", "linux-64")
+    assert "samtools" in full.stdout
+
+
+def test_variant_override_replaces_a_key(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("STACKPLAN_HOME", str(tmp_path / "state"))
+    res = invoke("plan", str(repo), "-k", "pysam", "-p", "linux-64", "--variant", "python=3.13", "-q")
+    assert res.exit_code == 0, res.output
+    variants = {n["variant"].get("python") for n in json.loads(res.stdout)["nodes"]}
+    assert variants == {"3.13"}
+    again = invoke("plan", str(repo), "-k", "pysam", "-p", "linux-64", "--variant", "python=3.13", "-q")
+    assert json.loads(again.stdout)["hash"] == json.loads(res.stdout)["hash"]
+    bad = invoke("plan", str(repo), "--variant", "python")
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+def test_every_planning_command_takes_the_same_selection_flags() -> None:
+    from stackplan.cli.plan_options import OPTIONS
+
+    for command in ("plan", "graph", "explain", "run"):
+        res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        flags = [f"--{name.replace('_', '-')}" for name in OPTIONS if name != "downstream_depth"]
+        missing = [f for f in flags if f not in res.stdout]
+        assert not missing, (command, missing)
+        assert "{" not in res.stdout.split("\n", 3)[1], res.stdout  # usage line: ROOT, not {root}
+
+
+def test_plan_flags_with_a_plan_file_are_refused(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    assert invoke("plan", str(repo), "-p", "linux-64", "-o", str(out), "-q").exit_code == 0
+    for command in (("graph", str(out)), ("explain", "zlib", "--plan", str(out))):
+        res = invoke(*command, "--skiplist", str(out))
+        assert res.exit_code == 2 and "--skiplist" in res.stderr

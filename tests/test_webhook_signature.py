@@ -73,9 +73,11 @@ def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
     )
     text = preview_markdown(plan, run_url="http://ui/runs/flow-run/1", head_sha="abcdef0123456789")
     body, _, tail = text.rstrip("\n").rpartition("\n\n")
-    assert body == to_markdown(plan).rstrip("\n")  # the same preview `stackplan preview` prints
+    # the same preview `stackplan preview` prints, pointing at the run for the full plan
+    full = "the [Prefect run](http://ui/runs/flow-run/1) (its `plan` parameter)"
+    assert body.rstrip("\n") == to_markdown(plan, full_plan=full).rstrip("\n")
     assert tail == "for `abcdef012345` · [Prefect run](http://ui/runs/flow-run/1)"
-    for shown in ("recipes/a", "recipes/b", "recipes/d/meta.yaml", "bad selector", "linux-64", "osx-arm64"):
+    for shown in ("`a 1.0`", "`b 1.0`", "recipes/d/meta.yaml", "bad selector", "linux-64", "osx-arm64"):
         assert shown in body
 
 

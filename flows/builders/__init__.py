@@ -27,7 +27,13 @@ class RecipeFailure(BuildFailure):
 
 
 class InfrastructureFailure(BuildFailure):
-    """The tool, machine or channel failed (missing tool, I/O error, crash): worth a retry."""
+    """The tool, machine or channel failed (I/O error, crash): worth a retry."""
+
+
+class BuilderMissing(BuildFailure):
+    """The builder's tool is not installed where the job runs: never retried (it will not appear by
+    waiting). ``stackplan run`` checks this before the run (:func:`preflight`); a worker on another
+    machine can still meet it."""
 
 
 @dataclass(frozen=True)

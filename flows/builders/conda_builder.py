@@ -26,14 +26,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flows.builders import BuildContext, BuildResult, InfrastructureFailure, RecipeFailure
+from flows.builders import BuildContext, BuilderMissing, BuildResult, RecipeFailure
 from flows.builders import publish as channel_mod
 from flows.builders.child import run_child
 from planner.plan.model import PlanNode
 
 
-class CondaBuildMissing(InfrastructureFailure):
-    """conda-build is not installed where the job runs."""
+class CondaBuildMissing(BuilderMissing):
+    """conda-build is not installed where the job runs (never retried)."""
 
 
 def target_platform(job: PlanNode) -> str:

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from flows.builders.publish import STAGING
 from flows.run.plan_store import STORE
@@ -36,7 +37,48 @@ RUNNER = Path(__file__).resolve().parent / "rattler_job.py"
 
 
 class EngineError(RuntimeError):
-    """No container engine works here (what was tried and why)."""
+    """No container engine works here (what was tried and why), or the image does not run."""
+
+
+class IsolationError(ValueError):
+    """An isolation that does not exist, or that the builder cannot do."""
+
+
+def isolation_options(
+    root: Path | None,
+    builder: str,
+    isolation: str | None = None,
+    engine: str | None = None,
+    image: str | None = None,
+) -> dict[str, Any]:
+    """The builder options for the isolation asked for (argument, else ``root``'s stackplan.yaml, else
+    process), checked before a run starts: with containers the engine must work and run the image.
+    The one place the CLI (``stackplan run``) and the scheduled ecosystem flow decide it."""
+    from planner.inputs.config import load_config
+    from planner.model import RecipeError
+
+    try:
+        cfg = load_config(Path(root)) if root is not None and Path(root).is_dir() else None
+    except RecipeError:
+        cfg = None  # planning reports a bad config itself
+    isolation = isolation or (cfg.isolation if cfg else None) or PROCESS
+    if isolation not in ISOLATIONS:
+        raise IsolationError(f"isolation {isolation!r}: expected one of {', '.join(ISOLATIONS)}")
+    if isolation == PROCESS:
+        return {"isolation": PROCESS} if builder == "rattler-build" else {}
+    if builder != "rattler-build":
+        raise IsolationError(f"isolation container works with the rattler-build builder, not {builder}")
+    from flows.builders.image import image_tag
+
+    image = image or (cfg.container_image if cfg else None) or image_tag()
+    exe = find_engine(engine or (cfg.container_engine if cfg else None))
+    check_engine(exe, image)
+    return {
+        "isolation": CONTAINER,
+        "container_engine": exe,
+        "container_image": image,
+        "container_network": list(cfg.container_network) if cfg else [],
+    }
 
 
 def containerized(platform: str) -> bool:

@@ -192,7 +192,10 @@ def _comment(trigger: BuildTrigger, plan: Any, run_id: str | None) -> None:
     url = run_url(run_id) if run_id else None
     try:
         github.upsert_preview_comment(
-            trigger.pr, preview_markdown(plan, run_url=url, head_sha=trigger.head_sha)
+            trigger.pr,
+            lambda previous: preview_markdown(
+                plan, run_url=url, head_sha=trigger.head_sha, previous=previous
+            ),
         )
     except GitHubError as exc:
         log.warning("could not post the preview on #%s: %s", trigger.pr, exc)

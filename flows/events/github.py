@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,17 +117,23 @@ class GitHub:
 
     # ------------------------------------------------------------------------------------------ comments
 
-    def upsert_preview_comment(self, pr: int, markdown: str) -> dict[str, Any] | None:
-        """Post the plan preview on PR ``pr``, or edit our earlier preview comment in place.
+    def upsert_preview_comment(
+        self, pr: int, markdown: str | Callable[[str | None], str]
+    ) -> dict[str, Any] | None:
+        """Post the plan preview on PR ``pr``, or edit our earlier preview comment in place: one
+        comment per PR, always showing the latest plan.
 
-        Our comment is the first one whose body starts with :data:`PREVIEW_MARKER`. Returns GitHub's
-        answer (the comment), or None when no token is configured.
+        Our comment is the first one whose body starts with :data:`PREVIEW_MARKER`. ``markdown`` may be
+        a function of the earlier comment's body (None when there is none), so the new body can say
+        what changed since. Returns GitHub's answer (the comment), or None when no token is configured.
         """
         if not self.enabled:
             log.debug("no GITHUB_TOKEN: preview comment on #%s not posted", pr)
             return None
-        body = markdown if markdown.startswith(PREVIEW_MARKER) else f"{PREVIEW_MARKER}\n{markdown}"
         existing = self.find_preview_comment(pr)
+        if callable(markdown):
+            markdown = markdown(None if existing is None else str(existing.get("body") or ""))
+        body = markdown if markdown.startswith(PREVIEW_MARKER) else f"{PREVIEW_MARKER}\n{markdown}"
         if existing is not None:
             if existing.get("body") == body:
                 return existing

@@ -32,6 +32,7 @@ __all__ = [
     "PAGE",
     "HistoryQuery",
     "HistoryRow",
+    "check_states",
     "format_table",
     "paged",
     "parse_since",
@@ -60,7 +61,7 @@ class HistoryQuery:
     packages: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
     pr: int | None = None
-    plan: str | None = None  # plan hash prefix (12 chars in the tag)
+    plan: str | None = None  # plan hash or a prefix of it (the tag holds 12 chars)
     states: tuple[str, ...] = ()  # state names, case-insensitive: completed, failed, running...
     since: datetime | None = None
     limit: int = 50
@@ -70,7 +71,7 @@ class HistoryQuery:
         tags = [BASE_TAG]
         if self.pr is not None:
             tags.append(pr_tag(self.pr))
-        if self.plan:
+        if self.plan and len(self.plan) >= 12:  # a shorter prefix is matched on the rows
             tags.append(plan_tag(self.plan))
         if len(self.packages) == 1:
             tags.append(package_tag(self.packages[0]))
@@ -94,6 +95,13 @@ class HistoryRow:
     task_run_id: str
     flow_run_id: str | None
     url: str | None
+    builder: str = ""  # the run's builder: dry-run (no build), rattler-build, conda-build
+    channel: str = ""  # the channel it built into
+    version: str = ""  # the stackplan version that ran it (the flow's version)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.builder == "dry-run"
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -133,12 +141,24 @@ STATE_NAMES = (
 
 
 def state_name(text: str) -> str:
-    """``"timed-out"`` -> ``"TimedOut"``; an unknown name is kept as given (capitalised)."""
+    """``"timed-out"`` -> ``"TimedOut"``; an unknown name is kept as given (capitalised): the command
+    line refuses it first (:func:`check_states`)."""
     key = "".join(ch for ch in text.lower() if ch.isalnum())
     for name in STATE_NAMES:
         if name.lower() == key:
             return name
     return text.strip().capitalize()
+
+
+def check_states(states: Sequence[str]) -> tuple[str, ...]:
+    """Prefect state names for ``--state`` values in any case, or ValueError naming the valid ones."""
+    out = []
+    for text in states:
+        name = state_name(text)
+        if name not in STATE_NAMES:
+            raise ValueError(f"--state {text!r}: not a state; expected one of: {', '.join(STATE_NAMES)}")
+        out.append(name)
+    return tuple(out)
 
 
 async def query_history(query: HistoryQuery) -> list[HistoryRow]:
@@ -180,6 +200,9 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
                 continue
             if wanted_platforms and platform not in wanted_platforms:
                 continue
+            plan_of = (tag_values(tags, PLAN) or [""])[0]
+            if query.plan and not plan_of.startswith(query.plan[:12]):
+                continue
             pr = tag_values(tags, PR)
             rows.append(
                 HistoryRow(
@@ -198,7 +221,64 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
             )
             if len(rows) >= query.limit:
                 break
-    return rows
+        runs = await _flow_runs(client, sorted({r.flow_run_id for r in rows if r.flow_run_id}))
+    return [_with_run(row, runs.get(row.flow_run_id or "")) for row in rows]
+
+
+async def _flow_runs(client: Any, ids: list[str]) -> dict[str, Any]:
+    """The flow runs (platform subflows) of the rows, by id: their parameters say builder and channel."""
+    from uuid import UUID
+
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), PAGE):
+        chunk = [UUID(i) for i in ids[start : start + PAGE]]
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)),
+            sort=FlowRunSort.ID_DESC,
+            limit=len(chunk),
+        )
+        found.update({str(r.id): r for r in runs})
+    return found
+
+
+def _with_run(row: HistoryRow, run: Any) -> HistoryRow:
+    if run is None:
+        return row
+    params = dict(getattr(run, "parameters", None) or {})
+    from dataclasses import replace
+
+    return replace(
+        row,
+        builder=str(params.get("builder") or ""),
+        channel=str(params.get("channel") or ""),
+        version=str(getattr(run, "flow_version", "") or ""),
+    )
+
+
+def learned_durations(rows: Sequence[HistoryRow], last: int = 5) -> dict[str, float]:
+    """Seconds per ``recipe@platform`` (and per recipe, over its platforms): the median of the ``last``
+    newest completed real builds (dry runs only waited, so they are left out). ``rows`` newest first,
+    as :func:`query_history` returns them. The result is what ``--durations`` reads."""
+    import statistics
+
+    per_job: dict[str, list[float]] = {}
+    for r in rows:
+        if r.state != "Completed" or r.dry_run or r.duration is None or not r.recipe:
+            continue
+        times = per_job.setdefault(f"{r.recipe}@{r.platform}", [])
+        if len(times) < last:
+            times.append(r.duration)
+    out: dict[str, float] = {}
+    per_recipe: dict[str, list[float]] = {}
+    for key, times in per_job.items():
+        out[key] = round(float(statistics.median(times)), 1)
+        per_recipe.setdefault(key.rsplit("@", 1)[0], []).append(out[key])
+    for recipe, medians in per_recipe.items():
+        out[recipe] = round(float(statistics.median(medians)), 1)
+    return dict(sorted(out.items()))
 
 
 def row_json(row: HistoryRow) -> dict[str, Any]:
@@ -214,23 +294,44 @@ def row_json(row: HistoryRow) -> dict[str, Any]:
         "task_run_id": row.task_run_id,
         "flow_run_id": row.flow_run_id,
         "url": row.url,
+        "builder": row.builder,
+        "dry_run": row.dry_run,
+        "channel": row.channel,
+        "version": row.version,
     }
 
 
 def format_table(rows: Sequence[HistoryRow]) -> list[list[str]]:
     """Rows as table cells (header first) for rich or plain printing."""
-    table = [["started (UTC)", "state", "platform", "package", "recipe", "pr", "plan", "duration"]]
+    table = [
+        [
+            "started (UTC)",
+            "state",
+            "platform",
+            "package",
+            "recipe",
+            "pr",
+            "plan",
+            "duration",
+            "builder",
+            "channel",
+            "version",
+        ]
+    ]
     for r in rows:
         table.append(
             [
                 r.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if r.started else "-",
-                r.state,
+                f"{r.state} (dry run)" if r.dry_run else r.state,
                 r.platform or "-",
                 ",".join(r.packages) or "-",
                 r.recipe or "-",
                 str(r.pr) if r.pr is not None else "-",
                 r.plan or "-",
                 f"{r.duration:.1f}s" if r.duration is not None else "-",
+                r.builder or "-",
+                r.channel or "-",
+                r.version or "-",
             ]
         )
     return table

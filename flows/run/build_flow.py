@@ -36,6 +36,7 @@ from flows.run.plan_store import STORE, load_plan, store_plan, write_outcomes
 from flows.run.platform_flow import platform_flow, read_lane_file
 from flows.run.report import build_report, iso_time, markdown_table, write_report
 from flows.run.tags import run_tags
+from planner import __version__
 from planner.plan.model import Plan
 from planner.redact import default_redactor
 
@@ -141,7 +142,13 @@ def _all_upstream(plan: Plan, lane: Lane) -> dict[str, tuple[str, ...]]:
     return {j: tuple(sorted({*lane.deps.get(j, ()), *lane.external.get(j, ())})) for j in lane.job_ids}
 
 
-@flow(name="stackplan-build", persist_result=False, validate_parameters=False, log_prints=False)
+@flow(
+    name="stackplan-build",
+    version=__version__,
+    persist_result=False,
+    validate_parameters=False,
+    log_prints=False,
+)
 def build_flow(
     plan: dict[str, Any],
     builder: str = "dry-run",

@@ -17,8 +17,11 @@ def ecosystem_flow(
     parallelism: int = 4,
     platforms: list[str] | None = None,
     dispatch: str = "deployments",
+    isolation: str | None = None,
 ) -> Any:
-    """Plan ``root`` with skip-existing against ``channel`` and run the result as "stackplan-build"."""
+    """Plan ``root`` with skip-existing against ``channel`` and run the result as "stackplan-build".
+    ``isolation``: process or container (default: the root's stackplan.yaml, else process)."""
+    from flows.builders.container import isolation_options
     from flows.run.build_flow import build_flow
     from flows.run.plan_store import plan_param
     from planner.plan.build import PlanRequest, build_plan
@@ -39,6 +42,6 @@ def ecosystem_flow(
         builder=builder,
         channel=channel,
         parallelism=parallelism,
-        options={"dispatch": dispatch},
+        options={"dispatch": dispatch, "builder_options": isolation_options(Path(root), builder, isolation)},
         return_state=True,
     )

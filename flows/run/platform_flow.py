@@ -37,6 +37,7 @@ from flows.run.lanes import expand
 from flows.run.outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger
 from flows.run.plan_store import load_plan, read_outcomes
 from flows.run.tags import job_tags
+from planner import __version__
 
 LANES_DIR = Path(".stackplan") / "lanes"
 
@@ -54,6 +55,7 @@ def _call_hooks(hook_list: list[Any]) -> Any:
 
 @flow(
     name="stackplan-platform",
+    version=__version__,  # history shows which stackplan ran a build
     on_running=[_call_hooks(hooks.PLATFORM_ON_RUNNING)],
     on_completion=[_call_hooks(hooks.PLATFORM_ON_COMPLETION)],
     on_failure=[_call_hooks(hooks.PLATFORM_ON_FAILURE)],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.builders import RecipeFailure
+from flows.builders import BuilderMissing, RecipeFailure
 
 #: retry_on values: "infrastructure" (default), "all" failures, or "none".
 RETRY_POLICIES = ("infrastructure", "all", "none")
@@ -16,7 +16,7 @@ RETRY_POLICIES = ("infrastructure", "all", "none")
 
 def should_retry(exc: BaseException | None, policy: str) -> bool:
     """Whether a job that failed with ``exc`` deserves another attempt under ``policy``."""
-    if policy == "none":
+    if policy == "none" or isinstance(exc, BuilderMissing):  # a missing tool does not appear by waiting
         return False
     if policy == "all":
         return True

@@ -112,8 +112,10 @@ def deploy(
     root: str | None = None,
     channel: str | None = None,
     builder: str = "rattler-build",
+    isolation: str | None = None,
 ) -> list[DeployedThing]:
-    """Create the pools and deployments (idempotent: existing pools are kept, deployments updated)."""
+    """Create the pools and deployments (idempotent: existing pools are kept, deployments updated).
+    ``isolation`` goes to the nightly rebuild (None: the root's stackplan.yaml decides when it runs)."""
     from prefect.client.orchestration import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 
@@ -142,6 +144,8 @@ def deploy(
                     "channel": str(Path(channel or "out/channel").resolve()),
                     "builder": builder,
                 }
+                if isolation:
+                    params["isolation"] = isolation
                 done.append(
                     await create_deployment(
                         client,

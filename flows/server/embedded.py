@@ -183,9 +183,11 @@ def _kill(pid: int, timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def prefect_api(home: Path | None = None, *, echo: bool = True) -> Iterator[ServerInfo]:
+def prefect_api(home: Path | None = None, *, echo: bool = True, keep: bool = False) -> Iterator[ServerInfo]:
     """Point Prefect at a server for the duration: ``PREFECT_API_URL`` if set, else a server left
-    running by ``stackplan server start``, else a fresh embedded one (stopped on exit)."""
+    running by ``stackplan server start``, else a fresh embedded one, stopped on exit unless ``keep``
+    (then it stays in the background exactly as ``stackplan server start`` leaves one: ``stackplan
+    server status/stop`` find it)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     env_url = os.environ.get("PREFECT_API_URL")
@@ -211,5 +213,5 @@ def prefect_api(home: Path | None = None, *, echo: bool = True) -> Iterator[Serv
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
-        if owned:
+        if owned and not keep:
             stop(info)

@@ -7,16 +7,19 @@
 
 from __future__ import annotations
 
-from planner.export.common import colour, label
+from planner.export.common import colour, short_labels
+from planner.export.text import clean
 from planner.plan.model import Plan
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT quoted string: backslashes (DOT's own escapes like ``\\l``) and quotes escaped, one line."""
+    return '"' + clean(text, 1000).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def to_dot(plan: Plan) -> str:
     lines = ["digraph stackplan {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled"];']
+    labels = short_labels(plan)
     by_lane: dict[str, list] = {}
     for node in sorted(plan.nodes, key=lambda n: n.id):
         by_lane.setdefault(node.lane, []).append(node)
@@ -26,7 +29,7 @@ def to_dot(plan: Plan) -> str:
         for node in nodes:
             why = node.skipped.kind if node.skipped else node.selected.kind
             lines.append(
-                f"    {_q(node.id)} [label={_q(label(node))}, fillcolor={_q(colour(node))}, "
+                f"    {_q(node.id)} [label={_q(labels[node.id])}, fillcolor={_q(colour(node))}, "
                 f"tooltip={_q(f'{node.recipe} layer {node.layer}: {why}')}];"
             )
         lines.append("  }")

@@ -101,7 +101,10 @@ def to_html(plan: Plan) -> str:
         }
         for n in sorted(plan.nodes, key=lambda n: n.id)
     }
-    payload = json.dumps(data, sort_keys=True, ensure_ascii=True).replace("</", "<\\/")
+    # no "<" at all in the script element: neither "</script>" nor "<!--" (which changes how HTML parses
+    # the rest of a script) can come from a recipe name
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=True)
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e")
     skipped = [n for n in sorted(plan.nodes, key=lambda n: n.id) if n.skipped]
     legend = "".join(f'<span style="background:{c}">{_e(k)}</span>' for k, c in COLOURS.items())
     parts = [

@@ -35,6 +35,22 @@ from planner.progress import NullReporter, Reporter
 CHANGED_KINDS = frozenset({"changed", "explicit", "config-change"})
 
 
+def unknown_packages_message(graph: nx.DiGraph, unknown: list[str]) -> str:
+    """``--package`` names that match no job, each with the closest names that exist (did you mean)."""
+    import difflib
+
+    names: set[str] = set()
+    for node in graph.nodes:
+        job = graph.nodes[node]["job"]
+        names.update(job.names)
+        names.update((job.recipe, job.recipe.rsplit("/", 1)[-1]))
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""))
+    return f"--package matches no recipe or output: {'; '.join(parts)}"
+
+
 def assemble_plan(
     renders: Iterable[PlatformRender] | Linked, selection: Selection, settings: PlanSettings
 ) -> tuple[Plan, GraphResult]:
@@ -82,6 +98,8 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
             raise CycleError(cycles)
     all_cycles = break_cycles(graph)
     chosen = select(graph, selection)
+    if chosen.unknown_packages:
+        raise PlanError(unknown_packages_message(graph, chosen.unknown_packages))
     # a cycle matters to this plan when one of its jobs is in it
     cycles = [
         c
@@ -128,10 +146,6 @@ def _assemble_plan(linked: Linked, selection: Selection, settings: PlanSettings)
     warnings = [
         *(PlanWarning("config", w) for w in settings.warnings),
         *(
-            PlanWarning("unknown-package", f"unknown package or recipe for --package: {p}", spec=p)
-            for p in chosen.unknown_packages
-        ),
-        *(
             PlanWarning("ambiguous", a.message(), spec=a.name, related=a.candidates)
             for a in result.ambiguities
         ),
@@ -174,14 +188,17 @@ def _phase_spec(cycle, pair: tuple[str, str]) -> tuple[str, str]:
 
 
 def _durations(jobs: Mapping[str, Job], known: Mapping[str, float] | None) -> dict[str, float]:
-    """Seconds per job from the durations file (by recipe dir, then output name); unknown jobs get
-    the median of the file, and with no file every job costs one unit."""
+    """Seconds per job from the durations file (by ``recipe@platform``, as ``stackplan history
+    --learn-durations`` writes them, then recipe dir, then output name); unknown jobs get the median of
+    the file, and with no file every job costs one unit."""
     if not known:
         return {n: 1.0 for n in jobs}
     default = float(statistics.median(known.values()))
     out = {}
     for node, job in jobs.items():
-        value = known.get(job.recipe)
+        value = known.get(f"{job.recipe}@{job.platform}")
+        if value is None:
+            value = known.get(job.recipe)
         if value is None:
             value = next((known[o.name] for o in job.outputs if o.name in known), default)
         out[node] = float(value)

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server_cmd",
     "events_cmd",
     "rebuild_cmd",
+    "diff_cmd",
     "image_cmd",
 )
 

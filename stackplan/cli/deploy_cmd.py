@@ -20,11 +20,11 @@ HELP = "\n\n".join(
         "Deployments name their code by module path and this checkout's directory: nothing is pushed; "
         "workers need the same checkout at the same path (--workdir to choose another).",
         "--schedule CRON --all adds 'stackplan-ecosystem/nightly': plan the whole repo at --root with "
-        "skip-existing against --channel and build what is missing, on that schedule.",
+        "skip-existing against --output-dir and build what is missing, on that schedule.",
         "Needs PREFECT_API_URL, or a server from `stackplan server start`.",
         "[bold]Examples[/bold]",
         "[cyan]stackplan deploy[/cyan]",
-        "[cyan]stackplan deploy --schedule '0 2 * * *' --all --root . --channel /srv/channel[/cyan]",
+        "[cyan]stackplan deploy --schedule '0 2 * * *' --all --root . --output-dir /srv/channel[/cyan]",
     ]
 )
 
@@ -38,17 +38,27 @@ def deploy(
     schedule: str | None = typer.Option(None, "--schedule", help="Cron for the nightly ecosystem rebuild."),
     all_: bool = typer.Option(False, "--all", help="With --schedule: rebuild the whole repo (required)."),
     root: Path = typer.Option(Path("."), "--root", help="Repo the nightly rebuild plans."),
-    channel: Path = typer.Option(Path("out/channel"), "--channel", help="Channel the nightly builds into."),
+    channel: Path = typer.Option(
+        Path("out/channel"), "--output-dir", "--channel", help="Channel nightly builds go to."
+    ),
     builder: str = typer.Option("rattler-build", "--builder", help="Builder of the nightly rebuild."),
     workdir: Path | None = typer.Option(
         None, "--workdir", help="Checkout dir workers run in (default: this)."
     ),
     main_pool: str = typer.Option("linux-64", "--main-pool", help="Pool that runs the main flow."),
+    isolation: str | None = typer.Option(
+        None,
+        "--isolation",
+        help="Nightly rebuild: process | container (default: the root's stackplan.yaml, else process).",
+    ),
 ) -> None:
     import os
 
     from planner.platforms import UnknownPlatformError, parse_platform
 
+    if isolation not in (None, "process", "container"):
+        typer.echo(f"error: --isolation {isolation!r}: expected process or container", err=True)
+        raise typer.Exit(2)
     if schedule and not all_:
         typer.echo("error: --schedule needs --all (the nightly rebuild plans the whole repo)", err=True)
         raise typer.Exit(2)
@@ -81,6 +91,7 @@ def deploy(
                 root=str(root),
                 channel=str(channel),
                 builder=builder,
+                isolation=isolation,
             )
         except Exception as exc:  # the server said no: show its message, not a traceback
             typer.echo(f"error: deploy failed: {exc}", err=True)

@@ -7,6 +7,7 @@ flows/events/monitor.py, imported inside the commands so ``stackplan plan`` neve
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import typer
@@ -161,7 +162,7 @@ def history(
         None, "--platform", "-p", help="Only this platform (repeatable)."
     ),
     pr: int | None = typer.Option(None, "--pr", help="Only builds of this pull request."),
-    plan: str | None = typer.Option(None, "--plan", help="Only builds of this plan (hash prefix, 12 chars)."),
+    plan: str | None = typer.Option(None, "--plan", help="Only builds of this plan (its hash or a prefix)."),
     state: list[str] | None = typer.Option(
         None, "--state", help="Only jobs in this state: completed, failed, crashed, running... (repeatable)."
     ),
@@ -170,6 +171,14 @@ def history(
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many rows (newest first)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+    learn_durations: Path | None = typer.Option(
+        None,
+        "--learn-durations",
+        metavar="FILE",
+        help="Write the median duration of the --last completed real builds per recipe and platform to"
+        " FILE (JSON, what `stackplan plan --durations FILE` reads) instead of printing rows.",
+    ),
+    last: int = typer.Option(5, "--last", min=1, help="--learn-durations: builds per recipe and platform."),
 ) -> None:
     """Show past build jobs from Prefect, newest first, filtered by the tags build runs carry.
 
@@ -184,7 +193,14 @@ def history(
     import asyncio
     import json
 
-    from flows.events.history import HistoryQuery, format_table, parse_since, query_history, row_json
+    from flows.events.history import (
+        HistoryQuery,
+        check_states,
+        format_table,
+        parse_since,
+        query_history,
+        row_json,
+    )
 
     try:
         since_at = parse_since(since) if since else None
@@ -197,12 +213,20 @@ def history(
             platform = [parse_platform(p).subdir for p in platform]
         except ValueError as exc:
             _fail(str(exc))
+    try:
+        states = check_states(state or ())
+    except ValueError as exc:
+        _fail(str(exc))
+    if plan is not None and not re.fullmatch(r"[0-9a-f]{1,64}", plan):
+        _fail(f"--plan {plan!r}: expected a plan hash or a prefix of it (hex digits)")
+    if learn_durations is not None:
+        states, limit = ("Completed",), max(limit, 100_000)
     query = HistoryQuery(
         packages=tuple(package or ()),
         platforms=tuple(platform or ()),
         pr=pr,
         plan=plan,
-        states=tuple(state or ()),
+        states=states,
         since=since_at,
         limit=limit,
     )
@@ -211,6 +235,13 @@ def history(
             rows = asyncio.run(query_history(query))
     except Exception as exc:  # server down, bad URL: a message, not a traceback
         _fail(f"could not read Prefect's API: {type(exc).__name__}: {exc}", code=1)
+    if learn_durations is not None:
+        from flows.events.history import learned_durations
+
+        learned = learned_durations(rows, last=last)
+        learn_durations.write_text(json.dumps(learned, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        typer.echo(f"{sum('@' in k for k in learned)} recipe/platform durations written to {learn_durations}")
+        return
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row_json(row), sort_keys=True))

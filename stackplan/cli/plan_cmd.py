@@ -12,46 +12,14 @@ from typing import Annotated
 
 import typer
 
-from stackplan.cli.plan_options import (
-    CacheDirOpt,
-    ChangedFilesOpt,
-    ChangedOpt,
-    ConfigOpt,
-    DownstreamDepthOpt,
-    DownstreamOpt,
-    DurationsOpt,
-    ExcludeOpt,
-    ExclusiveConfigOpt,
-    JobsOpt,
-    NoarchPlatformOpt,
-    NoCacheOpt,
-    PackageOpt,
-    PlatformOpt,
-    ProviderOpt,
-    RenderMemoryOpt,
-    RenderTimeoutOpt,
-    SelectionCommand,
-    SkipExistingOpt,
-    SkiplistOpt,
-    StrictCyclesOpt,
-    UpstreamOpt,
-    VariantConfigOpt,
-    make_request,
-)
-from stackplan.cli.progress import reporter_for
-
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
+from stackplan.cli.errors import ExitCode, fail
+from stackplan.cli.plan_options import OutputOpt, RootArg, Selection, SelectionCommand, selection
 
 
 def _console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def store_with(request):
@@ -70,6 +38,8 @@ def _make_plan(request, make=None):
     from planner.plan.build import PlanError, build_plan
 
     make = make or (lambda r, reporter: build_plan(r, reporter=reporter, store_with=store_with(r)))
+    from stackplan.cli.progress import reporter_for
+
     # no terminal: no bar, and rich is not even imported (a warm preview is ~1.5 s in all)
     reporter = reporter_for()
     from planner.gc_pause import one_shot_process
@@ -78,23 +48,45 @@ def _make_plan(request, make=None):
         with one_shot_process():  # this process plans once and exits (see its docstring)
             return make(request, reporter)
     except CycleError as exc:
-        raise _fail(f"{exc}\n(--strict-cycles: not breaking them)", 3) from None
+        fail(f"{exc}\n(--strict-cycles: not breaking them)", ExitCode.CYCLE)
     except (PlanError, NotADirectoryError) as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc), ExitCode.USAGE)
 
 
-def _write(text: str, output: Path | None) -> None:
-    if output is None:
+def to_stdout(output: Path | None) -> bool:
+    """No ``-o``, or ``-o -``: the command's main output goes to stdout (and its chatter to stderr)."""
+    return output is None or str(output) == "-"
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write ``text`` to ``output`` (a file), or to stdout for no ``-o`` / ``-o -``."""
+    if to_stdout(output):
         sys.stdout.write(text)
+        sys.stdout.flush()
     else:
-        output.write_text(text, encoding="utf-8")
+        assert output is not None
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}", ExitCode.USAGE)
 
 
-def _summary(plan) -> None:
+def read_plan(path: Path):
+    """The plan in a plan JSON file, or a usage error naming the file."""
+    from planner.plan.model import Plan
+
+    try:
+        return Plan.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        fail(f"{path}: not a plan JSON ({exc})", ExitCode.USAGE)
+
+
+def _summary(plan, stderr: bool = False) -> None:
     from rich.table import Table
 
+    from planner.export.common import makespan_text
 
-    console = _console()
+    console = _console(stderr=stderr)
     table = Table(title=f"plan {plan.hash[:12]}  ({len(plan.nodes)} jobs)", title_justify="left")
     for col in ("platform", "layers", "jobs", "skipped", "external", "broken cycles", "makespan"):
         table.add_column(col, justify="left" if col == "platform" else "right")
@@ -113,7 +105,7 @@ def _summary(plan) -> None:
             str(sum(1 for n in jobs if n.skipped)),
             str(len(plan.external.get(platform, ()))),
             str(boot_lanes.get(platform, 0)),
-            f"{plan.makespan.get(platform, 0):g}",
+            makespan_text(plan, platform),
         )
     console.print(table)
     print_warning_summary(console, plan.warnings)
@@ -148,36 +140,16 @@ def print_warning_summary(console, warnings) -> None:
         console.print(f"  ... and {hidden} more (every warning is in the plan JSON)", markup=False)
 
 
+@selection()
 def plan(
-    root: Annotated[
-        Path, typer.Argument(help="Recipe tree (feedstocks, recipes/<name>/, or one recipe dir).")
-    ],
+    root: RootArg,
     output: OutputOpt = None,
-    platform: PlatformOpt = None,
-    variant_config: VariantConfigOpt = None,
-    exclusive_config: ExclusiveConfigOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
-    render_timeout: RenderTimeoutOpt = None,
-    render_memory: RenderMemoryOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    changed: ChangedOpt = None,
-    changed_files: ChangedFilesOpt = None,
-    package: PackageOpt = None,
-    downstream: DownstreamOpt = False,
-    downstream_depth: DownstreamDepthOpt = None,
-    upstream: UpstreamOpt = False,
-    exclude: ExcludeOpt = None,
-    skiplist: SkiplistOpt = None,
-    skip_existing: SkipExistingOpt = None,
-    strict_cycles: StrictCyclesOpt = False,
-    durations: DurationsOpt = None,
-    provider: ProviderOpt = None,
-    noarch_platform: NoarchPlatformOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
+    *,
+    sel: Selection,
 ) -> None:
-    """Plan what builds where and in which order; print a summary per platform, write the plan JSON.
+    """Plan what builds where and in which order: the plan JSON on stdout (or -o FILE), a summary per
+    platform (on stderr when the JSON goes to stdout).
 
     With no selection flag every recipe under ROOT is planned. Examples:
 
@@ -185,67 +157,27 @@ def plan(
 
       stackplan plan . --changed origin/main...HEAD --downstream -p linux-64 -p osx-arm64
 
-      stackplan plan . --package samtools --downstream=1 --skip-existing ./channel
+      stackplan plan . --package samtools --downstream=1 --skip-existing ./channel -q | jq .makespan
     """
-    request = make_request(
-        root,
-        platform=platform,
-        variant_config=variant_config,
-        exclusive_config=exclusive_config,
-        config=config,
-        changed=changed,
-        changed_files=changed_files,
-        package=package,
-        downstream=downstream,
-        downstream_depth=downstream_depth,
-        upstream=upstream,
-        exclude=exclude,
-        skiplist=skiplist,
-        skip_existing=skip_existing,
-        provider=provider,
-        noarch_platform=noarch_platform,
-        strict_cycles=strict_cycles,
-        durations=durations,
-        jobs=jobs,
-        render_timeout=render_timeout,
-        render_memory=render_memory,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-    )
-    result = _make_plan(request)
-    if output is not None:
-        output.write_text(result.to_json(), encoding="utf-8")
+    result = _make_plan(sel.request(root))
+    write_output(result.to_json(), output)
     if not quiet:
-        _summary(result)
-        if output is not None:
+        _summary(result, stderr=to_stdout(output))
+        if not to_stdout(output):
             _console().print(f"plan written to {output}")
 
 
+@selection()
 def graph(
-    source: Annotated[Path, typer.Argument(help="A recipe tree (planned first) or a plan JSON file.")],
+    source: Annotated[
+        Path, typer.Argument(metavar="SOURCE", help="A recipe tree (planned first) or a plan JSON file.")
+    ],
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="json | dot | graphml | mermaid | markdown | html")
     ] = "json",
     output: OutputOpt = None,
-    platform: PlatformOpt = None,
-    variant_config: VariantConfigOpt = None,
-    exclusive_config: ExclusiveConfigOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
-    render_timeout: RenderTimeoutOpt = None,
-    render_memory: RenderMemoryOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    changed: ChangedOpt = None,
-    changed_files: ChangedFilesOpt = None,
-    package: PackageOpt = None,
-    downstream: DownstreamOpt = False,
-    downstream_depth: DownstreamDepthOpt = None,
-    upstream: UpstreamOpt = False,
-    exclude: ExcludeOpt = None,
-    skip_existing: SkipExistingOpt = None,
-    provider: ProviderOpt = None,
-    noarch_platform: NoarchPlatformOpt = None,
+    *,
+    sel: Selection,
 ) -> None:
     """Export the plan graph: json, dot, graphml, mermaid, markdown or a self-contained html page.
 
@@ -256,46 +188,29 @@ def graph(
       stackplan graph recipes/ --package samtools --downstream --format dot | dot -Tsvg > plan.svg
     """
     from planner.export import FORMATS, export
-    from planner.plan.model import Plan
 
     if fmt not in FORMATS:
-        raise _fail(f"unknown format {fmt!r}; expected one of: {', '.join(sorted(FORMATS))}", 2)
+        fail(f"unknown format {fmt!r}; expected one of: {', '.join(sorted(FORMATS))}", ExitCode.USAGE)
     if source.is_file():
-        try:
-            the_plan = Plan.from_json(source.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise _fail(f"{source}: not a stackplan plan JSON ({exc})") from None
+        _no_plan_flags(source, sel)
+        the_plan = read_plan(source)
     else:
-        the_plan = _make_plan(
-            make_request(
-                source,
-                platform=platform,
-                variant_config=variant_config,
-                exclusive_config=exclusive_config,
-                config=config,
-                changed=changed,
-                changed_files=changed_files,
-                package=package,
-                downstream=downstream,
-                downstream_depth=downstream_depth,
-                upstream=upstream,
-                exclude=exclude,
-                skip_existing=skip_existing,
-                provider=provider,
-                noarch_platform=noarch_platform,
-                jobs=jobs,
-                render_timeout=render_timeout,
-                render_memory=render_memory,
-                cache_dir=cache_dir,
-                no_cache=no_cache,
-            )
-        )
-    _write(export(the_plan, fmt), output)
+        the_plan = _make_plan(sel.request(source))
+    write_output(export(the_plan, fmt), output)
 
 
+def _no_plan_flags(plan_file: Path, sel: Selection) -> None:
+    given = sel.given()
+    if given:
+        fail(f"{plan_file} is a plan JSON; plan flags ({', '.join(given)}) apply to a recipe tree only")
+
+
+@selection(without=("changed", "changed_files"))
 def preview(
     base: Annotated[str, typer.Option("--base", help="The PR's base ref (e.g. origin/main).")],
-    root: Annotated[Path, typer.Argument(help="Recipe tree inside the git work tree.")] = Path("."),
+    root: Annotated[
+        Path, typer.Argument(metavar="ROOT", help="Recipe tree inside the git work tree.")
+    ] = Path("."),
     head: Annotated[
         str | None,
         typer.Option(
@@ -305,56 +220,27 @@ def preview(
         ),
     ] = None,
     output: OutputOpt = None,
-    platform: PlatformOpt = None,
-    variant_config: VariantConfigOpt = None,
-    exclusive_config: ExclusiveConfigOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
-    render_timeout: RenderTimeoutOpt = None,
-    render_memory: RenderMemoryOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    downstream_depth: DownstreamDepthOpt = None,
-    exclude: ExcludeOpt = None,
-    skiplist: SkiplistOpt = None,
-    skip_existing: SkipExistingOpt = None,
-    provider: ProviderOpt = None,
-    noarch_platform: NoarchPlatformOpt = None,
+    *,
+    sel: Selection,
 ) -> None:
     """Print the Markdown body of a PR comment: what the PR builds where, in which layer, and why.
 
-    Recipes changed since the merge base of --base and --head are selected with all their dependents.
+    Recipes changed since the merge base of --base and --head are selected with all their dependents
+    (--downstream=N stops N edges away). The comment always fits GitHub's 65,536 characters.
 
-    --downstream=N stops N edges away. Without --head the recipes are read from the work tree (the
-    PR head checked out, as in CI); with --head REF they are read from a temporary git worktree of
-    REF, removed afterwards.
+    Without --head the recipes are read from the work tree (the PR head checked out, as in CI); with
+    --head REF they are read from a temporary git worktree of REF, removed afterwards.
 
     Examples:
 
       stackplan preview --base origin/main > comment.md
 
-      stackplan preview --base main --head my-feature-branch
+      stackplan preview --base main --head my-feature-branch --downstream=1
     """
-    request = make_request(
-        root,
-        platform=platform,
-        variant_config=variant_config,
-        exclusive_config=exclusive_config,
-        config=config,
-        changed=f"{base}...{head or 'HEAD'}",
-        downstream=True,
-        downstream_depth=downstream_depth,
-        exclude=exclude,
-        skiplist=skiplist,
-        skip_existing=skip_existing,
-        provider=provider,
-        noarch_platform=noarch_platform,
-        jobs=jobs,
-        render_timeout=render_timeout,
-        render_memory=render_memory,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-    )
+    from planner.plan.select import UNLIMITED
+
+    depth = UNLIMITED if sel.downstream_depth is None else sel.downstream_depth
+    request = sel.request(root, changed=f"{base}...{head or 'HEAD'}", downstream=depth)
     from planner.export.markdown import to_markdown
 
     if head is None:
@@ -365,27 +251,20 @@ def preview(
         the_plan = _make_plan(
             request, lambda r, reporter: build_plan_at(r, head, reporter=reporter, store_with=store_with(r))
         )
-    _write(to_markdown(the_plan), output)
+    write_output(to_markdown(the_plan), output)
 
 
+@selection()
 def explain(
-    job: Annotated[str, typer.Argument(help="A job id, id prefix, output name or recipe dir.")],
-    root: Annotated[Path | None, typer.Argument(help="Recipe tree to plan (or give --plan).")] = None,
+    job: Annotated[
+        str, typer.Argument(metavar="JOB", help="A job id, id prefix, output name or recipe dir.")
+    ],
+    root: Annotated[
+        Path | None, typer.Argument(metavar="ROOT", help="Recipe tree to plan (or give --plan).")
+    ] = None,
     plan_file: Annotated[Path | None, typer.Option("--plan", help="Explain from this plan JSON.")] = None,
-    platform: PlatformOpt = None,
-    variant_config: VariantConfigOpt = None,
-    exclusive_config: ExclusiveConfigOpt = None,
-    config: ConfigOpt = None,
-    changed: ChangedOpt = None,
-    changed_files: ChangedFilesOpt = None,
-    package: PackageOpt = None,
-    downstream: DownstreamOpt = False,
-    downstream_depth: DownstreamDepthOpt = None,
-    upstream: UpstreamOpt = False,
-    exclude: ExcludeOpt = None,
-    skip_existing: SkipExistingOpt = None,
-    provider: ProviderOpt = None,
-    noarch_platform: NoarchPlatformOpt = None,
+    *,
+    sel: Selection,
 ) -> None:
     """Explain why a job is in the plan (the chain from a changed recipe) and what it waits for.
 
@@ -396,38 +275,17 @@ def explain(
       stackplan explain 'bcftools-1.20-0@linux-64' . --changed main..HEAD --downstream
     """
     from planner.plan.explain import explain as explain_job
-    from planner.plan.model import Plan
 
     if plan_file is not None:
-        try:
-            the_plan = Plan.from_json(plan_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise _fail(f"{plan_file}: cannot read the plan ({exc})") from None
+        _no_plan_flags(plan_file, sel)
+        the_plan = read_plan(plan_file)
     elif root is not None:
-        the_plan = _make_plan(
-            make_request(
-                root,
-                platform=platform,
-                variant_config=variant_config,
-                exclusive_config=exclusive_config,
-                config=config,
-                changed=changed,
-                changed_files=changed_files,
-                package=package,
-                downstream=downstream,
-                downstream_depth=downstream_depth,
-                upstream=upstream,
-                exclude=exclude,
-                skip_existing=skip_existing,
-                provider=provider,
-                noarch_platform=noarch_platform,
-            )
-        )
+        the_plan = _make_plan(sel.request(root))
     else:
-        raise _fail("give a recipe tree ROOT or --plan plan.json", 2)
+        fail("give a recipe tree ROOT or --plan plan.json", ExitCode.USAGE)
     found = explain_job(the_plan, job)
     if not found:
-        raise _fail(f"no job matching {job!r} in the plan ({len(the_plan.nodes)} jobs)")
+        fail(f"no job matching {job!r} in the plan ({len(the_plan.nodes)} jobs)", ExitCode.FAILED)
     console = _console()
     for i, item in enumerate(found):
         if i:

@@ -1,21 +1,29 @@
-"""Selection options shared by ``plan``, ``graph``, ``preview``, ``explain``, ``run ROOT`` and ``rebuild``.
+"""The selection options: one object for ``plan``, ``graph``, ``preview``, ``explain``, ``run``, ``rebuild``.
 
-A command declares the options it takes with the ``Annotated`` aliases below and hands them to
-:func:`make_request`, which returns the :class:`planner.plan.build.PlanRequest`. Commands that accept
-``--downstream[=DEPTH]`` register with ``cls=SelectionCommand`` (it rewrites ``--downstream=N`` into
-the flag plus a hidden ``--downstream-depth N``, which typer cannot express on its own)::
+Every command that plans takes the same flags with the same spelling and help, declared once in
+:data:`OPTIONS`. A command asks for them with one parameter and the :func:`selection` decorator::
 
-    @app.command(cls=SelectionCommand)
-    def run(root: RootArg, platform: PlatformOpt = None, downstream: DownstreamOpt = False,
-            downstream_depth: DownstreamDepthOpt = None, ...):
-        request = make_request(root, platform=platform, downstream=downstream,
-                               downstream_depth=downstream_depth, ...)
+    @selection()
+    def plan(root: RootArg, output: OutputOpt = None, *, sel: Selection) -> None:
+        the_plan = make_plan(sel.request(root))
+
+The decorator adds the options of :data:`OPTIONS` to the command's signature (typer sees them as
+ordinary parameters, in the "Selection" and "Rendering" help panels) and hands the command one
+:class:`Selection`; ``selection(without=(...))`` leaves out the ones a command fixes itself
+(``preview`` derives ``--changed`` from ``--base``/``--head``). Commands register with
+``cls=SelectionCommand`` so ``--downstream=N`` works next to the bare ``--downstream`` flag.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -25,184 +33,367 @@ from planner.plan.select import UNLIMITED
 from planner.render.cache import default_cache_dir
 from planner.render.pool import default_jobs
 
-PANEL = "Selection"
+SELECTION = "Selection"
+RENDERING = "Rendering"
 
-RootArg = Annotated[Path, typer.Argument(help="Recipe tree: feedstocks, recipes/<name>/, or one recipe dir.")]
-PlatformOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--platform",
-        "-p",
-        help="Target platform (conda subdir); repeat for several. Default: stackplan.yaml, else all 7.",
-        rich_help_panel="Rendering",
-    ),
+RootArg = Annotated[
+    Path,
+    typer.Argument(metavar="ROOT", help="Recipe tree: feedstocks, recipes/<name>/, or one recipe dir."),
 ]
-VariantConfigOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--variant-config",
-        "-m",
-        help="Variant config merged over the defaults (conda-build -m); repeat for several.",
-        rich_help_panel="Rendering",
-    ),
-]
-ExclusiveConfigOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--exclusive-config",
-        "-e",
-        help="Variant config that replaces the defaults (conda-build --exclusive-config-files).",
-        rich_help_panel="Rendering",
-    ),
-]
-ConfigOpt = Annotated[
+OutputOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--config", help="stackplan.yaml to use (default: ROOT/stackplan.yaml).", rich_help_panel="Rendering"
-    ),
-]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        min=1,
-        help="Render with this many processes (default: the number of CPUs).",
-        rich_help_panel="Rendering",
-    ),
-]
-RenderTimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--render-timeout",
-        min=0.001,
-        help="Seconds one recipe may take to render before it is an error (default 600; "
-        "stackplan.yaml render_budget.seconds).",
-        rich_help_panel="Rendering",
-    ),
-]
-RenderMemoryOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--render-memory",
-        min=16,
-        help="MB of memory a render worker may add (default: no limit; "
-        "stackplan.yaml render_budget.memory_mb).",
-        rich_help_panel="Rendering",
-    ),
-]
-CacheDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="Render cache directory (default: $STACKPLAN_CACHE_DIR, else ~/.cache/stackplan).",
-        rich_help_panel="Rendering",
-    ),
-]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache",
-        help="Render every recipe; neither read nor write the cache.",
-        rich_help_panel="Rendering",
-    ),
-]
-ChangedOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--changed",
-        help="Select recipes changed in a git range: BASE..HEAD, or BASE...HEAD (from the merge base).",
-        rich_help_panel=PANEL,
-    ),
-]
-ChangedFilesOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--changed-files", help="Select recipes holding the paths listed in this file.", rich_help_panel=PANEL
-    ),
-]
-PackageOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--package",
-        "-k",
-        help="Select by output name or recipe dir (globs allowed; repeat or comma-separate).",
-        rich_help_panel=PANEL,
-    ),
-]
-DownstreamOpt = Annotated[
-    bool,
-    typer.Option(
-        "--downstream",
-        help="Add every dependent of the selection (the stack rebuild); --downstream=N stops N edges away.",
-        rich_help_panel=PANEL,
-    ),
-]
-DownstreamDepthOpt = Annotated[int | None, typer.Option("--downstream-depth", hidden=True, min=0)]
-UpstreamOpt = Annotated[
-    bool,
-    typer.Option(
-        "--upstream",
-        help="Add the ancestors of the selection (only those missing from --skip-existing's channel).",
-        rich_help_panel=PANEL,
-    ),
-]
-ExcludeOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--exclude",
-        "-x",
-        help="Keep these out (name, recipe dir or glob); order is kept.",
-        rich_help_panel=PANEL,
-    ),
-]
-SkiplistOpt = Annotated[
-    Path | None,
-    typer.Option("--skiplist", help="File of names/recipe dirs to skip, one a line.", rich_help_panel=PANEL),
-]
-SkipExistingOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--skip-existing",
-        help="Skip jobs whose outputs are already in this channel (local dir or URL).",
-        rich_help_panel=PANEL,
-    ),
-]
-StrictCyclesOpt = Annotated[
-    bool,
-    typer.Option(
-        "--strict-cycles", help="Fail on a dependency cycle instead of breaking it.", rich_help_panel=PANEL
-    ),
-]
-DurationsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--durations", help='JSON {"recipe dir or name": seconds} for the makespan.', rich_help_panel=PANEL
-    ),
-]
-ProviderOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--provider",
-        metavar="NAME=RECIPE",
-        help="When several recipes provide NAME, build it from recipe dir RECIPE (over stackplan.yaml's"
-        " providers:); repeat for several.",
-        rich_help_panel="Rendering",
-    ),
-]
-NoarchPlatformOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--noarch-platform",
-        metavar="SUBDIR",
-        help="Build noarch recipes once, on this subdir (over stackplan.yaml's noarch_platform; default"
-        " linux-64).",
-        rich_help_panel="Rendering",
-    ),
+    typer.Option("--output", "-o", metavar="FILE", help="Write here; '-' or no -o: stdout."),
 ]
 
 
-class SelectionCommand(TyperCommand):
+@dataclass(frozen=True)
+class Selection:
+    """What to plan, as the command line said it (every field ``None``/empty when not given)."""
+
+    platform: list[str] | None = None
+    variant_config: list[Path] | None = None
+    exclusive_config: list[Path] | None = None
+    variant: list[str] | None = None
+    config: Path | None = None
+    channel: list[str] | None = None
+    jobs: int | None = None
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    provider: list[str] | None = None
+    noarch_platform: str | None = None
+    changed: str | None = None
+    changed_files: Path | None = None
+    package: list[str] | None = None
+    downstream: bool = False
+    downstream_depth: int | None = None
+    upstream: bool = False
+    exclude: list[str] | None = None
+    skiplist: Path | None = None
+    skip_existing: str | None = None
+    strict_cycles: bool = False
+    durations: Path | None = None
+
+    def given(self) -> list[str]:
+        """The flags given on the command line (``--platform``, ...), for "not with a plan file"."""
+        return sorted(
+            "--" + f.name.replace("_", "-")
+            for f in fields(self)
+            if getattr(self, f.name) not in (None, False, [], ()) and f.name != "downstream_depth"
+        )
+
+    def channels(self) -> tuple[str, ...]:
+        """The input channels (``-c``), in order, duplicates dropped."""
+        return tuple(dict.fromkeys(_split(self.channel)))
+
+    def request(self, root: Path, **fixed: Any) -> PlanRequest:
+        """The :class:`PlanRequest` of these options for ``root``; ``fixed`` sets fields the command
+        decides itself (``changed`` for ``preview``, ``packages`` for ``rebuild``)."""
+        depth = None
+        if self.downstream or self.downstream_depth is not None:
+            depth = UNLIMITED if self.downstream_depth is None else self.downstream_depth
+        overrides = variant_overrides(self.variant)
+        values: dict[str, Any] = dict(
+            root=root,
+            platforms=_split(self.platform) or None,
+            config_path=self.config,
+            variant_configs=(
+                *(self.variant_config or ()),
+                *([write_overrides(overrides)] if overrides else []),
+            ),
+            exclusive_configs=tuple(self.exclusive_config or ()),
+            changed=self.changed,
+            changed_files=self.changed_files,
+            packages=_split(self.package),
+            downstream=depth,
+            upstream=self.upstream,
+            exclude=_split(self.exclude),
+            skiplist=self.skiplist,
+            skip_existing=self.skip_existing,
+            strict_cycles=self.strict_cycles,
+            durations=self.durations,
+            providers=parse_providers(self.provider),
+            noarch_platform=check_noarch_platform(self.noarch_platform),
+            jobs=self.jobs or default_jobs(),
+            cache_dir=None if self.no_cache else (self.cache_dir or default_cache_dir()),
+        )
+        values.update(fixed)
+        return PlanRequest(**values)
+
+
+def _opt(*names: str, panel: str = SELECTION, **kw: Any) -> typer.models.OptionInfo:
+    return typer.Option(*names, rich_help_panel=panel, **kw)
+
+
+#: name -> (annotation, default) of every selection option, in the order ``--help`` lists them.
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "platform": (
+        Annotated[
+            list[str] | None,
+            _opt(
+                "--platform",
+                "-p",
+                panel=RENDERING,
+                metavar="SUBDIR",
+                help="Target platform (conda subdir); repeat for several. Default: stackplan.yaml, else"
+                " all 7.",
+            ),
+        ],
+        None,
+    ),
+    "variant_config": (
+        Annotated[
+            list[Path] | None,
+            _opt(
+                "--variant-config",
+                "-m",
+                panel=RENDERING,
+                help="Variant config merged over the defaults (conda-build -m); repeat for several.",
+            ),
+        ],
+        None,
+    ),
+    "exclusive_config": (
+        Annotated[
+            list[Path] | None,
+            _opt(
+                "--exclusive-config",
+                "-e",
+                panel=RENDERING,
+                help="Variant config that replaces the defaults (conda-build --exclusive-config-files).",
+            ),
+        ],
+        None,
+    ),
+    "variant": (
+        Annotated[
+            list[str] | None,
+            _opt(
+                "--variant",
+                panel=RENDERING,
+                metavar="KEY=VALUE",
+                help="Override a variant key over every config (rattler-build --variant; conda-build"
+                " --variants): python=3.12, or python=3.12,3.13 for several; repeatable.",
+            ),
+        ],
+        None,
+    ),
+    "config": (
+        Annotated[
+            Path | None,
+            _opt("--config", panel=RENDERING, help="stackplan.yaml to use (default: ROOT/stackplan.yaml)."),
+        ],
+        None,
+    ),
+    "channel": (
+        Annotated[
+            list[str] | None,
+            _opt(
+                "--channel",
+                "-c",
+                panel=RENDERING,
+                metavar="URL",
+                help="Input channel (as conda-build/rattler-build -c): the builders install dependencies"
+                " from it; repeatable. The channel builds go to is --output-dir (run).",
+            ),
+        ],
+        None,
+    ),
+    "jobs": (
+        Annotated[
+            int | None,
+            _opt(
+                "--jobs",
+                "-j",
+                min=1,
+                panel=RENDERING,
+                help="Render with this many processes (default: the number of CPUs).",
+            ),
+        ],
+        None,
+    ),
+    "cache_dir": (
+        Annotated[
+            Path | None,
+            _opt(
+                "--cache-dir",
+                panel=RENDERING,
+                help="Render cache directory (default: $STACKPLAN_CACHE_DIR, else ~/.cache/stackplan).",
+            ),
+        ],
+        None,
+    ),
+    "no_cache": (
+        Annotated[
+            bool, _opt("--no-cache", panel=RENDERING, help="Render every recipe; no cache read or write.")
+        ],
+        False,
+    ),
+    "provider": (
+        Annotated[
+            list[str] | None,
+            _opt(
+                "--provider",
+                panel=RENDERING,
+                metavar="NAME=RECIPE",
+                help="When several recipes provide NAME, build it from recipe dir RECIPE (over"
+                " stackplan.yaml's"
+                " providers:); repeat for several.",
+            ),
+        ],
+        None,
+    ),
+    "noarch_platform": (
+        Annotated[
+            str | None,
+            _opt(
+                "--noarch-platform",
+                panel=RENDERING,
+                metavar="SUBDIR",
+                help="Build noarch recipes once, on this subdir (over stackplan.yaml's noarch_platform;"
+                " default linux-64).",
+            ),
+        ],
+        None,
+    ),
+    "changed": (
+        Annotated[
+            str | None,
+            _opt(
+                "--changed",
+                metavar="RANGE",
+                help="Select recipes changed in a git range: BASE..HEAD, or BASE...HEAD (from the merge"
+                " base).",
+            ),
+        ],
+        None,
+    ),
+    "changed_files": (
+        Annotated[
+            Path | None,
+            _opt("--changed-files", help="Select recipes holding the paths listed in this file."),
+        ],
+        None,
+    ),
+    "package": (
+        Annotated[
+            list[str] | None,
+            _opt(
+                "--package",
+                "-k",
+                metavar="NAME",
+                help="Select by output name or recipe dir (globs allowed; repeat or comma-separate). A name"
+                " that matches nothing is an error.",
+            ),
+        ],
+        None,
+    ),
+    "downstream": (
+        Annotated[
+            bool,
+            _opt(
+                "--downstream",
+                help="Add every dependent of the selection (the stack rebuild); --downstream=N stops N edges"
+                " away.",
+            ),
+        ],
+        False,
+    ),
+    "downstream_depth": (Annotated[int | None, typer.Option("--downstream-depth", hidden=True, min=0)], None),
+    "upstream": (
+        Annotated[
+            bool,
+            _opt(
+                "--upstream",
+                help="Add the ancestors of the selection (only those missing from --skip-existing's"
+                " channel).",
+            ),
+        ],
+        False,
+    ),
+    "exclude": (
+        Annotated[
+            list[str] | None,
+            _opt("--exclude", "-x", help="Keep these out (name, recipe dir or glob); order is kept."),
+        ],
+        None,
+    ),
+    "skiplist": (
+        Annotated[Path | None, _opt("--skiplist", help="File of names/recipe dirs to skip, one a line.")],
+        None,
+    ),
+    "skip_existing": (
+        Annotated[
+            str | None,
+            _opt(
+                "--skip-existing",
+                metavar="CHANNEL",
+                help="Skip jobs whose outputs are already in this channel (local dir or URL).",
+            ),
+        ],
+        None,
+    ),
+    "strict_cycles": (
+        Annotated[bool, _opt("--strict-cycles", help="Fail on a dependency cycle instead of breaking it.")],
+        False,
+    ),
+    "durations": (
+        Annotated[
+            Path | None,
+            _opt(
+                "--durations", help='JSON {"recipe dir or name": seconds} for the critical path and makespan.'
+            ),
+        ],
+        None,
+    ),
+}
+assert set(OPTIONS) == {f.name for f in fields(Selection)}, "OPTIONS and Selection must name the same flags"
+
+
+def selection(without: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the selection options (minus ``without``) as one ``sel: Selection`` argument."""
+    unknown = set(without) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"not selection options: {sorted(unknown)}")
+    taken = [name for name in OPTIONS if name not in without]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(func, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "sel"]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=OPTIONS[name][1], annotation=OPTIONS[name][0]
+            )
+            for name in taken
+        ]
+
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            sel = Selection(**{name: kwargs.pop(name) for name in taken})
+            return func(*args, sel=sel, **kwargs)
+
+        params = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is p.POSITIONAL_OR_KEYWORD else p
+            for p in own
+        ]
+        command.__signature__ = sig.replace(parameters=[*params, *added])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in (*params, *added)}
+        del command.__wrapped__  # typer must read the signature above, not the wrapped function's
+        return command
+
+    return decorate
+
+
+class Command(TyperCommand):
+    """A stackplan command: usage lines say ``ROOT``, as conda-build and rattler-build print them
+    (typer writes a required argument as ``{ROOT}``)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [
+            re.sub(r"^\{(.*)\}((?:\.\.\.)?)$", r"\1\2", piece) for piece in super().collect_usage_pieces(ctx)
+        ]
+
+
+class SelectionCommand(Command):
     """A command that understands ``--downstream=DEPTH`` as well as the bare ``--downstream`` flag."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
@@ -234,6 +425,47 @@ def parse_providers(values: list[str] | None) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def variant_overrides(values: list[str] | None) -> dict[str, list[str]]:
+    """``["python=3.12,3.13", "zlib=1.3"]`` -> ``{"python": ["3.12", "3.13"], "zlib": ["1.3"]}``.
+
+    Repeating a key adds values. ``typer.BadParameter`` (exit 2) for an item without ``KEY=VALUE``.
+    """
+    out: dict[str, list[str]] = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        vals = [v.strip() for v in value.split(",") if v.strip()]
+        if not sep or not key or not vals:
+            raise typer.BadParameter(
+                f"{item!r}: expected KEY=VALUE (e.g. python=3.12)", param_hint="--variant"
+            )
+        for v in vals:
+            if v not in out.setdefault(key, []):
+                out[key].append(v)
+    return dict(sorted(out.items()))
+
+
+def write_overrides(overrides: dict[str, list[str]]) -> Path:
+    """The ``--variant`` overrides as a variant config merged after every other one (so its keys win),
+    named by its content under the state dir: the same overrides give the same file and the same plan."""
+    from planner.state import state_home
+
+    lines = ["# stackplan --variant: keys that override every other variant config"]
+    for key, values in sorted(overrides.items()):
+        lines.append(f"{key}:")
+        lines += [f"  - {_yaml_str(v)}" for v in values]
+    text = "\n".join(lines) + "\n"
+    path = state_home() / "variants" / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _yaml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def check_noarch_platform(value: str | None) -> str | None:
     """The subdir, or ``typer.BadParameter`` when it is not a build platform of the table."""
     if value is None:
@@ -250,59 +482,3 @@ def check_noarch_platform(value: str | None) -> str | None:
 
 def _split(values: list[str] | None) -> tuple[str, ...]:
     return tuple(v.strip() for item in values or () for v in item.split(",") if v.strip())
-
-
-def make_request(
-    root: Path,
-    *,
-    platform: list[str] | None = None,
-    variant_config: list[Path] | None = None,
-    exclusive_config: list[Path] | None = None,
-    config: Path | None = None,
-    changed: str | None = None,
-    changed_files: Path | None = None,
-    package: list[str] | None = None,
-    downstream: bool = False,
-    downstream_depth: int | None = None,
-    upstream: bool = False,
-    exclude: list[str] | None = None,
-    skiplist: Path | None = None,
-    skip_existing: str | None = None,
-    strict_cycles: bool = False,
-    durations: Path | None = None,
-    provider: list[str] | None = None,
-    noarch_platform: str | None = None,
-    jobs: int | None = None,
-    cache_dir: Path | None = None,
-    no_cache: bool = False,
-    render_timeout: float | None = None,
-    render_memory: int | None = None,
-) -> PlanRequest:
-    """The :class:`PlanRequest` for a command line's selection options."""
-    depth = None
-    if downstream or downstream_depth is not None:
-        depth = UNLIMITED if downstream_depth is None else downstream_depth
-    return PlanRequest(
-        root=root,
-        platforms=_split(platform) or None,
-        config_path=config,
-        variant_configs=tuple(variant_config or ()),
-        exclusive_configs=tuple(exclusive_config or ()),
-        changed=changed,
-        changed_files=changed_files,
-        packages=_split(package),
-        downstream=depth,
-        upstream=upstream,
-        exclude=_split(exclude),
-        skiplist=skiplist,
-        skip_existing=skip_existing,
-        strict_cycles=strict_cycles,
-        durations=durations,
-        providers=parse_providers(provider),
-        noarch_platform=check_noarch_platform(noarch_platform),
-        jobs=jobs or default_jobs(),
-        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
-        budget_flags={
-            k: v for k, v in (("seconds", render_timeout), ("memory_mb", render_memory)) if v is not None
-        },
-    )

@@ -16,15 +16,14 @@ from pathlib import Path
 
 import typer
 
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+from stackplan.cli.errors import ExitCode, fail
+from stackplan.cli.plan_options import Selection, SelectionCommand, selection
 
 
+@selection(without=("package", "changed", "changed_files", "downstream", "downstream_depth", "upstream"))
 def rebuild(
     root: Path = typer.Argument(
-        Path("."), help="Recipe tree (feedstocks, recipes/<name>/, or a recipe dir)."
+        Path("."), metavar="ROOT", help="Recipe tree (feedstocks, recipes/<name>/, or a recipe dir)."
     ),
     downstream_of: list[str] = typer.Option(
         ...,
@@ -40,24 +39,11 @@ def rebuild(
     bump: bool = typer.Option(
         False, "--bump", help="Raise the build number of every recipe in the stack, in place."
     ),
-    platform: list[str] | None = typer.Option(None, "--platform", "-p", help="Target platform; repeatable."),
-    variant_config: list[Path] | None = typer.Option(
-        None, "--variant-config", "-m", help="Variant config merged over the defaults; repeatable."
-    ),
-    exclusive_config: list[Path] | None = typer.Option(
-        None, "--exclusive-config", "-e", help="Variant config replacing the defaults; repeatable."
-    ),
-    config: Path | None = typer.Option(
-        None, "--config", help="stackplan.yaml to use (default ROOT/stackplan.yaml)."
-    ),
-    exclude: list[str] | None = typer.Option(None, "--exclude", "-x", help="Keep these out of the stack."),
-    skip_existing: str | None = typer.Option(
-        None, "--skip-existing", help="Skip jobs whose outputs are already in this channel."
-    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the plan JSON here (for `stackplan run`)."
     ),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Render with this many processes."),
+    *,
+    sel: Selection,
 ) -> None:
     """Plan the rebuild of everything downstream of a package under a migrated pin, and bump it.
 
@@ -77,32 +63,24 @@ def rebuild(
     try:
         migrations = parse_migrations(migrate or [])
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not root.is_dir():
-        _fail(f"{root} is not a directory")
+        fail(f"{root} is not a directory")
     override = write_override(migrations, state_dir()) if migrations else None
     from planner.graph.cycles import CycleError
     from planner.migrate.migration import plan_migration, write_pins
     from planner.plan.build import PlanError, build_plan
-    from stackplan.cli.plan_options import make_request
+    from planner.plan.select import UNLIMITED
 
-    request = make_request(
-        root,
-        platform=platform,
-        variant_config=variant_config,
-        exclusive_config=exclusive_config,
-        config=config,
-        package=list(downstream_of),
-        downstream=depth is None,
-        downstream_depth=depth,
-        exclude=exclude,
-        skip_existing=skip_existing,
-        jobs=jobs,
+    request = sel.request(
+        root, packages=tuple(downstream_of), downstream=UNLIMITED if depth is None else depth
     )
     try:
         result = plan_migration(request, migrations, override, lambda r: build_plan(r).with_hash())
-    except (PlanError, CycleError) as exc:
-        _fail(str(exc), code=1)
+    except CycleError as exc:
+        fail(str(exc), ExitCode.CYCLE)
+    except PlanError as exc:
+        fail(str(exc))
     plan = result.plan
     if output:
         output.write_text(plan.to_json())
@@ -173,4 +151,4 @@ def _bump(root: Path, stack) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("rebuild")(rebuild)
+    app.command("rebuild", cls=SelectionCommand)(rebuild)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import typer
 
+from stackplan.cli.plan_options import Command
+
 # One paragraph per line (rich re-wraps each to the terminal width), blank lines between them.
 HELP = "\n\n".join(
     [
@@ -42,11 +44,13 @@ HELP = "\n\n".join(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("render", help=HELP, no_args_is_help=True)(render)
+    app.command("render", help=HELP, no_args_is_help=True, cls=Command)(render)
 
 
 def render(
-    paths: list[Path] = typer.Argument(..., help="Recipe dirs, recipe files, or roots holding recipe dirs."),
+    paths: list[Path] = typer.Argument(
+        ..., metavar="PATH...", help="Recipe dirs, recipe files, or roots holding recipe dirs."
+    ),
     platform: list[str] = typer.Option(
         ["linux-64"], "--platform", "-p", help="Target platform (conda subdir); repeat for several."
     ),
@@ -60,7 +64,7 @@ def render(
         [], "--env", help="KEY=VALUE seen by environ[...] / os.environ / env.get in recipes; repeatable."
     ),
     config: Path | None = typer.Option(
-        None, "--config", "-c", help="A stackplan.yaml to use (default: PATH/stackplan.yaml if present)."
+        None, "--config", help="A stackplan.yaml to use (default: PATH/stackplan.yaml if present)."
     ),
     relative_to: Path | None = typer.Option(
         None,

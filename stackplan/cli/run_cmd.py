@@ -9,35 +9,15 @@ prints the summary table and where the packages are, and exits 1 when anything f
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from stackplan.cli.plan_options import (
-    CacheDirOpt,
-    ChangedFilesOpt,
-    ChangedOpt,
-    ConfigOpt,
-    DownstreamDepthOpt,
-    DownstreamOpt,
-    DurationsOpt,
-    ExcludeOpt,
-    ExclusiveConfigOpt,
-    JobsOpt,
-    NoarchPlatformOpt,
-    NoCacheOpt,
-    PackageOpt,
-    PlatformOpt,
-    ProviderOpt,
-    SelectionCommand,
-    SkipExistingOpt,
-    SkiplistOpt,
-    StrictCyclesOpt,
-    UpstreamOpt,
-    VariantConfigOpt,
-)
+from stackplan.cli.errors import ExitCode, fail, warn
+from stackplan.cli.plan_options import Selection, SelectionCommand, selection
 
 HELP = "\n\n".join(
     [
@@ -47,17 +27,19 @@ HELP = "\n\n".join(
         "selection flags as `stackplan plan`. With no PREFECT_API_URL stackplan starts its own local Prefect "
         "server (history in .stackplan/, or $STACKPLAN_HOME) and prints the UI address.",
         "Builders: dry-run (no build; waits each job's estimated duration times --time-scale; --fail JOB "
-        "makes a job fail), rattler-build (real builds of recipe.yaml into --channel, offline), conda-build "
-        "(meta.yaml, where conda-build is installed).",
-        "The run report (JSON) is written next to the channel; --resume REPORT (or 'last') re-runs only "
+        "makes a job fail), rattler-build (real builds of recipe.yaml into --output-dir, offline unless -c "
+        "channels are given), conda-build (meta.yaml, where conda-build is installed). Before the run "
+        "stackplan "
+        "checks that the builder is installed and can build every selected recipe's format.",
+        "The run report (JSON) is written into --output-dir; --resume REPORT (or 'last') re-runs only "
         "what failed or was skipped, reusing what the channel has. Exit code 1 when any job failed.",
         "[bold]Examples[/bold]",
         "Build the example stack:  [cyan]stackplan run examples/stack --builder rattler-build "
-        "--channel out/channel[/cyan]",
+        "--output-dir out/channel[/cyan]",
         "Rehearse a plan with one failure:  [cyan]stackplan run plan.json --fail sp-core "
         "--time-scale 0[/cyan]",
         "Re-run what failed last time:  [cyan]stackplan run examples/stack --builder rattler-build "
-        "--channel out/channel --resume last[/cyan]",
+        "--output-dir out/channel --resume last[/cyan]",
     ]
 )
 
@@ -66,14 +48,19 @@ def register(app: typer.Typer) -> None:
     app.command("run", help=HELP, no_args_is_help=True, cls=SelectionCommand)(run)
 
 
+@selection()
 def run(
-    target: Path = typer.Argument(..., help="plan.json, or a recipe tree to plan now."),
+    target: Path = typer.Argument(..., metavar="TARGET", help="plan.json, or a recipe tree to plan now."),
     builder: str = typer.Option("dry-run", "--builder", "-b", help="dry-run | rattler-build | conda-build."),
-    channel: Path = typer.Option(
-        Path("out/channel"), "--channel", help="Local channel directory to build into."
+    output_dir: Path | None = typer.Option(
+        None,
+        "--output-dir",
+        help="Local channel directory the builds go to (default: out/channel).",
     ),
     parallelism: int = typer.Option(4, "--parallelism", "-P", min=1, help="Jobs at once per platform."),
-    fail: list[str] = typer.Option([], "--fail", help="dry-run: make this job id, package or recipe fail."),
+    fail_jobs: list[str] = typer.Option(
+        [], "--fail", help="dry-run: make this job id, package or recipe fail."
+    ),
     time_scale: float = typer.Option(
         1.0, "--time-scale", min=0, help="dry-run: factor on estimated durations."
     ),
@@ -100,75 +87,88 @@ def run(
     image: str | None = typer.Option(
         None, "--image", help="Image for container jobs (default: `stackplan image build`'s)."
     ),
-    platform: PlatformOpt = None,
-    variant_config: VariantConfigOpt = None,
-    exclusive_config: ExclusiveConfigOpt = None,
-    config: ConfigOpt = None,
-    jobs: JobsOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    changed: ChangedOpt = None,
-    changed_files: ChangedFilesOpt = None,
-    package: PackageOpt = None,
-    downstream: DownstreamOpt = False,
-    downstream_depth: DownstreamDepthOpt = None,
-    upstream: UpstreamOpt = False,
-    exclude: ExcludeOpt = None,
-    skiplist: SkiplistOpt = None,
-    skip_existing: SkipExistingOpt = None,
-    strict_cycles: StrictCyclesOpt = False,
-    durations: DurationsOpt = None,
-    provider: ProviderOpt = None,
-    noarch_platform: NoarchPlatformOpt = None,
+    keep_server: bool | None = typer.Option(
+        None,
+        "--keep-server/--stop-server",
+        help="When this command starts the local Prefect server: leave it running for the UI (default on a"
+        " terminal; `stackplan server stop` stops it) or stop it at the end (default otherwise).",
+    ),
+    *,
+    sel: Selection,
 ) -> None:
     _quiet_prefect_console(verbose)
-    from planner.plan.model import Plan
-
-    selection = {
-        "platform": platform,
-        "variant_config": variant_config,
-        "exclusive_config": exclusive_config,
-        "config": config,
-        "jobs": jobs,
-        "cache_dir": cache_dir,
-        "no_cache": no_cache,
-        "changed": changed,
-        "changed_files": changed_files,
-        "package": package,
-        "downstream": downstream,
-        "downstream_depth": downstream_depth,
-        "upstream": upstream,
-        "exclude": exclude,
-        "skiplist": skiplist,
-        "skip_existing": skip_existing,
-        "strict_cycles": strict_cycles,
-        "durations": durations,
-        "provider": provider,
-        "noarch_platform": noarch_platform,
-    }
+    channel, sel = _output_dir(output_dir, sel)
     if target.is_file():
-        given = sorted(
-            f"--{k.replace('_', '-')}"
-            for k, v in selection.items()
-            if v not in (None, False) and k != "downstream_depth"  # hidden: part of --downstream=N
-        )
-        if given:
-            _die(f"{target} is a plan JSON; plan flags ({', '.join(given)}) apply to a recipe tree only")
-        try:
-            plan = Plan.from_json(target.read_text())
-        except (OSError, ValueError, KeyError) as exc:
-            _die(f"{target}: not a plan JSON ({exc})")
+        plan_flags = [f for f in sel.given() if f != "--channel"]
+        if plan_flags:
+            fail(f"{target} is a plan JSON; plan flags ({', '.join(plan_flags)}) apply to a recipe tree only")
+        from stackplan.cli.plan_cmd import read_plan
+
+        plan = read_plan(target)
     elif target.is_dir():
-        plan = _plan_root(target, selection)
+        plan = _plan_root(target, sel)
     else:
-        _die(f"{target}: no such plan file or recipe tree")
+        fail(f"{target}: no such plan file or recipe tree")
     plan = plan if plan.hash else plan.with_hash()
-    options = _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments)
+    options = _options(
+        plan, builder, channel, fail_jobs, time_scale, resume, retries, retry_delay, deployments
+    )
+    if sel.channels():
+        options["builder_options"]["channels"] = list(sel.channels())
+    _preflight(plan, builder, options)
     if no_job_tags:
         options["tag_jobs"] = False
     options["builder_options"].update(_isolation(plan, builder, isolation, container_engine, image))
-    code = _execute(plan, builder, channel, parallelism, pr, options)
+    if keep_server is None:
+        keep_server = sys.stdin.isatty() and sys.stdout.isatty()
+    code = _execute(plan, builder, channel, parallelism, pr, options, keep_server)
     raise typer.Exit(code)
+
+
+def _output_dir(output_dir: Path | None, sel: Selection) -> tuple[Path, Selection]:
+    """The output channel, and the selection with its input channels.
+
+    Until this release ``run --channel DIR`` named the output channel; ``-c/--channel`` now means an
+    input channel, as in conda-build. For one release a single local ``--channel`` given without
+    ``--output-dir`` keeps its old meaning, with a deprecation warning.
+    """
+    from dataclasses import replace
+
+    channels = sel.channels()
+    if output_dir is not None:
+        return output_dir, sel
+    if len(channels) == 1 and "://" not in channels[0] and ("/" in channels[0] or Path(channels[0]).is_dir()):
+        warn(
+            f"`run --channel {channels[0]}` as the output channel is deprecated:"
+            f" use --output-dir {channels[0]}"
+            " (-c/--channel will mean an input channel only, as in conda-build)"
+        )
+        return Path(channels[0]), replace(sel, channel=None)
+    return Path("out/channel"), sel
+
+
+def _preflight(plan, builder: str, options: dict) -> None:
+    """Refuse before the run when the builder is missing or cannot build a selected recipe's format."""
+    from flows.builders.preflight import preflight
+    from flows.run.lanes import split_lanes
+
+    jobs = [job for lane in split_lanes(plan, only=options.get("only")) for job in lane.jobs]
+    problems = preflight(builder, jobs, options.get("builder_options"))
+    if problems:
+        fail("cannot start the run:\n  " + "\n  ".join(problems), ExitCode.ENVIRONMENT)
+
+
+def _ui_note(server, kept: bool) -> str:
+    """What to do for the UI once this command ends, when it started the local Prefect server itself."""
+    if kept:
+        return (
+            f"Prefect UI stays up at {server.ui} (history in {server.home}); "
+            "stop it with: stackplan server stop"
+        )
+    return (
+        "The local Prefect server stopped with this command. To browse this run in the UI: "
+        f"stackplan server start  (same history in {server.home}; it prints the UI address)"
+    )
 
 
 def _quiet_prefect_console(verbose: bool) -> None:
@@ -182,36 +182,35 @@ def _quiet_prefect_console(verbose: bool) -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO" if verbose else "CRITICAL"
 
 
-def _plan_root(root: Path, selection: dict[str, Any]):
+def _plan_root(root: Path, sel: Selection):
     """Plan ``root`` with the same selection options (and the same errors) as ``stackplan plan``."""
     from planner.graph.cycles import CycleError
     from planner.plan.build import PlanError, build_plan
-    from stackplan.cli.plan_options import make_request
     from stackplan.cli.progress import reporter_for
 
-    request = make_request(root, **selection)
     try:
-        plan = build_plan(request, reporter=reporter_for())
+        plan = build_plan(sel.request(root), reporter=reporter_for())
     except CycleError as exc:
-        typer.echo(f"error: {exc}\n(--strict-cycles: not breaking them)", err=True)
-        raise typer.Exit(3) from None
+        fail(f"{exc}\n(--strict-cycles: not breaking them)", ExitCode.CYCLE)
     except (PlanError, NotADirectoryError) as exc:
-        _die(f"cannot plan {root}: {exc}")
+        fail(f"cannot plan {root}: {exc}")
     for err in plan.errors:
         typer.echo(str(err), err=True)
     return plan
 
 
-def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_delay, deployments) -> dict:
+def _options(
+    plan, builder, channel, fail_jobs, time_scale, resume, retries, retry_delay, deployments
+) -> dict:
     from flows.builders import BUILDERS
 
     if builder not in BUILDERS:
-        _die(f"unknown builder {builder!r}; expected one of: {', '.join(sorted(BUILDERS))}")
+        fail(f"unknown builder {builder!r}; expected one of: {', '.join(sorted(BUILDERS))}")
     options: dict[str, Any] = {"builder_options": {}}
     if builder == "dry-run":
-        options["builder_options"] = {"fail": list(fail), "time_scale": time_scale}
-    elif fail:
-        _die("--fail works with --builder dry-run only")
+        options["builder_options"] = {"fail": list(fail_jobs), "time_scale": time_scale}
+    elif fail_jobs:
+        fail("--fail works with --builder dry-run only")
     if retries is not None:
         options["retries"] = retries
     if retry_delay is not None:
@@ -220,9 +219,10 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
         from flows.server.embedded import running
 
         if not os.environ.get("PREFECT_API_URL") and running() is None:
-            _die(
+            fail(
                 "--deployments needs the server the workers use: "
-                "set PREFECT_API_URL or run `stackplan server start`"
+                "set PREFECT_API_URL or run `stackplan server start`",
+                ExitCode.ENVIRONMENT,
             )
         options["dispatch"] = "deployments"
     if resume:
@@ -231,7 +231,7 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
 
         path = latest_run(channel) if resume == "last" else Path(resume)
         if path is None or not path.is_file():
-            _die(
+            fail(
                 f"no run to resume from ({resume!r}; runs are recorded in "
                 f"{channel}/stackplan-run-*.jsonl and .json)"
             )
@@ -239,7 +239,7 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
             earlier = load_run(path)
             options.update(resume_options(plan, earlier, channel.resolve()))
         except (ResumeError, ValueError, KeyError, OSError) as exc:
-            _die(f"{path}: {exc}")
+            fail(f"{path}: {exc}")
         typer.echo(
             f"Resuming run {earlier.get('run') or path.stem} ({earlier.get('state', '?')}, started "
             f"{earlier.get('started', '?')}, plan {str(earlier.get('plan_hash', ''))[:12]}): "
@@ -250,46 +250,25 @@ def _options(plan, builder, channel, fail, time_scale, resume, retries, retry_de
 
 
 def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
-    """The builder options of the isolation asked for (flag, else stackplan.yaml), checked before the run:
-    with containers, the engine must work and run the image."""
-    from planner.inputs.config import load_config
-    from planner.model import RecipeError
+    """The builder options of the isolation asked for (flag, else stackplan.yaml), checked before the run
+    (flows/builders/container.py): with containers, the engine must work and run the image."""
+    from flows.builders.container import EngineError, IsolationError, isolation_options
 
     try:
-        cfg = load_config(Path(plan.root)) if Path(plan.root).is_dir() else None
-    except RecipeError:
-        cfg = None  # planning reported it already; a plan file's root may be gone
-    isolation = isolation or (cfg.isolation if cfg else None) or "process"
-    if isolation not in ("process", "container"):
-        _die(f"--isolation {isolation!r}: expected process or container")
-    if isolation == "process":
-        return {"isolation": "process"} if builder == "rattler-build" else {}
-    if builder != "rattler-build":
-        _die(f"--isolation container works with --builder rattler-build, not {builder}")
-    from flows.builders.container import EngineError, check_engine, find_engine
-    from flows.builders.image import image_tag
-
-    image = image or (cfg.container_image if cfg else None) or image_tag()
-    try:
-        exe = find_engine(engine or (cfg.container_engine if cfg else None))
-        check_engine(exe, image)
-    except EngineError as exc:
-        _die(str(exc))
-    return {
-        "isolation": "container",
-        "container_engine": exe,
-        "container_image": image,
-        "container_network": list(cfg.container_network) if cfg else [],
-    }
+        return isolation_options(Path(plan.root), builder, isolation, engine, image)
+    except (EngineError, IsolationError) as exc:
+        fail(str(exc))
 
 
-def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict) -> int:
+def _execute(
+    plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict, keep: bool = False
+) -> int:
     from rich.console import Console
 
     from flows.run import liveness, outcomes
     from flows.run.lanes import split_lanes
     from flows.run.runner import run_plan, wait_recorded
-    from flows.server.embedded import ServerError, prefect_api
+    from flows.server.embedded import ServerError, prefect_api, running
     from stackplan.cli.run_view import LiveView, summary_table
 
     console = Console(stderr=True)
@@ -299,8 +278,9 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
         return 0
     t0 = time.monotonic()
     liveness.handle_signals()
+    started_here = not os.environ.get("PREFECT_API_URL") and running() is None
     try:
-        with prefect_api(echo=False) as server:
+        with prefect_api(echo=False, keep=keep) as server:
             _reap(console)
             t1 = time.monotonic()
             console.print(
@@ -331,7 +311,7 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
             if not recorded:
                 console.print("[yellow]warning: the server had not recorded every job's state after 60 s")
     except ServerError as exc:
-        _die(str(exc))
+        fail(str(exc), ExitCode.ENVIRONMENT)
     Console().print(summary_table(result.report))
     report_path = result.report.get("report_path")
     console.print(
@@ -339,6 +319,8 @@ def _execute(plan, builder: str, channel: Path, parallelism: int, pr: int | None
     )
     if report_path:
         console.print(f"Report: {report_path}")
+    if started_here:
+        console.print(_ui_note(server, keep))
     if builder != "dry-run":
         from flows.builders.publish import packages
 
@@ -360,8 +342,3 @@ def _reap(console) -> None:
         return
     if found.owners:
         console.print(f"Cleaned up after {found.summary()}", style="yellow")
-
-
-def _die(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

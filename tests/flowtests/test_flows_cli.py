@@ -51,7 +51,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         api = status.stdout.split("API ")[1].split()[0]
 
         first = _cli(
-            ["run", str(plan_file), "--fail", core, "--time-scale", "0", "--channel", str(channel)],
+            ["run", str(plan_file), "--fail", core, "--time-scale", "0", "--output-dir", str(channel)],
             env,
             check=1,
         )
@@ -60,7 +60,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         assert report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
 
         second = _cli(
-            ["run", str(plan_file), "--resume", "last", "--time-scale", "0", "--channel", str(channel)],
+            ["run", str(plan_file), "--resume", "last", "--time-scale", "0", "--output-dir", str(channel)],
             env,
             check=0,
         )
@@ -88,7 +88,8 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         expected = sorted(n["id"] for n in json.loads(planned.read_text())["nodes"] if not n.get("skipped"))
         channel2 = tmp_path / "ch2"
         root_args = [str(PROJECT / "examples" / "stack"), *flags, "--time-scale", "0"]
-        _cli(["run", *root_args, "--channel", str(channel2)], env, check=0)
+        old = _cli(["run", *root_args, "--channel", str(channel2)], env, check=0)  # the old spelling
+        assert "deprecated: use --output-dir" in old.stderr
         built = json.loads(next(channel2.glob("stackplan-run-*.json")).read_text())
         assert sorted(j["job"] for j in built["jobs"]) == expected
         assert {j["state"] for j in built["jobs"]} == {"Completed"} and len(expected) == 2
@@ -123,3 +124,31 @@ def test_run_root_reports_a_cycle_like_plan(tmp_path):
     proc = _cli(["run", str(tmp_path), "-p", "linux-64", "--strict-cycles", "--no-cache"], dict(os.environ))
     assert proc.returncode == 3, proc.stderr
     assert "cycle" in proc.stderr.lower() and "Traceback" not in proc.stderr
+
+
+def test_run_leaves_the_server_it_started_for_the_ui_when_asked(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(STACKPLAN_HOME=str(tmp_path / "state"), HOME=str(tmp_path / "home"), DO_NOT_TRACK="1")
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(example_plan(PROJECT / "examples" / "stack").to_json())
+    try:
+        run = _cli(
+            [
+                "run",
+                str(plan_file),
+                "--time-scale",
+                "0",
+                "--output-dir",
+                str(tmp_path / "ch"),
+                "--keep-server",
+            ],
+            env,
+            check=0,
+        )
+        assert (
+            "Prefect UI stays up at http://127.0.0.1:" in run.stderr and "stackplan server stop" in run.stderr
+        )
+        assert _cli(["server", "status"], env).returncode == 0  # still there, found as `server start`'s
+    finally:
+        _cli(["server", "stop"], env)
+    assert _cli(["server", "status"], env).returncode == 1

@@ -179,3 +179,26 @@ def test_no_working_engine_is_a_clear_error_before_the_run(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "no container engine works here (podman: not on PATH; docker: not on PATH)" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "state").exists()  # refused before any server
+
+
+def test_the_scheduled_rebuild_takes_its_isolation_from_stackplan_yaml(
+    build_image, prefect_harness, build_env, tmp_path
+):
+    """The nightly deployment's flow decides isolation where it runs, from the repo's stackplan.yaml."""
+    from flows.run.ecosystem_flow import ecosystem_flow
+
+    root, channel = tmp_path / "stack", tmp_path / "channel"
+    _recipe(root, "box-probe", [PROBE, _install("box-probe")])
+    (root / "stackplan.yaml").write_text(
+        f"platforms: [linux-64]\nisolation: container\ncontainer_image: {build_image}\n"
+    )
+    state = ecosystem_flow(
+        str(root), str(channel), builder="rattler-build", dispatch="local", return_state=True
+    )
+    assert state.is_completed(), state.message
+    report_file = next(channel.glob("stackplan-run-*.json"))
+    [job] = json.loads(report_file.read_text())["jobs"]
+    assert job["isolation"] == "container" and job["state"] == "Completed"
+    from flows.builders.child import job_log_name
+
+    assert "WHERE=container" in (report_file.with_suffix(".logs") / job_log_name(job["job"])).read_text()

@@ -90,12 +90,27 @@ def _ctx(tmp_path):
     return BuildContext(root=ROOT, channel=tmp_path / "ch", log=lines.append), lines
 
 
-def test_conda_build_missing_is_a_clear_infrastructure_error(stack_plan, tmp_path):
+def test_conda_build_missing_is_a_clear_error_never_retried(stack_plan, tmp_path):
     builder = get_builder("conda-build", {"conda": "no-such-conda-executable"})
     ctx, _ = _ctx(tmp_path)
-    with pytest.raises(CondaBuildMissing, match="conda-build is not installed"):
+    with pytest.raises(CondaBuildMissing, match="conda-build is not installed") as caught:
         builder.build(stack_plan.node(job_id("sp-base", "linux-64")), ctx)
-    assert issubclass(CondaBuildMissing, InfrastructureFailure)
+    assert not should_retry(caught.value, "infrastructure")
+    assert not should_retry(caught.value, "all")
+
+
+def test_preflight_names_the_recipes_a_builder_cannot_build(stack_plan):
+    from dataclasses import replace
+
+    from flows.builders.preflight import preflight
+
+    jobs = [replace(n, format="v0") if n.recipe.endswith("sp-base") else n for n in stack_plan.nodes]
+    problems = preflight("conda-build", jobs, {"conda": "no-such-conda-executable"})
+    assert any("conda-build is not installed" in p for p in problems)
+    assert any("builds meta.yaml recipes" in p and "--builder rattler-build" in p for p in problems)
+    assert preflight("dry-run", jobs) == []
+    wrong = preflight("rattler-build", jobs)
+    assert any("builds recipe.yaml" in p and "sp-base" in p for p in wrong)
 
 
 def test_rattler_build_refuses_a_meta_yaml_recipe(stack_plan, tmp_path):
