@@ -256,7 +256,9 @@ def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
 
     try:
         return isolation_options(Path(plan.root), builder, isolation, engine, image)
-    except (EngineError, IsolationError) as exc:
+    except EngineError as exc:  # no engine works here, or it cannot run the image: this machine cannot
+        fail(str(exc), ExitCode.ENVIRONMENT)
+    except IsolationError as exc:  # a bad --isolation value for this builder: the command line
         fail(str(exc))
 
 
