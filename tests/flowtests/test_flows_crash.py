@@ -99,21 +99,17 @@ def _journal_states(channel: Path) -> dict[str, str]:
     return {j["recipe"]: j["state"] for j in read_journal(found[0])["jobs"]}
 
 
+def _run_args(root: Path, channel: Path) -> list[str]:
+    """``stackplan run`` of the test stack on linux-64 with real rattler-build builds into ``channel``."""
+    return ["run", str(root), "-p", "linux-64", "--no-cache", "-b", "rattler-build",
+            "--channel", str(channel)]
+
+
 def test_kill_9_then_resume_builds_exactly_what_is_missing(tmp_path):
     env = _env(tmp_path)
     root, marks, channel = tmp_path / "stack", tmp_path / "marks", tmp_path / "channel"
     _stack(root, marks)
-    args = [
-        "run",
-        str(root),
-        "-p",
-        "linux-64",
-        "--no-cache",
-        "-b",
-        "rattler-build",
-        "--channel",
-        str(channel),
-    ]
+    args = _run_args(root, channel)
     args += ["--retries", "0", "-P", "4"]
     _cli(["server", "start"], env, check=0)
     run = None
@@ -184,17 +180,7 @@ def test_sigterm_stops_the_builds_with_the_run(tmp_path):
     env = _env(tmp_path)
     root, marks, channel = tmp_path / "stack", tmp_path / "marks", tmp_path / "channel"
     _stack(root, marks)
-    args = [
-        "run",
-        str(root),
-        "-p",
-        "linux-64",
-        "--no-cache",
-        "-b",
-        "rattler-build",
-        "--channel",
-        str(channel),
-    ]
+    args = _run_args(root, channel)
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115
     run = subprocess.Popen(
         [sys.executable, "-m", "stackplan", *args, "--retries", "0"],
