@@ -7,9 +7,11 @@ everything stackplan *posts* (PR comments, commit statuses, Slack messages) or *
 read it (the delivery store, flow-run parameters, artifacts, log records) goes through
 :class:`Redactor` last:
 
-* every configured secret value (:data:`SECRET_ENV_NAMES` present in the environment, at least
-  :data:`MIN_SECRET_LENGTH` characters: a one-letter "secret" would blank every such letter) becomes
-  ``<redacted>``;
+* every configured secret value (:data:`SECRET_ENV_NAMES` present in the environment) becomes
+  ``<redacted>``, whatever its length: a short secret blanks ordinary text where it happens to occur,
+  which is ugly but never a leak. ``stackplan serve`` refuses to start with a secret shorter than
+  :data:`MIN_SECRET_LENGTH` (:func:`short_secrets`): such a secret is guessable, and redacting it would
+  garble every comment;
 * a per-commit checkout of the server (``<state>/checkouts/<sha>/``) is cut off, so a recipe path
   reads as in the repository; the state dir, the repository clone, the working directory and
   ``$HOME`` become ``<state>``, ``<repo>``, ``<cwd>`` and ``~``.
@@ -34,6 +36,7 @@ __all__ = [
     "add_server_paths",
     "default_redactor",
     "install_log_redaction",
+    "short_secrets",
 ]
 
 #: Environment variables whose values are credentials stackplan (or Prefect) is configured with.
@@ -47,6 +50,7 @@ SECRET_ENV_NAMES = (
     "ANACONDA_API_TOKEN",
     "BINSTAR_TOKEN",
 )
+#: Shortest secret ``stackplan serve`` accepts (the redactor blanks shorter ones too).
 MIN_SECRET_LENGTH = 6
 REDACTED = "<redacted>"
 
@@ -57,9 +61,10 @@ class Redactor:
     """Replaces secrets and server paths in text and in JSON-like values."""
 
     def __init__(self, secrets: Iterable[str] = (), paths: Mapping[str, str] | None = None) -> None:
-        self.secrets = sorted(
-            {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
-        )
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # one pass, longest first: a secret inside another is not left half-replaced, and a secret
+        # that occurs in the marker itself ("act") cannot match text the pass inserted
+        self._secret_re = re.compile("|".join(map(re.escape, self.secrets))) if self.secrets else None
         pairs = sorted((paths or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
         self.paths = [(p.rstrip("/"), label) for p, label in pairs if p and p.rstrip("/") not in ("", ".")]
         self._checkouts = [
@@ -72,9 +77,8 @@ class Redactor:
         """``text`` with every secret and server path replaced."""
         if not isinstance(text, str) or not text:
             return text
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        if self._secret_re is not None:
+            text = self._secret_re.sub(REDACTED, text)
         if not self.paths or "/" not in text:
             return text
         for pattern in self._checkouts:
@@ -102,6 +106,13 @@ def add_server_paths(**paths: str | Path | None) -> None:
     for label, path in paths.items():
         if path:
             _SERVER_PATHS[str(Path(path).resolve())] = f"<{label}>"
+
+
+def short_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The names of the configured secrets (in ``environ``, default the process environment) shorter
+    than :data:`MIN_SECRET_LENGTH` characters: what ``stackplan serve`` refuses to start with."""
+    env = os.environ if environ is None else environ
+    return [name for name in SECRET_ENV_NAMES if 0 < len(env.get(name, "")) < MIN_SECRET_LENGTH]
 
 
 def default_redactor(environ: Mapping[str, str] | None = None) -> Redactor:

@@ -223,6 +223,31 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("name", ["STACKPLAN_WEBHOOK_SECRET", "GITHUB_TOKEN"])
+def test_serve_refuses_to_start_with_a_secret_too_short_to_be_one(tmp_path, name):
+    from tests.gitrepo import init
+
+    repo = init(tmp_path / "repo")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "STACKPLAN_WEBHOOK_SECRET": SECRET.decode(),
+        name: "k3y",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackplan", "serve", "--repo-dir", str(repo)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"{name} is shorter than 6 characters" in proc.stderr
+    assert "k3y" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+
+
 def test_serve_command_runs_a_real_server(tmp_path):
     """`stackplan serve` as a user starts it: a subprocess, a free port, signed and unsigned pings."""
     import os

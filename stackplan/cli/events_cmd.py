@@ -110,6 +110,14 @@ def serve(
             f"{SECRET_ENV} is not set: refusing to accept unsigned webhooks"
             " (--insecure-no-secret for local tests)"
         )
+    from planner.redact import MIN_SECRET_LENGTH, short_secrets
+
+    short = short_secrets()
+    if short:  # guessable, and redacting it would garble every comment: say so rather than run
+        _fail(
+            f"{', '.join(short)} {'is' if len(short) == 1 else 'are'} shorter than {MIN_SECRET_LENGTH}"
+            " characters: refusing to start (set a real secret, or unset it)"
+        )
     if not (repo_dir / ".git").exists():
         _fail(f"--repo-dir {repo_dir} is not a git checkout")
     if insecure_no_secret and not secret:
