@@ -3,6 +3,7 @@ import json
 import marshal
 import pickle
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,17 @@ from planner.model import (
     Requirements,
     Variant,
 )
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning, Reason
+from planner.plan.model import (
+    SCHEMA_PATH,
+    OutputRef,
+    Plan,
+    PlanEdge,
+    PlanNode,
+    PlanWarning,
+    Reason,
+    SelectKind,
+    SkipKind,
+)
 
 
 def test_variant_is_sorted_hashable_and_agrees():
@@ -66,7 +77,7 @@ def _plan(order):
             "linux-64",
             {},
             (OutputRef(n, "1", 0),),
-            Reason("all"),
+            Reason(SelectKind.ALL),
         )
         for n in order
     )
@@ -107,7 +118,7 @@ def test_plan_text_is_json_dumps_of_its_dict_whatever_the_strings(variant, warni
     from dataclasses import replace
 
     node = PlanNode(
-        "a-1-0@linux-64[0]", "recipes/a", "v0", "linux-64", "linux-64", variant, (), Reason("all")
+        "a-1-0@linux-64[0]", "recipes/a", "v0", "linux-64", "linux-64", variant, (), Reason(SelectKind.ALL)
     )
     structured = tuple(PlanWarning("unsatisfied", w, job=w, spec=w) for w in warnings)
     plan = Plan("/r", ("linux-64",), (node,), (), {}, warnings=structured, inputs=inputs).with_hash()
@@ -160,3 +171,19 @@ def test_plan_schema_lists_the_edge_phases_of_the_model():
     schema = json.loads((Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text())
     edge = schema["$defs"]["edge"]["properties"]["phase"]
     assert tuple(edge["enum"]) == EDGE_PHASES
+
+
+def test_reason_kinds_are_enums_written_as_the_schemas_strings():
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]["node"]["properties"]
+    assert schema["selected"]["properties"]["kind"]["enum"] == [k.value for k in SelectKind]
+    assert schema["skipped"]["oneOf"][1]["properties"]["kind"]["enum"] == [k.value for k in SkipKind]
+    reason = Reason(SkipKind.RENDER_SKIP, "skipped on win-64 by the recipe")
+    written = '{"kind": "render-skip", "detail": "skipped on win-64 by the recipe"}'
+    assert json.dumps(reason.to_dict()) == written
+    back = Reason.from_dict(json.loads(json.dumps(reason.to_dict())))
+    assert back == reason and back.kind is SkipKind.RENDER_SKIP
+
+
+def test_a_reason_kind_outside_the_vocabulary_is_not_a_plan():
+    with pytest.raises(ValueError, match="unknown reason kind 'bogus'"):
+        Reason.from_dict({"kind": "bogus", "detail": ""})

@@ -9,7 +9,7 @@ from flows.events.preview import preview_markdown
 from flows.events.signature import sign, verify
 from planner.errors import RecipeError
 from planner.export.markdown import to_markdown
-from planner.plan.model import OutputRef, Plan, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanNode, Reason, SelectKind, SkipKind
 
 
 def test_githubs_documented_example():
@@ -42,7 +42,7 @@ def test_garbage_headers_fail(header):
     assert not verify(b"k", b"{}", header)
 
 
-def _node(recipe: str, platform: str, kind: str, skipped: Reason | None = None) -> PlanNode:
+def _node(recipe: str, platform: str, kind: SelectKind, skipped: Reason | None = None) -> PlanNode:
     name = recipe.rsplit("/", 1)[-1]
     return PlanNode(
         id=f"{name}-1.0-0@{platform}[00000000]",
@@ -62,10 +62,10 @@ def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
         root="/r",
         platforms=("linux-64", "osx-arm64"),
         nodes=(
-            _node("recipes/a", "linux-64", "changed"),
-            _node("recipes/a", "osx-arm64", "changed"),
-            _node("recipes/b", "linux-64", "downstream"),
-            _node("recipes/c", "linux-64", "changed", Reason("exists")),
+            _node("recipes/a", "linux-64", SelectKind.CHANGED),
+            _node("recipes/a", "osx-arm64", SelectKind.CHANGED),
+            _node("recipes/b", "linux-64", SelectKind.DOWNSTREAM),
+            _node("recipes/c", "linux-64", SelectKind.CHANGED, Reason(SkipKind.EXISTS)),
         ),
         edges=(),
         layers={"linux-64": (("a",), ("b",)), "osx-arm64": (("a",),)},
@@ -84,10 +84,11 @@ def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():
 def test_lanes_to_build_are_the_layers_with_a_job_that_builds():
     from flows.events.app import lanes_to_build
 
-    a = _node("recipes/a", "linux-64", "changed")
-    doc = _node("recipes/doc", "noarch", "changed")  # a noarch job lives in its build platform's lane
-    c = _node("recipes/c", "osx-arm64", "changed", Reason("exists"))
-    d = _node("recipes/d", "win-64", "downstream")
+    a = _node("recipes/a", "linux-64", SelectKind.CHANGED)
+    # a noarch job lives in its build platform's lane
+    doc = _node("recipes/doc", "noarch", SelectKind.CHANGED)
+    c = _node("recipes/c", "osx-arm64", SelectKind.CHANGED, Reason(SkipKind.EXISTS))
+    d = _node("recipes/d", "win-64", SelectKind.DOWNSTREAM)
     plan = Plan(
         root="/r",
         platforms=("linux-64", "osx-arm64", "win-64"),

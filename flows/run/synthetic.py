@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from planner.model import RecipeFormat
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason, SelectKind
 
 
 def layered_plan(
@@ -46,7 +46,7 @@ def layered_plan(
                     build_platform=platform,
                     variant={},
                     outputs=(OutputRef(name, "1.0", 0),),
-                    selected=Reason("all"),
+                    selected=Reason(SelectKind.ALL),
                     layer=layer,
                     duration_estimate=duration,
                     pool=platform,

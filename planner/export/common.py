@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import networkx as nx
 
-from planner.plan.model import Plan, PlanNode
+from planner.plan.model import Plan, PlanNode, SelectKind
 
 #: Fill colour per why-selected kind (and one for skipped jobs); colour-blind friendly (Okabe-Ito).
 COLOURS: dict[str, str] = {
-    "changed": "#E69F00",
-    "config-change": "#CC79A7",
-    "explicit": "#56B4E9",
-    "downstream": "#009E73",
-    "upstream": "#F0E442",
-    "all": "#BBBBBB",
+    SelectKind.CHANGED: "#E69F00",
+    SelectKind.CONFIG_CHANGE: "#CC79A7",
+    SelectKind.EXPLICIT: "#56B4E9",
+    SelectKind.DOWNSTREAM: "#009E73",
+    SelectKind.UPSTREAM: "#F0E442",
+    SelectKind.ALL: "#BBBBBB",
     "skipped": "#EEEEEE",
 }
 
@@ -44,9 +44,9 @@ def plan_graph(plan: Plan) -> nx.DiGraph:
             platform=n.platform,
             build_platform=n.build_platform,
             layer=n.layer,
-            selected=n.selected.kind,
+            selected=n.selected.kind.value,  # GraphML types attributes by their exact type: a plain str
             selected_detail=n.selected.detail,
-            skipped=n.skipped.kind if n.skipped else "",
+            skipped=n.skipped.kind.value if n.skipped else "",
             skipped_detail=n.skipped.detail if n.skipped else "",
             outputs=" ".join(f"{o.name}={o.version}" for o in n.outputs),
             pool=n.pool,

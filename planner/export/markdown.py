@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from planner.export.common import makespan_text
 from planner.export.text import code
-from planner.plan.model import Plan, PlanNode
+from planner.plan.model import Plan, PlanNode, SelectKind
 
 #: The comment marker a bot looks for to update its own comment instead of posting a new one.
 MARKER = "<!-- stackplan-preview -->"
@@ -43,7 +43,7 @@ STATE_MAX_RECIPES = 300
 
 DASH, TIMES = "\u2013", "\u00d7"
 _SHORT_KEYS = {"python": "py", "numpy": "np", "cuda_compiler_version": "cuda", "target_platform": "target"}
-_SEEDS = ("changed", "config-change", "explicit")
+_SEEDS = (SelectKind.CHANGED, SelectKind.CONFIG_CHANGE, SelectKind.EXPLICIT)
 
 
 # --------------------------------------------------------------------------------------- grouping
@@ -84,10 +84,10 @@ def differing_keys(nodes: Sequence[PlanNode]) -> str:
     """The variant keys whose values differ among ``nodes`` (one recipe's jobs), collapsed:
     ``py 3.10-3.14 x5`` (en dash, times sign); empty when the jobs differ in nothing shown.
 
-    >>> from planner.plan.model import PlanNode, Reason
+    >>> from planner.plan.model import PlanNode, Reason, SelectKind
     >>> n = lambda py: PlanNode(id=py, recipe="r", format="v0", platform="linux-64",
     ...     build_platform="linux-64", variant={"python": py, "zlib": "1"}, outputs=(),
-    ...     selected=Reason("all"))
+    ...     selected=Reason(SelectKind.ALL))
     >>> differing_keys([n("3.10"), n("3.11"), n("3.12")]) == f"py 3.10{DASH}3.12 {TIMES}3"
     True
     """
@@ -109,14 +109,13 @@ def _parent(detail: str) -> str:
 
 
 def _why(nodes: Sequence[PlanNode]) -> tuple[str, bool]:
-    order = {
-        k: i for i, k in enumerate(("changed", "config-change", "explicit", "upstream", "downstream", "all"))
-    }
+    later = (SelectKind.UPSTREAM, SelectKind.DOWNSTREAM, SelectKind.ALL)
+    order = {k: i for i, k in enumerate((*_SEEDS, *later))}
     best = min(nodes, key=lambda n: (order.get(n.selected.kind, 9), n.id)).selected
-    if best.kind in ("downstream", "upstream"):
-        arrow = "↓ after" if best.kind == "downstream" else "↑ for"
+    if best.kind in (SelectKind.DOWNSTREAM, SelectKind.UPSTREAM):
+        arrow = "↓ after" if best.kind is SelectKind.DOWNSTREAM else "↑ for"
         return f"{arrow} {code(_parent(best.detail), 80, table=True)}", False
-    if best.kind == "all":
+    if best.kind is SelectKind.ALL:
         return "all", False
     detail = f" {code(best.detail, 80, table=True)}" if best.detail else ""
     return f"**{best.kind}**{detail}", best.kind in _SEEDS

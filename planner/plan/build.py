@@ -25,14 +25,14 @@ from planner.matchspec import SpecCache
 from planner.model import PlatformRender, RecipeError
 from planner.plan.inputs import gather
 from planner.plan.layers import critical_paths, lane_layers, layer_numbers
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, PlanWarning, SelectKind
 from planner.plan.request import PlanRequest, PlanSettings, RecipeTree
 from planner.plan.select import Selection, carry_edges, select
 from planner.plan.tags import package_tag, recipe_tag
 from planner.progress import NullReporter, Reporter
 
 #: Selection kinds that mean "the selection changed this job" (its warnings are listed first).
-CHANGED_KINDS = frozenset({"changed", "explicit", "config-change"})
+CHANGED_KINDS = frozenset({SelectKind.CHANGED, SelectKind.EXPLICIT, SelectKind.CONFIG_CHANGE})
 
 
 def unknown_packages_message(graph: nx.DiGraph, unknown: list[str]) -> str:

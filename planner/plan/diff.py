@@ -5,11 +5,11 @@ by job. A job is matched across the two plans by what it *is* (recipe dir, targe
 variant), not by its id, since a version bump changes the id (``zlib-1.3.1-0@...`` becomes
 ``zlib-1.3.2-0@...``) while it is still the same job, rebuilt.
 
->>> from planner.plan.model import OutputRef, Plan, PlanNode, Reason
+>>> from planner.plan.model import OutputRef, Plan, PlanNode, Reason, SelectKind
 >>> def job(v, layer):
 ...     return PlanNode(id=f"z-{v}-0@linux-64", recipe="r/z", format="v0", platform="linux-64",
 ...                     build_platform="linux-64", variant={}, outputs=(OutputRef("z", v, 0),),
-...                     selected=Reason("all"), layer=layer)
+...                     selected=Reason(SelectKind.ALL), layer=layer)
 >>> a = Plan(root="r", platforms=("linux-64",), nodes=(job("1.0", 0),), edges=(), layers={})
 >>> b = Plan(root="r", platforms=("linux-64",), nodes=(job("1.1", 2),), edges=(), layers={})
 >>> [(c.kind, c.before, c.after) for c in diff_plans(a, b).changes]

@@ -4,10 +4,10 @@ The answer is read from the plan alone: the job's reason, the chain of plan edge
 from the nearest job selected for its own sake (changed, explicit, config-change), its direct waits
 (with phase, spec and the unselected jobs the order was carried through) and its dependents.
 
->>> from planner.plan.model import Plan, PlanEdge, PlanNode, Reason, OutputRef
+>>> from planner.plan.model import Plan, PlanEdge, PlanNode, Reason, OutputRef, SelectKind
 >>> def n(i, kind): return PlanNode(i, "r/" + i, "v0", "linux-64", "linux-64", {}, (OutputRef(i, "1", 0),),
 ...                                  Reason(kind))
->>> plan = Plan("r", ("linux-64",), (n("a", "changed"), n("b", "downstream")),
+>>> plan = Plan("r", ("linux-64",), (n("a", SelectKind.CHANGED), n("b", SelectKind.DOWNSTREAM)),
 ...             (PlanEdge("a", "b", "host", "a >=1"),), {"linux-64": (("a",), ("b",))})
 >>> [step.job for step in explain(plan, "b")[0].path]
 ['a', 'b']
@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from planner.matchspec import ensure_valid_spec
-from planner.plan.model import Plan, PlanEdge, PlanNode, PlanWarning
+from planner.plan.model import Plan, PlanEdge, PlanNode, PlanWarning, SelectKind
 
-SEED_KINDS = ("changed", "explicit", "config-change", "all")
+#: A job selected for its own sake: the chain of waits explained ends there.
+SEED_KINDS = frozenset({SelectKind.CHANGED, SelectKind.EXPLICIT, SelectKind.CONFIG_CHANGE, SelectKind.ALL})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,34 @@ from planner.model import RecipeError, RecipeFormat
 
 PLAN_SCHEMA_VERSION = 1
 
-#: Why a job is in the plan. ``all``: no selection flags were given (every recipe is selected).
-SELECTION_KINDS = ("all", "changed", "explicit", "downstream", "upstream", "config-change")
-#: Why a selected job will not be built.
-SKIP_KINDS = ("exists", "excluded", "skiplist", "render-skip", "render-error")
+
+
+class SelectKind(StrEnum):
+    """Why a job is in the plan (``PlanNode.selected.kind``). A ``str`` whose value is what the plan JSON
+    holds, so the JSON is the same as when kinds were plain strings; ``schemas/plan.schema.json`` lists
+    the same values (a test holds them equal)."""
+
+    ALL = "all"  # no selection flags were given: every recipe is selected
+    CHANGED = "changed"  # its recipe changed (git range or --changed-files)
+    EXPLICIT = "explicit"  # --package named it
+    DOWNSTREAM = "downstream"  # it depends on a seed (--downstream)
+    UPSTREAM = "upstream"  # a seed needs it (--upstream)
+    CONFIG_CHANGE = "config-change"  # a variant key it uses changed in a config file
+
+
+class SkipKind(StrEnum):
+    """Why a selected job will not be built (``PlanNode.skipped.kind``); values as in the plan JSON."""
+
+    EXISTS = "exists"  # all its outputs are in the channel (--skip-existing)
+    EXCLUDED = "excluded"  # --exclude
+    SKIPLIST = "skiplist"  # an entry of the skiplist file
+    RENDER_SKIP = "render-skip"  # the recipe skips itself on this platform
+    RENDER_ERROR = "render-error"  # kept in the vocabulary (and the schema) for plans that carry it
+
+
+#: The kind of a :class:`Reason` by its JSON value (both vocabularies are disjoint).
+_REASON_KINDS: dict[str, SelectKind | SkipKind] = {k.value: k for k in (*SelectKind, *SkipKind)}
+
 #: What a plan warning is about (``PlanWarning.kind``), in the order the terminal summary lists them.
 #: ``pin-broken``: a job the selection changed no longer satisfies a dependent's pin (the dependent's
 #: requirement is taken from the channel instead) — what a PR preview should say out loud.
@@ -62,9 +87,13 @@ class OutputRef:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why something was selected or skipped: a kind from a fixed vocabulary plus a human detail."""
+    """Why something was selected or skipped: a kind from a fixed vocabulary plus a human detail.
 
-    kind: str
+    >>> Reason.from_dict({"kind": "downstream", "detail": "depends on a"}).kind is SelectKind.DOWNSTREAM
+    True
+    """
+
+    kind: SelectKind | SkipKind
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,7 +101,14 @@ class Reason:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Reason | None:
-        return None if d is None else cls(d["kind"], d.get("detail", ""))
+        """The reason in a plan's JSON; a kind outside both vocabularies is a ``ValueError`` (not a plan)."""
+        if d is None:
+            return None
+        text = d["kind"]
+        kind = _REASON_KINDS.get(text) if isinstance(text, str) else None
+        if kind is None:
+            raise ValueError(f"unknown reason kind {text!r}")
+        return cls(kind, d.get("detail", ""))
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,19 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from planner.plan.model import PlanEdge, Reason
+from planner.plan.model import PlanEdge, Reason, SelectKind, SkipKind
 
 #: --downstream with no depth.
 UNLIMITED = -1
 #: Precedence when several reasons select one job: the first wins.
-_PRECEDENCE = ("changed", "config-change", "explicit", "downstream", "upstream", "all")
+_PRECEDENCE = (
+    SelectKind.CHANGED,
+    SelectKind.CONFIG_CHANGE,
+    SelectKind.EXPLICIT,
+    SelectKind.DOWNSTREAM,
+    SelectKind.UPSTREAM,
+    SelectKind.ALL,
+)
 
 
 @dataclass(frozen=True)
@@ -110,26 +117,27 @@ def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
     if not selection.has_seeds:
         for node in nodes:
             if not _job(graph, node).skip:
-                mark(node, Reason("all", "no selection given: every recipe"))
+                mark(node, Reason(SelectKind.ALL, "no selection given: every recipe"))
     else:
         for node in nodes:
             job = _job(graph, node)
             if job.recipe in selection.changed:
-                mark(node, Reason("changed", selection.changed[job.recipe]))
+                mark(node, Reason(SelectKind.CHANGED, selection.changed[job.recipe]))
             keys = sorted(k for k in job.variant if k in selection.changed_keys)
             if keys:
                 detail = "; ".join(f"{k}: {selection.changed_keys[k]}" for k in keys)
-                mark(node, Reason("config-change", detail))
+                mark(node, Reason(SelectKind.CONFIG_CHANGE, detail))
             hit = _matches(job, selection.packages)
             if hit is not None:
-                mark(node, Reason("explicit", f"--package {hit}"))
+                mark(node, Reason(SelectKind.EXPLICIT, f"--package {hit}"))
         for name in selection.packages:
             if not any(_matches(_job(graph, n), [name]) for n in nodes):
                 unknown.append(name)
         seeds = sorted(selected)
     if selection.downstream is not None and seeds:
         for node, (parent, depth) in _bfs(graph, seeds, graph.successors, selection.downstream).items():
-            mark(node, Reason("downstream", f"depends on {parent} ({depth} step{'s' if depth > 1 else ''})"))
+            steps = f"{depth} step{'s' if depth > 1 else ''}"
+            mark(node, Reason(SelectKind.DOWNSTREAM, f"depends on {parent} ({steps})"))
     if selection.upstream and seeds:
 
         def present(node: str) -> bool:  # in the channel already: neither it nor its ancestors are needed
@@ -137,19 +145,20 @@ def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
             return job.skip or (selection.existing is not None and outputs_exist(job, selection.existing))
 
         for node, (child, depth) in _bfs(graph, seeds, graph.predecessors, UNLIMITED, present).items():
-            mark(node, Reason("upstream", f"needed by {child} ({depth} step{'s' if depth > 1 else ''})"))
+            steps = f"{depth} step{'s' if depth > 1 else ''}"
+            mark(node, Reason(SelectKind.UPSTREAM, f"needed by {child} ({steps})"))
     skipped: dict[str, Reason] = {}
     for node in sorted(selected):
         job = _job(graph, node)
         if job.skip:
-            skipped[node] = Reason("render-skip", f"skipped on {job.platform} by the recipe")
+            skipped[node] = Reason(SkipKind.RENDER_SKIP, f"skipped on {job.platform} by the recipe")
         elif (hit := _matches(job, selection.exclude)) is not None:
-            skipped[node] = Reason("excluded", f"--exclude {hit}")
+            skipped[node] = Reason(SkipKind.EXCLUDED, f"--exclude {hit}")
         elif (hit := _matches(job, selection.skiplist)) is not None:
-            skipped[node] = Reason("skiplist", f"skiplist entry {hit}")
+            skipped[node] = Reason(SkipKind.SKIPLIST, f"skiplist entry {hit}")
         elif selection.existing is not None and outputs_exist(job, selection.existing):
             where = f" in {selection.channel}" if selection.channel else ""
-            skipped[node] = Reason("exists", f"all outputs already{where}")
+            skipped[node] = Reason(SkipKind.EXISTS, f"all outputs already{where}")
     return SelectionResult(selected=dict(sorted(selected.items())), skipped=skipped, unknown_packages=unknown)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason, SelectKind
 
 _RECIPES = {
     # recipe: (outputs, layer, noarch, linux only)
@@ -52,7 +52,7 @@ def example_plan(root: Path, platforms: tuple[str, ...] = ("linux-64", "osx-arm6
                 build_platform=platform,
                 variant={},
                 outputs=tuple(OutputRef(o, "1.0.0", 0, "generic" if noarch else None) for o in outputs),
-                selected=Reason("all"),
+                selected=Reason(SelectKind.ALL),
                 layer=layer,
                 duration_estimate=1.0,
                 pool=platform,

@@ -19,7 +19,7 @@ import pytest
 
 from flows.builders import BuildContext, RecipeFailure, get_builder
 from flows.builders.conda_builder import CondaBuildMissing
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason
+from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason, SelectKind
 
 FAKE_CONDA = f"""#!{sys.executable}
 import json, os, sys
@@ -60,7 +60,7 @@ def _node(recipe: str, platform: str, *, layer: int = 0, variant=None, noarch: b
         build_platform=platform,
         variant=dict(variant or {}),
         outputs=(OutputRef(recipe, "1.0", 0, "generic" if noarch else None),),
-        selected=Reason("all"),
+        selected=Reason(SelectKind.ALL),
         layer=layer,
         duration_estimate=0.0,
         pool=platform,
