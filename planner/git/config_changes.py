@@ -58,17 +58,20 @@ def _load_text(text: str | None, name: str, platform: str, environ: Mapping[str,
 
 
 def changed_variant_keys(
-    request: Any,
+    changed: str | None,
+    changed_files: Path | None,
     root: Path,
     configs: Sequence[Path],
     platforms: Sequence[str],
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """variant key -> detail, for every global config the request's changes touched."""
+    """variant key -> detail, for every global config the change touched: a git range (``changed``,
+    ``BASE..HEAD``) or a list of changed paths (``changed_files``: the config's working-tree text
+    against HEAD), as a plan request gives them."""
     environ = environ or {}
     found: dict[str, set[str]] = {}
     for config in dict.fromkeys(Path(c) for c in configs):
-        before, after = _versions(request, root, config)
+        before, after = _versions(changed, changed_files, root, config)
         if before == after:
             continue
         keys: set[str] = set()
@@ -93,11 +96,13 @@ def _flatten_keys(text: str | None) -> set[str]:
     return keys
 
 
-def _versions(request: Any, root: Path, config: Path) -> tuple[str | None, str | None]:
+def _versions(
+    changed: str | None, changed_files: Path | None, root: Path, config: Path
+) -> tuple[str | None, str | None]:
     """The config's text before and after the change (None: absent), or equal texts if untouched."""
     rel = _rel(root, config)
-    if request.changed:
-        base, head, merge_base = split_range(request.changed)
+    if changed:
+        base, head, merge_base = split_range(changed)
         try:
             base_sha, head_sha = resolve_rev(root, base), resolve_rev(root, head)
         except GitError:
@@ -105,8 +110,8 @@ def _versions(request: Any, root: Path, config: Path) -> tuple[str | None, str |
         if merge_base:
             base_sha = merge_base_of(root, base_sha, head_sha)
         return file_at(root, base_sha, rel), file_at(root, head_sha, rel)
-    if request.changed_files:
-        listed = {Path(p).as_posix().removeprefix("./") for p in read_name_list(Path(request.changed_files))}
+    if changed_files:
+        listed = {Path(p).as_posix().removeprefix("./") for p in read_name_list(Path(changed_files))}
         if rel not in listed and Path(config).resolve().as_posix() not in listed:
             return None, None
         now = Path(config).read_text() if Path(config).is_file() else None

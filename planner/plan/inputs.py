@@ -21,6 +21,7 @@ from planner.git.changes import (
     recipes_for_paths,
 )
 from planner.graph.snapshot import Linked
+from planner.inputs.config import StackplanConfig
 from planner.inputs.lists import load_durations, read_name_list
 from planner.model import PlatformRender
 from planner.plan.renders import Saver, plan_renders
@@ -28,9 +29,10 @@ from planner.plan.request import PlanRequest, PlanSettings, RecipeTree
 from planner.plan.select import Selection
 from planner.platforms import parse_platforms
 from planner.progress import Reporter
+from planner.render.budget import CLI_BUDGET, RenderBudget
 
 
-def _config(request: PlanRequest):
+def _config(request: PlanRequest) -> StackplanConfig:
     from planner.inputs.config import load_config
 
     try:
@@ -127,7 +129,7 @@ def gather(
         if tree is not None:  # configs outside the repository cannot have changed in git: not asked
             configs = tuple(tree.outside(Path(c)) for c in configs if tree.holds(Path(c)))
         changed_keys = changed_variant_keys(
-            request, git_root, configs, platforms, cfg.environ
+            request.changed, request.changed_files, git_root, configs, platforms, cfg.environ
         )
     existing = None
     if request.skip_existing:
@@ -186,14 +188,12 @@ def gather(
     return renders, selection, settings, saver
 
 
-def _budget(request: Any, cfg: Any) -> Any:
+def _budget(request: PlanRequest, cfg: StackplanConfig) -> RenderBudget:
     """The render budget: the request's own (``stackplan serve``: strict, whatever the recipe tree's
     stackplan.yaml says), else the command line's default, overridden by ``render_budget:`` in
     stackplan.yaml, then by the command line flags."""
-    from planner.render.budget import CLI_BUDGET
-
     if request.budget is not None:
         return request.budget
     return CLI_BUDGET.with_overrides(
-        **{**(getattr(cfg, "render_budget", {}) or {}), **(request.budget_flags or {})}
+        **{**cfg.render_budget, **(request.budget_flags or {})}
     )

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from planner.inputs.config import DEFAULT_GPU_VARIANT_KEYS
 from planner.model import RecipeSource
 from planner.platforms import DEFAULT_NOARCH_BUILD_PLATFORM
+from planner.render.budget import RenderBudget
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class PlanRequest:
     cache_dir: Path | None = None  # the render cache (planner.render.cache); None: no cache
     #: per-recipe render limits (``planner.render.budget``); None: the command line's, with
     #: stackplan.yaml's ``render_budget`` and :attr:`budget_flags` over them
-    budget: Any = None
+    budget: RenderBudget | None = None
     budget_flags: Mapping[str, float] = field(default_factory=dict)
 
 
