@@ -104,7 +104,9 @@ PROBE = (
 )
 
 
-def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind(build_image, tmp_path):
+def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind(
+    build_image, prefect_harness, tmp_path
+):
     root, channel = tmp_path / "stack", tmp_path / "channel"
     escaped = tmp_path / "escaped"  # a host path: a build that writes here must not reach the host
     with _listener() as (address, port):
@@ -118,14 +120,19 @@ def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind
         (root / "stackplan.yaml").write_text(
             "platforms: [linux-64, osx-arm64]\nisolation: container\ncontainer_network: [box-net-allowed]\n"
         )
+        # the session's Prefect server, not one started by this run: a fresh server's database migrations
+        # took 51 s at load 8 here, and at load ~15 can outlast `stackplan run`'s wait for it (exit 4)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(
+            PREFECT_API_URL=prefect_harness,
             STACKPLAN_HOME=str(tmp_path / "state"),
             HOME=str(tmp_path / "home"),
             RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"),
             DO_NOT_TRACK="1",
         )
-        args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--retries", "0"]
+        # infrastructure failures are retried as in any run (an engine that hiccups on a loaded machine);
+        # the denied network is the recipe's own failure, which is never retried (asserted below)
+        args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--retries", "2", "--retry-delay", "1"]
         args += ["--channel", str(channel), "--image", build_image]
         proc = subprocess.run(
             [sys.executable, "-m", "stackplan", *args], cwd=PROJECT, env=env, capture_output=True, text=True
@@ -150,6 +157,7 @@ def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind
     # no network in a container unless the config allows it; the same script reaches the port elsewhere
     denied = jobs[("box-net-denied", "linux-64")]
     assert denied["state"] == "Failed" and "Network is unreachable" in denied["message"], denied
+    assert denied["attempts"] == 1, denied  # a recipe failure: not retried
     assert jobs[("box-net-allowed", "linux-64")]["state"] == "Completed"
     assert jobs[("box-net-denied", "osx-arm64")]["state"] == "Completed"  # a process reaches the port
     # a write outside the prefix stayed in the container
