@@ -182,11 +182,16 @@ def test_a_hostile_pr_leaks_nothing_hangs_nothing_and_runs_once(
                     again = post(receiver.url, "pull_request", None, raw=body, delivery=f"replay-{i}")
                     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
                 _health_ok(receiver.url)
+            # a worker runs the build (sharing the server's $STACKPLAN_HOME, in a working directory of
+            # its own): it finds the recipes through the stored ``<state>/checkouts/<sha>`` reference
+            state = _work_off(row.flow_run_id, tmp_path / "worker")
+            assert state.is_completed(), state.message
         finally:
             os.environ.pop("GITHUB_API_URL", None)
 
-    # exactly one flow run for the PR
-    assert [str(run.id) for run in asyncio.run(_runs_of_pr(666))] == [row.flow_run_id]
+    # exactly one build run for the PR (the others are its platform subflow)
+    runs = asyncio.run(_runs_of_pr(666))
+    assert [str(run.id) for run in runs if run.parent_task_run_id is None] == [row.flow_run_id]
     # the comment was posted and tells what happened to each hostile recipe, located
     [comment] = github.comments[666]
     text = comment["body"]
@@ -206,21 +211,47 @@ def test_a_hostile_pr_leaks_nothing_hangs_nothing_and_runs_once(
         data = path.read_bytes()
         for secret in SECRETS:
             assert secret.encode() not in data, (secret, path)
-    # nor in the flow run's parameters as Prefect stores them
-    from prefect.client.orchestration import get_client
-
-    async def params():
-        async with get_client() as client:
-            return (await client.read_flow_run(row.flow_run_id)).parameters
-
-    stored = json.dumps(asyncio.run(params()))
-    for secret in SECRETS:
-        assert secret not in stored
+    # nor in any flow run's parameters as Prefect stores them (the build run and the subflows it
+    # started): no secret, no path of the server (its clone, state dir, checkouts, working directory)
+    [build] = [run for run in runs if str(run.id) == row.flow_run_id]
+    assert len(runs) > 1  # the platform subflow ran too
+    server_paths = (str(repo), str(tmp_path / "state"), str(Path.cwd()))
+    for run in runs:
+        params = json.dumps(run.parameters)
+        for leak in (*SECRETS, *server_paths):
+            assert leak not in params, (leak, run.name)
+    stored = json.dumps(build.parameters)
+    assert str(tmp_path) not in stored  # the build run's: no absolute path of this machine at all
+    assert build.parameters["plan"]["root"] == f"<state>/checkouts/{head}"
     # the render environment was empty: the leaking recipes rendered with their defaults
     assert "1.0.none" in stored and "leak-none" in stored
     # no secret in any log record of the run
     for secret in SECRETS:
         assert secret not in caplog.text
+
+
+def _work_off(flow_run_id: str, workdir: Path):
+    """Run the flow run ``serve`` created as a worker would: the deployment's flow, with the stored
+    parameters, in the worker's own working directory."""
+    import os
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+
+    from flows.run.build_flow import build_flow
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(flow_run_id)
+
+    flow_run = asyncio.run(read())
+    workdir.mkdir(parents=True, exist_ok=True)
+    here = Path.cwd()
+    os.chdir(workdir)
+    try:
+        return run_flow(build_flow, flow_run=flow_run, parameters=flow_run.parameters, return_type="state")
+    finally:
+        os.chdir(here)
 
 
 @pytest.mark.parametrize(

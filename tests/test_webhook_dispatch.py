@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,54 @@ def test_missing_commits_are_fetched_from_the_remote(tmp_path):
     assert changed_paths(trig, mirror) == ("recipes/b/meta.yaml",)
     with pytest.raises(DispatchError, match="could not fetch it from 'origin'"):
         ensure_commits(BuildTrigger("push", "o/r", "e" * 40, base, "main"), mirror, "origin")
+
+
+def test_state_references_round_trip_and_name_no_server_path(tmp_path, monkeypatch):
+    """A path under the server's state dir is stored as ``<state>/...`` and read back under the
+    worker's own ``$STACKPLAN_HOME``; a path elsewhere cannot be written as one."""
+    from planner.state import resolve_state_ref, state_ref
+
+    state = tmp_path / "server-state"
+    assert state_ref(state / "checkouts" / A / "recipes", state) == f"<state>/checkouts/{A}/recipes"
+    assert state_ref(state, state) == "<state>"
+    with pytest.raises(ValueError):
+        state_ref(tmp_path / "elsewhere", state)
+    monkeypatch.setenv("STACKPLAN_HOME", str(tmp_path / "worker-state"))
+    assert resolve_state_ref(f"<state>/checkouts/{A}") == tmp_path / "worker-state" / "checkouts" / A
+    assert resolve_state_ref("/abs/root") == Path("/abs/root")
+
+
+def test_a_big_plan_goes_to_the_run_as_a_state_reference(tmp_path, monkeypatch):
+    """Over Prefect's parameter size the plan goes by file: the parameter names it under
+    ``<state>/``, and the build worker (same $STACKPLAN_HOME) loads that very plan."""
+    from dataclasses import replace
+
+    import flows.run.plan_store as plan_store
+    from flows.events.dispatch import run_param
+    from flows.run.synthetic import layered_plan
+
+    state = tmp_path / "state"
+    plan = replace(layered_plan(30), root=f"<state>/checkouts/{A}").with_hash()
+    assert run_param(plan, state) == plan.to_dict()  # small: inline, as it is
+    monkeypatch.setattr(plan_store, "INLINE_LIMIT", 100)
+    param = run_param(plan, state)
+    assert param == {"path": f"<state>/.stackplan/plans/{plan.hash}.json", "hash": plan.hash}
+    monkeypatch.setenv("STACKPLAN_HOME", str(state))
+    assert plan_store.load_plan(param) == plan
+
+
+@pytest.mark.prefect
+def test_a_worker_without_the_servers_state_dir_fails_the_run_clearly(prefect_harness, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from flows.run.runner import run_plan
+    from flows.run.synthetic import layered_plan
+
+    monkeypatch.setenv("STACKPLAN_HOME", str(tmp_path / "worker-state"))
+    plan = replace(layered_plan(2), root=f"<state>/checkouts/{A}").with_hash()
+    result = run_plan(plan, channel=str(tmp_path / "channel"))
+    assert result.state == "Failed"
+    assert f"<state>/checkouts/{A} is not a directory under this worker's $STACKPLAN_HOME" in result.message
+    (tmp_path / "worker-state" / "checkouts" / A).mkdir(parents=True)  # now it is: the run builds
+    quick = {"builder_options": {"time_scale": 0}}
+    assert run_plan(plan, channel=str(tmp_path / "channel"), options=quick).ok

@@ -37,11 +37,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from flows.events.deliveries import DeliveryStore, body_digest
-from flows.events.dispatch import DispatchError, DispatchSettings, create_build_run, make_plan
+from flows.events.dispatch import DispatchError, DispatchSettings, create_build_run, make_plan, run_param
 from flows.events.limits import DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT
 from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from flows.events.signature import SIGNATURE_HEADER, verify
-from flows.run.plan_store import plan_param
 
 __all__ = ["DEFAULT_MAX_BODY", "SECRET_ENV", "WebhookSettings", "create_app", "process_trigger"]
 
@@ -127,7 +126,7 @@ def process_trigger(
             run_id = anyio.run(
                 lambda: create_build_run(
                     # a large plan goes by reference: Prefect refuses parameters over 512 KiB
-                    plan_param(plan, settings.dispatch.state_dir),
+                    run_param(plan, settings.dispatch.state_dir),
                     trigger,
                     deployment=settings.dispatch.deployment,
                     idempotency_key=delivery,

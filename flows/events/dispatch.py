@@ -12,6 +12,11 @@ Steps, each its own function so each can be tested on real inputs:
 4. :func:`create_build_run` — a flow run of deployment ``stackplan-build/build`` with ``plan``, ``pr``,
    ``head_sha``, ``repo`` as parameters and the stackplan tags; the delivery id is Prefect's
    idempotency key, a second guard against running one delivery twice.
+
+What is stored in Prefect names no path of the server: the plan's ``root`` is the reference
+``<state>/checkouts/<sha>[/<subdir>]`` and a plan passed by file is ``<state>/.stackplan/plans/<hash>.json``
+(:func:`planner.state.state_ref`); the build worker resolves both against its own ``$STACKPLAN_HOME``,
+which is the server's (it reads the server's checkouts).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = [
     "create_build_run",
     "ensure_commits",
     "make_plan",
+    "run_param",
     "run_tags",
 ]
 
@@ -213,7 +219,24 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
         cache_dir=default_cache_dir(),  # webhook plans of one repository stay warm between events
         budget=settings.budget,
     )
-    return build_plan(request).with_hash()
+    from dataclasses import replace
+
+    from planner.state import state_ref
+
+    # planned from the checkout, stored as a reference to it: the server's paths stay on the server
+    return replace(build_plan(request), root=state_ref(root, settings.state_dir)).with_hash()
+
+
+def run_param(plan: Any, state_dir: Path) -> dict[str, Any]:
+    """The build run's ``plan`` parameter: the plan itself, or (over Prefect's parameter size) a
+    ``<state>/.stackplan/plans/<hash>.json`` reference to its file under ``state_dir``."""
+    from flows.run.plan_store import plan_param
+    from planner.state import state_ref
+
+    param = plan_param(plan, state_dir)
+    if "path" in param:
+        param = {**param, "path": state_ref(param["path"], state_dir)}
+    return param
 
 
 def run_tags(plan_hash: str, trigger: BuildTrigger) -> list[str]:
@@ -233,9 +256,9 @@ async def create_build_run(
 
     from planner.redact import default_redactor
 
-    # stored in Prefect's database and shown in its UI: redacted, except the plan's own ``root`` /
-    # ``path``, which the build worker needs to find the recipes
-    plan = default_redactor().value(plan, keep=("root", "path"))
+    # stored in Prefect's database and shown in its UI: redacted, all of it (``root`` / ``path`` are
+    # ``<state>/...`` references by now, which the redaction leaves as they are)
+    plan = default_redactor().value(plan)
     async with get_client() as client:
         try:
             dep = await client.read_deployment_by_name(deployment)

@@ -39,6 +39,7 @@ from flows.run.tags import run_tags
 from planner import __version__
 from planner.plan.model import Plan
 from planner.redact import default_redactor
+from planner.state import is_state_ref, resolve_state_ref
 
 
 def lane_run_name(plan_hash: str, platform: str, chunk: int = 0, chunks: int = 1) -> str:
@@ -138,6 +139,16 @@ def _crashed_ids(job_ids: list[str], message: str) -> list[dict[str, Any]]:
     return [JobOutcome(j, j.rsplit("@", 1)[-1].split("[")[0], "", FAILED, message).to_dict() for j in job_ids]
 
 
+def _recipes_root(root: str) -> str | None:
+    """The root the subflows get: a ``<state>/...`` reference (a ``stackplan serve`` run) stays one, so
+    the server's checkout path is in no flow run's parameters, and each subflow resolves it
+    (:func:`planner.state.resolve_state_ref`); None when it names no directory here. Any other root
+    is made absolute (the subflows may run in another working directory)."""
+    if is_state_ref(root):
+        return root if resolve_state_ref(root).is_dir() else None
+    return str(Path(root).resolve())
+
+
 def _all_upstream(plan: Plan, lane: Lane) -> dict[str, tuple[str, ...]]:
     return {j: tuple(sorted({*lane.deps.get(j, ()), *lane.external.get(j, ())})) for j in lane.job_ids}
 
@@ -165,7 +176,8 @@ def build_flow(
     ``options``: builder_options (dict), retries (2), retry_delay (10 s), retry_on ("infrastructure"),
     dispatch ("local" | "deployments"), chunk_size, tag_jobs (true: tag each job's task run),
     max_unrecorded (jobs a subflow may run ahead of the server's records; 0: no limit), only (job
-    ids to run: resume), root (where the recipes are, if not at plan.root), reused (job ids an
+    ids to run: resume), root (where the recipes are, if not at plan.root; ``<state>/...`` is under
+    this worker's state directory, as a ``stackplan serve`` run's plan.root is), reused (job ids an
     earlier run built), reused_packages ({job: [package]} of those), resumes (the run id resumed),
     report (write the JSON report; default true), journal (keep the run's journal; default true).
     """
@@ -181,11 +193,17 @@ def build_flow(
     flow_run_id = str(ctx.flow_run.id) if ctx and ctx.flow_run else ""
     if flow_run_id:
         liveness.own_flow_run(flow_run_id)
+    root = _recipes_root(opts.get("root") or the_plan.root)
+    if root is None:
+        return Failed(
+            message=f"the recipes of this run are not here: {the_plan.root} is not a directory under this"
+            " worker's $STACKPLAN_HOME (run the workers of `stackplan serve` with its STACKPLAN_HOME)"
+        )
     lanes = split_lanes(the_plan, only=opts.get("only"))
     common = {
         "plan_hash": plan_hash,
         "plan_path": str(plan_path),
-        "root": str(Path(opts.get("root") or the_plan.root).resolve()),
+        "root": root,
         "builder": builder,
         "builder_options": dict(opts.get("builder_options") or {}),
         "channel": str(channel_path),

@@ -46,10 +46,13 @@ def plan_param(plan: Plan, channel: Path) -> dict[str, Any]:
 
 
 def load_plan(param: Mapping[str, Any] | str | Path) -> Plan:
-    """The plan from a ``plan`` parameter (the plan, a reference, or a path); files are cached."""
+    """The plan from a ``plan`` parameter (the plan, a reference, or a path; a ``<state>/...`` path is
+    under this process's state directory, :func:`planner.state.resolve_state_ref`); files are cached."""
     if isinstance(param, Mapping) and "nodes" in param:
         return Plan.from_dict(param)
-    path = Path(param["path"] if isinstance(param, Mapping) else param)
+    from planner.state import resolve_state_ref
+
+    path = resolve_state_ref(param["path"] if isinstance(param, Mapping) else param)
     key = (str(path), path.stat().st_mtime_ns)
     with _cache_lock:
         if key not in _cache:

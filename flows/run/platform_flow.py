@@ -38,6 +38,7 @@ from flows.run.outcomes import GOOD_STATES, JobOutcome, LaneResult, Ledger
 from flows.run.plan_store import load_plan, read_outcomes
 from flows.run.tags import job_tags
 from planner import __version__
+from planner.state import resolve_state_ref
 
 LANES_DIR = Path(".stackplan") / "lanes"
 
@@ -87,7 +88,8 @@ def platform_flow(
     """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
     at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
     (in other lanes or earlier chunks); an upstream with no outcome is taken as built (resume).
-    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root.
+    ``root``: where the plan's recipe dirs are, when not at the plan's own (possibly relative) root; a
+    ``<state>/...`` reference is under this worker's state directory (:mod:`planner.state`).
     ``max_unrecorded``: how many jobs the subflow may run ahead of the server's records (0: no limit;
     flows/run/backpressure.py). ``journal``: the run's journal file, where each job's outcome is
     appended as it ends (flows/run/journal.py)."""
@@ -115,7 +117,7 @@ def platform_flow(
     the_builder.prepare(channel_path, tuple(sorted({n.platform for n in nodes} | {platform})))
     run = JobRun(
         builder=the_builder,
-        root=Path(root or plan.root).resolve(),
+        root=resolve_state_ref(root or plan.root).resolve(),
         channel=channel_path,
         ledger=ledger,
         jobs={n.id: n for n in nodes},

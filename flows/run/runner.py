@@ -33,6 +33,16 @@ class RunResult:
         return self.state == "Completed"
 
 
+def _root(root: str) -> str:
+    """The plan's root for the flow: a ``<state>/...`` reference as it is (the flow resolves it),
+    else absolute (relative to where this command runs, not to the flow's working directory)."""
+    from pathlib import Path
+
+    from planner.state import is_state_ref
+
+    return root if is_state_ref(root) else str(Path(root).resolve())
+
+
 def run_plan(
     plan: Plan,
     *,
@@ -63,7 +73,7 @@ def run_plan(
             pr=pr,
             head_sha=head_sha,
             repo=repo,
-            options={"root": str(Path(plan.root).resolve()), **dict(options or {})},
+            options={"root": _root(plan.root), **dict(options or {})},
             return_state=True,
         )
     report = state.result(raise_on_failure=False) if state.data is not None else None
