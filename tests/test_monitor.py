@@ -56,7 +56,7 @@ def slack():
         yield server
 
 
-def test_reports_each_stuck_run_once_until_its_state_changes(prefect_harness, slack, tmp_path):
+def test_reports_each_stuck_run_once_per_flow_run(prefect_harness, slack, tmp_path):
     from prefect.states import Completed, Running
 
     tag = f"stackplan-test-{uuid.uuid4().hex}"
@@ -84,13 +84,15 @@ def test_reports_each_stuck_run_once_until_its_state_changes(prefect_harness, sl
     assert (second.reported, len(slack.requests)) == ((), 1)
     assert len(second.stuck) == 3
 
-    # the running one finishes; the pending one starts running (a new state) and gets stuck there
+    # the running one finishes; the pending one starts running (a new state of another kind) and gets
+    # stuck there too: still the run reported before, so nothing is posted (once per flow run)
     asyncio.run(_set_state(runs["running"], Completed()))
     asyncio.run(_set_state(runs["pending"], Running()))
     third = run_check(later + timedelta(hours=3))
-    assert [r.id for r in third.reported] == [str(runs["pending"])]
-    assert "Running for" in slack.requests[-1].body["text"]
-    assert set(json.loads(memory.read_text())) == {str(runs["late"]), str(runs["pending"])}
+    assert str(runs["pending"]) in {r.id for r in third.stuck} and third.reported == ()
+    assert len(slack.requests) == 1
+    # the finished run is forgotten; the live ones are remembered as first reported
+    assert json.loads(memory.read_text()) == {str(runs["late"]): "Late", str(runs["pending"]): "Pending"}
 
 
 def test_young_runs_are_not_stuck(prefect_harness, slack, tmp_path):
@@ -129,8 +131,9 @@ def test_select_new_and_message_are_plain_functions():
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     a = StuckRun("a", "run-a", "Running", "s1", t0, "http://ui/runs/flow-run/a")
     b = StuckRun("b", "run-b", "Late", "s2", t0 + timedelta(minutes=30), None)
-    # remembered by the kind of state, not Prefect's state id: a re-marked run is not new
-    assert select_new([a, b], {"a": "Running", "b": "Pending"}) == [b]
+    # remembered by flow run, not by Prefect's state id nor the kind of state: reported once
+    assert select_new([a, b], {"a": "Pending"}) == [b]
+    assert select_new([a, b], {"a": "Running", "b": "Pending"}) == []
     assert slack_message([a, b], t0 + timedelta(hours=2, minutes=5)) == {
         "text": ":warning: *stackplan: 2 stuck build run(s)*\n"
         "• <http://ui/runs/flow-run/a|run-a> — Running for 2h05m\n"

@@ -9,13 +9,15 @@ does not fail: it just stays Running, Pending or Late. The monitor asks Prefect 
 
 and posts ONE Slack incoming-webhook message listing them with links to the Prefect UI.
 
-It remembers what it reported — flow run id -> the *kind* of stuck state (Running / Late / Pending),
-not Prefect's state id — in a JSON file under the state dir, so the next check stays quiet about a
-run still stuck the same way, even when Prefect re-marks it (a Late run gets a new state id each time
-it is re-marked), and speaks again only when that run moves to another kind of state and gets stuck
-there. The memory is only written after Slack accepted the message: a failed post is retried on the
-next check. A check holds an exclusive lock on ``<memory>.lock`` from reading the memory to writing
-it, so two overlapping checks (a slow one and the next scheduled one) cannot both post a run.
+A stuck run is reported **once per flow run**. The monitor remembers what it reported — flow run id
+-> the kind of stuck state it was reported in (Running / Late / Pending), for the message's sake — in a
+JSON file under the state dir, and stays quiet about that run for as long as the run is unfinished:
+when Prefect re-marks it (a Late run gets a new state id each time), and when it moves on and gets
+stuck again (Pending, then Running for hours). A run leaves the memory once it has finished (no
+longer Running, Pending or Scheduled), which keeps the file as small as the set of live runs. The
+memory is only written after Slack accepted the message: a failed post is retried on the next check.
+A check holds an exclusive lock on ``<memory>.lock`` from reading the memory to writing it, so two
+overlapping checks (a slow one and the next scheduled one) cannot both post a run.
 ``SLACK_WEBHOOK_URL`` is a secret (it is the credential): it is never logged; without it the message
 is only logged.
 """
@@ -93,6 +95,11 @@ async def find_stuck_runs(
     limit: int = 1000,
 ) -> list[StuckRun]:
     """Runs tagged ``tag`` stuck in Running / Late / Pending beyond their threshold, oldest first."""
+    return _stuck(await _unfinished_runs(tag, limit), running, waiting, now)
+
+
+async def _unfinished_runs(tag: str, limit: int) -> list[Any]:
+    """Prefect's flow runs tagged ``tag`` in a Running, Pending or Scheduled state, newest first."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -104,9 +111,7 @@ async def find_stuck_runs(
     from prefect.client.schemas.sorting import FlowRunSort
 
     from flows.events.history import paged
-    from flows.events.statuses import run_url
 
-    now = _aware(now or datetime.now(UTC))
     run_filter = FlowRunFilter(
         tags=FlowRunFilterTags(all_=[tag]),
         state=FlowRunFilterState(
@@ -114,12 +119,23 @@ async def find_stuck_runs(
         ),
     )
     async with get_client() as client:
-        runs = [
+        return [
             run
             async for run in paged(
                 client.read_flow_runs, limit, flow_run_filter=run_filter, sort=FlowRunSort.ID_DESC
             )
         ]
+
+
+def _stuck(
+    runs: Iterable[Any], running: timedelta, waiting: timedelta, now: datetime | None
+) -> list[StuckRun]:
+    """The ``runs`` stuck beyond their threshold at ``now``, oldest first."""
+    from prefect.client.schemas.objects import StateType
+
+    from flows.events.statuses import run_url
+
+    now = _aware(now or datetime.now(UTC))
     stuck: list[StuckRun] = []
     for run in runs:
         state = run.state
@@ -149,8 +165,9 @@ async def find_stuck_runs(
 
 
 def select_new(stuck: Iterable[StuckRun], memory: Mapping[str, str]) -> list[StuckRun]:
-    """The runs not reported yet stuck this way (memory: run id -> state kind reported)."""
-    return [run for run in stuck if memory.get(run.id) != run.state]
+    """The runs not reported yet (memory: run id -> the state kind it was reported in): once per flow
+    run, whatever its state id or kind of state now."""
+    return [run for run in stuck if run.id not in memory]
 
 
 @asynccontextmanager
@@ -232,10 +249,12 @@ async def check(
 async def _check(
     tag: str, running: timedelta, waiting: timedelta, memory_path: Path, slack_url: str | None, now: datetime
 ) -> MonitorResult:
-    stuck = await find_stuck_runs(tag=tag, running=running, waiting=waiting, now=now)
+    unfinished = await _unfinished_runs(tag, 1000)
+    stuck = _stuck(unfinished, running, waiting, now)
     memory = _load_memory(memory_path)
     new = select_new(stuck, memory)
-    current = {run.id: memory[run.id] for run in stuck if run.id in memory}  # forget runs no longer stuck
+    live = {str(run.id) for run in unfinished}
+    current = {run_id: kind for run_id, kind in memory.items() if run_id in live}  # forget finished runs
     if not new:
         _save_memory(memory_path, current)
         return MonitorResult(tuple(stuck), (), False)
