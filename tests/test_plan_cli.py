@@ -443,3 +443,42 @@ def test_plan_flags_with_a_plan_file_are_refused(repo: Path, tmp_path: Path) -> 
     for command in (("graph", str(out)), ("explain", "zlib", "--plan", str(out))):
         res = invoke(*command, "--skiplist", str(out))
         assert res.exit_code == 2 and "--skiplist" in res.stderr
+
+
+ENDLESS = (
+    '{% set s = "x" * 900000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}\n'
+    "package:\n  name: endless\n  version: '1.0'\n"
+)
+
+
+def test_every_planning_command_takes_the_render_budget_flags() -> None:
+    for command in ("plan", "graph", "preview", "explain", "run", "rebuild"):
+        res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert "--render-timeout" in res.stdout and "--render-memory" in res.stdout, command
+
+
+def test_render_timeout_flag_overrides_stackplan_yaml(repo: Path, tmp_path: Path) -> None:
+    """stackplan.yaml allows 60 s a recipe; ``--render-timeout 0.5`` stops the endless one at 0.5 s,
+    on ``plan`` and on ``graph`` alike, and the other recipes are planned."""
+    import time
+
+    (repo / "recipes" / "endless").mkdir()
+    (repo / "recipes" / "endless" / "meta.yaml").write_text(ENDLESS)
+    (repo / "stackplan.yaml").write_text(
+        "platforms: [linux-64]\nvariant_configs: [cbc.yaml]\nrender_budget:\n  seconds: 60\n"
+    )
+    out = tmp_path / "plan.json"
+    start = time.monotonic()
+    res = invoke("plan", str(repo), "--render-timeout", "0.5", "--no-cache", "-q", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert time.monotonic() - start < 30  # not the 60 s of stackplan.yaml
+    plan = plan_at(out)
+    assert [(Path(e.path).parent.name, e.message) for e in plan.errors] == [
+        ("endless", "render budget exceeded: 0.5 s")
+    ]
+    assert {"zlib", "samtools", "pipeline"} <= set(recipes_of(plan))
+    graph = invoke("graph", str(repo), "--format", "json", "--render-timeout", "0.5", "--no-cache")
+    assert graph.exit_code == 0, graph.output
+    assert "render budget exceeded: 0.5 s" in graph.output
+    bad = invoke("plan", str(repo), "--render-timeout", "0")
+    assert bad.exit_code == 2 and "--render-timeout" in bad.output

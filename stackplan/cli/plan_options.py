@@ -59,6 +59,8 @@ class Selection:
     jobs: int | None = None
     cache_dir: Path | None = None
     no_cache: bool = False
+    render_timeout: float | None = None
+    render_memory: int | None = None
     provider: list[str] | None = None
     noarch_platform: str | None = None
     changed: str | None = None
@@ -80,6 +82,12 @@ class Selection:
             for f in fields(self)
             if getattr(self, f.name) not in (None, False, [], ()) and f.name != "downstream_depth"
         )
+
+    def budget_flags(self) -> dict[str, float]:
+        """``--render-timeout`` / ``--render-memory`` as render-budget fields (they override
+        stackplan.yaml's ``render_budget:``, ``planner.plan.inputs``); only the flags given."""
+        flags = {"seconds": self.render_timeout, "memory_mb": self.render_memory}
+        return {key: value for key, value in flags.items() if value is not None}
 
     def channels(self) -> tuple[str, ...]:
         """The input channels (``-c``), in order, duplicates dropped."""
@@ -115,6 +123,7 @@ class Selection:
             noarch_platform=check_noarch_platform(self.noarch_platform),
             jobs=self.jobs or default_jobs(),
             cache_dir=None if self.no_cache else (self.cache_dir or default_cache_dir()),
+            budget_flags=self.budget_flags(),
         )
         values.update(fixed)
         return PlanRequest(**values)
@@ -227,6 +236,34 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
             bool, _opt("--no-cache", panel=RENDERING, help="Render every recipe; no cache read or write.")
         ],
         False,
+    ),
+    "render_timeout": (
+        Annotated[
+            float | None,
+            _opt(
+                "--render-timeout",
+                min=0.001,
+                panel=RENDERING,
+                metavar="SECONDS",
+                help="Seconds one recipe may take to render; over it, that recipe is a located error and"
+                " the others render (over stackplan.yaml's render_budget; default 600).",
+            ),
+        ],
+        None,
+    ),
+    "render_memory": (
+        Annotated[
+            int | None,
+            _opt(
+                "--render-memory",
+                min=16,
+                panel=RENDERING,
+                metavar="MB",
+                help="MB of memory a render worker may add while rendering (over stackplan.yaml's"
+                " render_budget; default no limit).",
+            ),
+        ],
+        None,
     ),
     "provider": (
         Annotated[
