@@ -544,3 +544,96 @@ def test_stalled_connections_are_closed_and_health_still_answers(tmp_path):
         start = time.monotonic()
         assert httpx.get(running.url + "/health", timeout=1).status_code == 200
         assert time.monotonic() - start < 1
+
+
+#: The attacker of the flood test, in a process of its own (as an attacker is): opens N connections
+#: that stall (half send nothing, half half a request line and a header), then answers "count" with
+#: how many of them the server has closed, until "quit".
+_STALLER = r"""
+import resource, select, socket, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < n + 64:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(n + 64, hard), hard))
+socks = []
+for i in range(n):
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n" if i % 2 else b"")
+    socks.append(s)
+print("open", len(socks), flush=True)
+poller, by_fd, closed = select.poll(), {}, set()
+for s in socks:
+    poller.register(s, select.POLLIN | select.POLLHUP | select.POLLERR)
+    by_fd[s.fileno()] = s
+for line in sys.stdin:
+    if line.strip() != "count":
+        break
+    for fd, _ in poller.poll(0):
+        try:
+            data = by_fd[fd].recv(64)
+        except OSError:
+            data = b""
+        if not data or b" 408 " in data:
+            closed.add(fd)
+            poller.unregister(fd)
+    print(len(closed), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_flood_of_stalled_connections_cannot_lock_out_health_checks(tmp_path):
+    """2,000 stalled connections (the issue's attack), 20 times the connection limit, from another
+    process: the server closes the excess at once (a newcomer evicts the connection waiting longest for
+    its headers), holds at most its limit, answers /health within a second while it holds them, and
+    the read timeout closes the rest."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    flood = min(2000, hard - 64)
+    limit, read_timeout = 100, 5.0
+    assert flood >= 10 * limit, f"RLIMIT_NOFILE {hard} too low for a flood"
+    s = WebhookSettings(
+        secret=SECRET,
+        dispatch=DispatchSettings(repo_dir=tmp_path, state_dir=tmp_path / "st"),
+        read_timeout=read_timeout,
+        max_connections=limit,
+    )
+    with RunningReceiver(s) as running:
+        host, port = running.url.removeprefix("http://").split(":")
+        attacker = subprocess.Popen(
+            [sys.executable, "-c", _STALLER, host, port, str(flood)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+        def closed_by_server() -> int:
+            attacker.stdin.write("count\n")
+            attacker.stdin.flush()
+            return int(attacker.stdout.readline())
+
+        def health_within_a_second() -> None:
+            start = time.monotonic()
+            assert httpx.get(running.url + "/health", timeout=1).status_code == 200
+            assert time.monotonic() - start < 1
+
+        try:
+            assert attacker.stdout.readline().split() == ["open", str(flood)]
+            opened = time.monotonic()
+            # the excess is closed as it comes, not held for the read timeout
+            while (closed := closed_by_server()) < flood - limit:
+                assert time.monotonic() - opened < read_timeout, f"only {closed} of {flood} closed"
+                time.sleep(0.1)
+            # the server holds its limit's worth of stalled connections and still answers at once
+            for _ in range(3):
+                health_within_a_second()
+            assert closed_by_server() < flood, "the held connections went before their read timeout"
+            # ... until their read timeout closes them: nothing is held for ever
+            while (closed := closed_by_server()) < flood:
+                assert time.monotonic() - opened < read_timeout + 5, f"{flood - closed} still open"
+                time.sleep(0.2)
+            assert time.monotonic() - opened >= read_timeout - 1  # closed by the timeout, not before
+            health_within_a_second()
+        finally:
+            attacker.stdin.close()
+            attacker.wait(timeout=30)
