@@ -4,7 +4,8 @@ The receiver runs as `stackplan serve` runs it (uvicorn with the server's protoc
 real git, real Prefect through the test harness); GitHub is the recording stand-in of
 ``tests/loopback.py``. Every test asserts what must NOT happen: no configured secret in any request
 GitHub received, any file written, any database row or any log line; no server path in what was
-posted; nothing created by git; no second flow run; a 4xx for bad input; /health answering within a
+posted nor in any flow run's parameters (the build run is executed as a worker would, subflows and
+all); nothing created by git; no second flow run; a 4xx for bad input; /health answering within a
 second throughout.
 """
 
