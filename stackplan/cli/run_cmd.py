@@ -251,11 +251,14 @@ def _options(
 
 def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
     """The builder options of the isolation asked for (flag, else stackplan.yaml), checked before the run
-    (flows/builders/container.py): with containers, the engine must work and run the image."""
+    (flows/builders/container.py): with containers, the engine must work and run the image. The
+    stackplan.yaml read is the one at the plan's root as this process sees it: a ``<state>/...`` root
+    (a webhook build's checkout) is resolved against this state directory first (planner/state.py)."""
     from flows.builders.container import EngineError, IsolationError, isolation_options
+    from planner.state import resolve_state_ref
 
     try:
-        return isolation_options(Path(plan.root), builder, isolation, engine, image)
+        return isolation_options(resolve_state_ref(plan.root), builder, isolation, engine, image)
     except EngineError as exc:  # no engine works here, or it cannot run the image: this machine cannot
         fail(str(exc), ExitCode.ENVIRONMENT)
     except IsolationError as exc:  # a bad --isolation value for this builder: the command line

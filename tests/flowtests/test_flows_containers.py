@@ -133,7 +133,7 @@ def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind
         # infrastructure failures are retried as in any run (an engine that hiccups on a loaded machine);
         # the denied network is the recipe's own failure, which is never retried (asserted below)
         args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--retries", "2", "--retry-delay", "1"]
-        args += ["--channel", str(channel), "--image", build_image]
+        args += ["--output-dir", str(channel), "--image", build_image]
         proc = subprocess.run(
             [sys.executable, "-m", "stackplan", *args], cwd=PROJECT, env=env, capture_output=True, text=True
         )
@@ -178,7 +178,7 @@ def test_no_working_engine_is_a_clear_error_before_the_run(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path / "empty"), "STACKPLAN_HOME": str(tmp_path / "state")}
     args = ["run", str(tmp_path / "r"), "-p", "linux-64", "-b", "rattler-build", "--isolation", "container"]
     proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", *args, "--no-cache", "--channel", str(tmp_path / "ch")],
+        [sys.executable, "-m", "stackplan", *args, "--no-cache", "--output-dir", str(tmp_path / "ch")],
         cwd=PROJECT,
         env=env,
         capture_output=True,
@@ -187,6 +187,33 @@ def test_no_working_engine_is_a_clear_error_before_the_run(tmp_path):
     assert proc.returncode == 4, proc.stderr  # this machine cannot do it (docs/commands/conventions.md)
     assert "no container engine works here (podman: not on PATH; docker: not on PATH)" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "state").exists()  # refused before any server
+
+
+def test_a_state_ref_plan_root_is_resolved_before_isolation_is_chosen(tmp_path):
+    """A webhook build's plan has its root as ``<state>/checkouts/...``; ``run`` reads the stackplan.yaml
+    found there under this process's state directory: its ``isolation: container`` is refused for the
+    dry-run builder before any server starts (read at the literal path it would be missed)."""
+    state = tmp_path / "state"
+    recipes = state / "checkouts" / "abc" / "recipes"
+    (recipes / "a").mkdir(parents=True)
+    (recipes / "a" / "recipe.yaml").write_text("package:\n  name: a\n  version: '1'\n")
+    env = {**os.environ, "STACKPLAN_HOME": str(state)}
+    plan = subprocess.run(
+        [sys.executable, "-m", "stackplan", "plan", str(recipes), "-p", "linux-64", "--no-cache", "-q"],
+        cwd=PROJECT, env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    (recipes / "stackplan.yaml").write_text("isolation: container\n")
+    data = json.loads(plan)
+    data["root"] = "<state>/checkouts/abc/recipes"
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "stackplan", "run", str(tmp_path / "plan.json"), "-b", "dry-run",
+         "--output-dir", str(tmp_path / "ch")],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "isolation container works with the rattler-build builder, not dry-run" in proc.stderr
+    assert not (tmp_path / "ch").exists()
 
 
 def test_the_scheduled_rebuild_takes_its_isolation_from_stackplan_yaml(

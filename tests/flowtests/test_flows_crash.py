@@ -76,11 +76,6 @@ def _stack(root: Path, marks: Path) -> None:
     _recipe(root, "crash-top", [install.format("crash-top")], host=["crash-slow1"])
 
 
-def _run_args(root: Path, channel: Path) -> list[str]:
-    flags = ["-p", "linux-64", "--no-cache", "-b", "rattler-build", "--retries", "0", "-P", "4"]
-    return ["run", str(root), *flags, "--channel", str(channel)]
-
-
 def _wait(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -102,7 +97,7 @@ def _journal_states(channel: Path) -> dict[str, str]:
 def _run_args(root: Path, channel: Path) -> list[str]:
     """``stackplan run`` of the test stack on linux-64 with real rattler-build builds into ``channel``."""
     return ["run", str(root), "-p", "linux-64", "--no-cache", "-b", "rattler-build",
-            "--channel", str(channel)]
+            "--output-dir", str(channel)]
 
 
 def test_kill_9_then_resume_builds_exactly_what_is_missing(tmp_path):
