@@ -147,6 +147,40 @@ def test_builder_channel_version_and_dry_runs_marked(prefect_harness, monkeypatc
     assert "9.9.9" in table.stdout and "/srv/channel" in table.stdout
 
 
+@flow(name="stackplan-platform")
+def isolated_lane(plan: str, builder: str, builder_options: dict, channel: str) -> None:
+    for platform in ("linux-64", "osx-arm64"):
+        tags_ = ("stackplan", f"plan:{plan}", f"platform:{platform}", "package:lz4", "recipe:recipes/lz4")
+        with tags(*tags_):
+            build_job.submit(f"lz4@{platform}", True).wait()
+
+
+def test_isolation_column_from_the_runs_builder_options(prefect_harness, monkeypatch):
+    """Container isolation applies to linux and noarch jobs; the osx job of the same run built as a
+    process, and a run without isolation options (conda-build, dry-run) built as processes."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    plan = uuid.uuid4().hex[:12]
+    isolated_lane(plan, "rattler-build", {"isolation": "container", "container_engine": "podman"}, "/c")
+    isolated_lane(plan, "conda-build", {}, "/c")
+    rows = _query(plan=plan)
+    assert sorted((r.builder, r.platform, r.isolation) for r in rows) == [
+        ("conda-build", "linux-64", "process"),
+        ("conda-build", "osx-arm64", "process"),
+        ("rattler-build", "linux-64", "container"),
+        ("rattler-build", "osx-arm64", "process"),
+    ]
+    out = CliRunner().invoke(app, ["history", "--plan", plan, "--json"])
+    assert out.exit_code == 0, out.output
+    assert sorted(json.loads(line)["isolation"] for line in out.stdout.splitlines()) == [
+        "container",
+        "process",
+        "process",
+        "process",
+    ]
+    table = CliRunner().invoke(app, ["history", "--plan", plan], env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "isolation" in table.stdout and "container" in table.stdout
+
+
 def test_an_invalid_state_or_plan_is_an_error(prefect_harness, monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
     bad = CliRunner().invoke(app, ["history", "--state", "done"])

@@ -98,6 +98,7 @@ class HistoryRow:
     builder: str = ""  # the run's builder: dry-run (no build), rattler-build, conda-build
     channel: str = ""  # the channel it built into
     version: str = ""  # the stackplan version that ran it (the flow's version)
+    isolation: str = ""  # how the job built: process, or container (flows/builders/container.py)
 
     @property
     def dry_run(self) -> bool:
@@ -226,7 +227,8 @@ async def query_history(query: HistoryQuery) -> list[HistoryRow]:
 
 
 async def _flow_runs(client: Any, ids: list[str]) -> dict[str, Any]:
-    """The flow runs (platform subflows) of the rows, by id: their parameters say builder and channel."""
+    """The flow runs (platform subflows) of the rows, by id: their parameters say builder, isolation and
+    channel."""
     from uuid import UUID
 
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -245,16 +247,25 @@ async def _flow_runs(client: Any, ids: list[str]) -> dict[str, Any]:
 
 
 def _with_run(row: HistoryRow, run: Any) -> HistoryRow:
+    """The row with what its platform subflow's parameters say: builder, channel, and the isolation the
+    job had (the run's ``builder_options.isolation`` applies to the platforms that run in containers,
+    the others built as processes: the rule is :func:`flows.builders.container.containerized`)."""
     if run is None:
         return row
     params = dict(getattr(run, "parameters", None) or {})
     from dataclasses import replace
 
+    from flows.builders.container import CONTAINER, PROCESS, containerized
+
+    options = params.get("builder_options")
+    asked = str(options.get("isolation") or PROCESS) if isinstance(options, dict) else PROCESS
+    isolation = CONTAINER if asked == CONTAINER and containerized(row.platform) else PROCESS
     return replace(
         row,
         builder=str(params.get("builder") or ""),
         channel=str(params.get("channel") or ""),
         version=str(getattr(run, "flow_version", "") or ""),
+        isolation=isolation if params.get("builder") else "",
     )
 
 
@@ -295,6 +306,7 @@ def row_json(row: HistoryRow) -> dict[str, Any]:
         "flow_run_id": row.flow_run_id,
         "url": row.url,
         "builder": row.builder,
+        "isolation": row.isolation,
         "dry_run": row.dry_run,
         "channel": row.channel,
         "version": row.version,
@@ -314,6 +326,7 @@ def format_table(rows: Sequence[HistoryRow]) -> list[list[str]]:
             "plan",
             "duration",
             "builder",
+            "isolation",
             "channel",
             "version",
         ]
@@ -330,6 +343,7 @@ def format_table(rows: Sequence[HistoryRow]) -> list[list[str]]:
                 r.plan or "-",
                 f"{r.duration:.1f}s" if r.duration is not None else "-",
                 r.builder or "-",
+                r.isolation or "-",
                 r.channel or "-",
                 r.version or "-",
             ]
