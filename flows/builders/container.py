@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ CONTAINER = "container"
 PROCESS = "process"
 ISOLATIONS = (CONTAINER, PROCESS)
 ENGINES = ("podman", "docker")
+#: The builders that can build a job in a container.
+CONTAINER_BUILDERS = ("rattler-build",)
 RUNNER = Path(__file__).resolve().parent / "rattler_job.py"
 
 
@@ -53,7 +55,8 @@ def isolation_options(
 ) -> dict[str, Any]:
     """The builder options for the isolation asked for (argument, else ``root``'s stackplan.yaml, else
     process), checked before a run starts: with containers the engine must work and run the image.
-    The one place the CLI (``stackplan run``) and the scheduled ecosystem flow decide it."""
+    The one place it is decided: by ``stackplan run`` before the run, and through :func:`decide` by the
+    flows a deployment starts (main, platform and scheduled ecosystem flows) where they run."""
     from planner.inputs.config import load_config
     from planner.model import RecipeError
 
@@ -65,8 +68,8 @@ def isolation_options(
     if isolation not in ISOLATIONS:
         raise IsolationError(f"isolation {isolation!r}: expected one of {', '.join(ISOLATIONS)}")
     if isolation == PROCESS:
-        return {"isolation": PROCESS} if builder == "rattler-build" else {}
-    if builder != "rattler-build":
+        return {"isolation": PROCESS} if builder in CONTAINER_BUILDERS else {}
+    if builder not in CONTAINER_BUILDERS:
         raise IsolationError(f"isolation container works with the rattler-build builder, not {builder}")
     from flows.builders.image import image_tag
 
@@ -79,6 +82,34 @@ def isolation_options(
         "container_image": image,
         "container_network": list(cfg.container_network) if cfg else [],
     }
+
+
+def decide(
+    options: Mapping[str, Any],
+    root: Path | None,
+    builder: str,
+    isolation: str | None,
+    platforms: Iterable[str],
+) -> dict[str, Any]:
+    """The builder options a flow builds with, decided where it runs (often a worker).
+
+    ``options`` are what the run decided, if it did (``stackplan run``: its --isolation flag, else
+    stackplan.yaml, else process, checked before the run started). ``isolation`` overrides that: the
+    run's own --isolation passed on to a deployed subflow, or else the isolation the flow's deployment was
+    made with (``stackplan deploy --isolation``, a parameter of each deployment; Prefect lays a run's
+    parameters over its deployment's). Options that decide nothing (a run created from a deployment by
+    a webhook, a schedule or the UI) are decided here as ``stackplan run`` decides them. The engine and
+    the image are checked here, where the jobs build, when a job of ``platforms`` builds in a container.
+    A builder without a container mode (dry-run) ignores a deployment's isolation."""
+    options = dict(options)
+    if isolation is not None and isolation not in ISOLATIONS:
+        raise IsolationError(f"isolation {isolation!r}: expected one of {', '.join(ISOLATIONS)}")
+    if builder not in CONTAINER_BUILDERS or (isolation is None and "isolation" in options):
+        return options
+    if not any(containerized(p) for p in platforms):  # osx, win, gpu lanes: their jobs are processes
+        return {**options, "isolation": isolation} if isolation else options
+    engine, image = options.get("container_engine"), options.get("container_image")
+    return {**options, **isolation_options(root, builder, isolation, engine, image)}
 
 
 def containerized(platform: str) -> bool:

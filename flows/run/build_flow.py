@@ -86,6 +86,8 @@ def run_lane(spec: LaneSpec, upstream: list[Future[list[dict[str, Any]]]]) -> li
             "upstream_path": str(upstream_file),
         }
         if settings.get("dispatch") == "deployments":
+            if settings.get("isolation"):  # else the platform deployment's own isolation, if it has one
+                params["isolation"] = settings["isolation"]
             outcomes = _run_deployed(lane.platform, name, params, common)
         else:
             state = platform_flow.with_options(flow_run_name=name)(**params, return_state=True)
@@ -169,6 +171,7 @@ def build_flow(
     head_sha: str | None = None,
     repo: str | None = None,
     options: dict[str, Any] | None = None,
+    isolation: str | None = None,
 ) -> Any:
     """Run ``plan`` (``Plan.to_dict()``, or ``{"path": plan.json}`` for a big one) with ``builder``
     into ``channel``.
@@ -180,7 +183,14 @@ def build_flow(
     this worker's state directory, as a ``stackplan serve`` run's plan.root is), reused (job ids an
     earlier run built), reused_packages ({job: [package]} of those), resumes (the run id resumed),
     report (write the JSON report; default true), journal (keep the run's journal; default true).
+
+    ``isolation``: process or container, chosen for this run (``stackplan run --isolation``) or by the
+    deployment it runs from (``stackplan deploy --isolation``); it wins over stackplan.yaml's, is decided
+    and checked here when the builder options do not say it yet (a run from a deployment), and is passed
+    on to subflows run on workers, which check it where they build (flows/builders/container.py).
     """
+    from flows.builders.container import EngineError, IsolationError, decide
+
     started = time.time()
     opts = dict(options or {})
     the_plan = load_plan(plan)
@@ -199,13 +209,21 @@ def build_flow(
             message=f"the recipes of this run are not here: {the_plan.root} is not a directory under this"
             " worker's $STACKPLAN_HOME (run the workers of `stackplan serve` with its STACKPLAN_HOME)"
         )
+    builder_options = dict(opts.get("builder_options") or {})
+    decided = builder_options.get("isolation")  # by `stackplan run`, before the run
+    if decided is None or (isolation is not None and isolation != decided):
+        try:  # a run from a deployment: decide it here, before any job
+            platforms = {n.platform for n in the_plan.nodes}
+            builder_options = decide(builder_options, Path(root), builder, isolation, platforms)
+        except (EngineError, IsolationError) as exc:
+            return Failed(message=f"stackplan run cannot start: {exc}")
     lanes = split_lanes(the_plan, only=opts.get("only"))
     common = {
         "plan_hash": plan_hash,
         "plan_path": str(plan_path),
         "root": root,
         "builder": builder,
-        "builder_options": dict(opts.get("builder_options") or {}),
+        "builder_options": builder_options,
         "channel": str(channel_path),
         "parallelism": int(parallelism),
         "retries": int(opts.get("retries", 2)),
@@ -249,6 +267,7 @@ def build_flow(
         common["journal"] = str(journal_path)
     settings = {
         "dispatch": opts.get("dispatch", "local"),
+        "isolation": isolation,
         "chunk_size": int(opts.get("chunk_size", DEFAULT_CHUNK_SIZE)),
         "reused": reused,
         "run_dir": str(channel_path / STORE / "runs" / (flow_run_id or f"local-{int(started)}")),

@@ -20,8 +20,8 @@ def ecosystem_flow(
     isolation: str | None = None,
 ) -> Any:
     """Plan ``root`` with skip-existing against ``channel`` and run the result as "stackplan-build".
-    ``isolation``: process or container (default: the root's stackplan.yaml, else process)."""
-    from flows.builders.container import isolation_options
+    ``isolation``: process or container, the deployment's (default: the root's stackplan.yaml, else
+    process); a builder without a container mode ignores it."""
     from flows.run.build_flow import build_flow
     from flows.run.plan_store import plan_param
     from planner.plan.build import PlanRequest, build_plan
@@ -42,6 +42,7 @@ def ecosystem_flow(
         builder=builder,
         channel=channel,
         parallelism=parallelism,
-        options={"dispatch": dispatch, "builder_options": isolation_options(Path(root), builder, isolation)},
+        options={"dispatch": dispatch},
+        isolation=isolation,  # decided (and checked) by the main flow, as for any run from a deployment
         return_state=True,
     )

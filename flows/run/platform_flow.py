@@ -84,6 +84,7 @@ def platform_flow(
     root: str | None = None,
     max_unrecorded: int = DEFAULT_WINDOW,
     journal: str | None = None,
+    isolation: str | None = None,
 ) -> Any:
     """Build the jobs ``job_ids`` (a lane or a chunk of one, in topological order) of the plan stored
     at ``plan_path``. ``upstream_path`` holds the final outcomes of their upstream jobs that ran before
@@ -92,7 +93,11 @@ def platform_flow(
     ``<state>/...`` reference is under this worker's state directory (:mod:`planner.state`).
     ``max_unrecorded``: how many jobs the subflow may run ahead of the server's records (0: no limit;
     flows/run/backpressure.py). ``journal``: the run's journal file, where each job's outcome is
-    appended as it ends (flows/run/journal.py)."""
+    appended as it ends (flows/run/journal.py). ``isolation``: process or container, the run's own
+    choice passed on by the main flow, or else the isolation of the deployment this subflow runs from
+    (``stackplan deploy --isolation``); it replaces what the builder options say and is checked here,
+    on the worker that builds (flows/builders/container.py :func:`decide`)."""
+    from flows.builders.container import EngineError, IsolationError, decide
     from flows.run.retry import retry_condition
 
     quiet_completions()
@@ -112,8 +117,15 @@ def platform_flow(
     ledger = Ledger(journal=journal_at(journal) if journal else None, flow_run=flow_run_id)
     ledger.seed(JobOutcome.from_dict(o) for o in read_outcomes(upstream_path))
     options = dict(builder_options or {})
-    the_builder = get_builder(builder, options)
     channel_path = Path(channel)
+    if isolation is not None:
+        try:
+            platforms = {n.platform for n in nodes}
+            recipes = resolve_state_ref(root or plan.root).resolve()
+            options = decide(options, recipes, builder, isolation, platforms)
+        except (EngineError, IsolationError) as exc:  # this worker cannot build them so: say why, per job
+            return _refuse(channel_path, flow_run_id, nodes, f"{platform} worker: {exc}")
+    the_builder = get_builder(builder, options)
     the_builder.prepare(channel_path, tuple(sorted({n.platform for n in nodes} | {platform})))
     run = JobRun(
         builder=the_builder,
@@ -168,6 +180,17 @@ def platform_flow(
             data=LaneResult(result),
         )
     return Completed(message=f"{platform}: {len(outcomes)} jobs built", data=LaneResult(result))
+
+
+def _refuse(channel: Path, flow_run_id: str, nodes: list[Any], message: str) -> Any:
+    """Fail every job of the lane with ``message`` before any of them started."""
+    result = [
+        JobOutcome(n.id, n.platform, n.recipe, "Failed", message, flow_run=flow_run_id).to_dict()
+        for n in nodes
+    ]
+    if flow_run_id:
+        _write_lane_file(channel, flow_run_id, result)
+    return Failed(message=message, data=LaneResult(result))
 
 
 def _write_lane_file(channel: Path, flow_run_id: str, result: list[dict[str, Any]]) -> None:

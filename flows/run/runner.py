@@ -53,8 +53,10 @@ def run_plan(
     head_sha: str | None = None,
     repo: str | None = None,
     options: Mapping[str, Any] | None = None,
+    isolation: str | None = None,
 ) -> RunResult:
-    """Run the main flow in this process against the current Prefect API."""
+    """Run the main flow in this process against the current Prefect API. ``isolation``: the run's
+    explicit choice (``stackplan run --isolation``; see :func:`flows.run.build_flow.build_flow`)."""
     from pathlib import Path
 
     from prefect import tags
@@ -74,6 +76,7 @@ def run_plan(
             head_sha=head_sha,
             repo=repo,
             options={"root": _root(plan.root), **dict(options or {})},
+            isolation=isolation,
             return_state=True,
         )
     report = state.result(raise_on_failure=False) if state.data is not None else None

@@ -7,6 +7,14 @@ path (``flows.run.platform_flow.platform_flow``) and a working directory (this c
 the same machine, or on a machine with the same checkout at the same path, changes into before it
 imports the flow. ``--schedule CRON --all`` adds "stackplan-ecosystem/nightly": plan the whole repo with
 skip-existing against the channel and build what is missing.
+
+``--isolation container`` makes ``isolation: container`` a parameter of every deployment. The workers
+stay Prefect *process* workers: a platform subflow run from its deployment decides the isolation on
+its worker and runs each linux and noarch job there in a fresh container through
+flows/builders/container.py (the same containers as ``stackplan run --isolation container``), after
+checking the engine and the image on that worker. Prefect lays a run's own parameters over its
+deployment's, so a run's ``--isolation`` still wins (flows/builders/container.py :func:`decide`).
+No Prefect Docker work pool is involved (docs/containers.md says why).
 """
 
 from __future__ import annotations
@@ -98,9 +106,10 @@ async def create_deployment(
         parameters=parameters or {},
         enforce_parameter_schema=False,
     )
-    return DeployedThing(
-        "deployment", f"{flow_obj.name}/{name}", f"pool {pool}" + (f", cron {cron}" if cron else "")
-    )
+    detail = f"pool {pool}" + (f", cron {cron}" if cron else "")
+    if parameters and parameters.get("isolation"):
+        detail += f", isolation {parameters['isolation']}"
+    return DeployedThing("deployment", f"{flow_obj.name}/{name}", detail)
 
 
 def deploy(
@@ -115,12 +124,15 @@ def deploy(
     isolation: str | None = None,
 ) -> list[DeployedThing]:
     """Create the pools and deployments (idempotent: existing pools are kept, deployments updated).
-    ``isolation`` goes to the nightly rebuild (None: the root's stackplan.yaml decides when it runs)."""
+    ``isolation`` becomes a parameter of every deployment (None: none, so a run's own choice, else the
+    root's stackplan.yaml, decides when it runs)."""
     from prefect.client.orchestration import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     from flows.run.build_flow import build_flow
     from flows.run.platform_flow import platform_flow
+
+    chosen = {"isolation": isolation} if isolation else {}
 
     async def _go() -> list[DeployedThing]:
         done: list[DeployedThing] = []
@@ -130,11 +142,19 @@ def deploy(
             for p in (*platforms, GPU_POOL):
                 done.append(
                     await create_deployment(
-                        client, platform_flow, p, p, workdir, tags=[BASE_TAG, platform_tag(p)]
+                        client,
+                        platform_flow,
+                        p,
+                        p,
+                        workdir,
+                        tags=[BASE_TAG, platform_tag(p)],
+                        parameters=chosen,
                     )
                 )
             done.append(
-                await create_deployment(client, build_flow, "build", main_pool, workdir, tags=[BASE_TAG])
+                await create_deployment(
+                    client, build_flow, "build", main_pool, workdir, tags=[BASE_TAG], parameters=chosen
+                )
             )
             if schedule:
                 from flows.run.ecosystem_flow import ecosystem_flow
@@ -143,9 +163,8 @@ def deploy(
                     "root": str(Path(root or workdir).resolve()),
                     "channel": str(Path(channel or "out/channel").resolve()),
                     "builder": builder,
+                    **chosen,
                 }
-                if isolation:
-                    params["isolation"] = isolation
                 done.append(
                     await create_deployment(
                         client,

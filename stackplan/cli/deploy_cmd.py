@@ -21,10 +21,14 @@ HELP = "\n\n".join(
         "workers need the same checkout at the same path (--workdir to choose another).",
         "--schedule CRON --all adds 'stackplan-ecosystem/nightly': plan the whole repo at --root with "
         "skip-existing against --output-dir and build what is missing, on that schedule.",
+        "--isolation container: every deployment builds linux and noarch jobs in fresh containers on its "
+        "worker (still a process worker; the engine and image are checked there). A run's own --isolation "
+        "wins; without either, the repo's stackplan.yaml decides.",
         "Needs PREFECT_API_URL, or a server from `stackplan server start`.",
         "[bold]Examples[/bold]",
         "[cyan]stackplan deploy[/cyan]",
         "[cyan]stackplan deploy --schedule '0 2 * * *' --all --root . --output-dir /srv/channel[/cyan]",
+        "[cyan]stackplan deploy --isolation container[/cyan]",
     ]
 )
 
@@ -49,7 +53,8 @@ def deploy(
     isolation: str | None = typer.Option(
         None,
         "--isolation",
-        help="Nightly rebuild: process | container (default: the root's stackplan.yaml, else process).",
+        help="process | container for builds run from these deployments (default: the run's own, else "
+        "the repo's stackplan.yaml, else process).",
     ),
 ) -> None:
     import os

@@ -121,7 +121,7 @@ def run(
     options["builder_options"].update(_isolation(plan, builder, isolation, container_engine, image))
     if keep_server is None:
         keep_server = sys.stdin.isatty() and sys.stdout.isatty()
-    code = _execute(plan, builder, channel, parallelism, pr, options, keep_server)
+    code = _execute(plan, builder, channel, parallelism, pr, options, keep_server, isolation)
     raise typer.Exit(code)
 
 
@@ -266,7 +266,14 @@ def _isolation(plan, builder: str, isolation, engine, image) -> dict[str, Any]:
 
 
 def _execute(
-    plan, builder: str, channel: Path, parallelism: int, pr: int | None, options: dict, keep: bool = False
+    plan,
+    builder: str,
+    channel: Path,
+    parallelism: int,
+    pr: int | None,
+    options: dict,
+    keep: bool = False,
+    isolation: str | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -303,6 +310,7 @@ def _execute(
                         parallelism=parallelism,
                         pr=pr,
                         options=options,
+                        isolation=isolation,  # the flag: it wins over a deployment's on the workers
                     )
             finally:
                 outcomes.LISTENERS.remove(view.on_event)

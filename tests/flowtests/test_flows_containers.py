@@ -1,10 +1,12 @@
 """Container isolation for real: ``stackplan image build`` makes the image offline, then ``stackplan run``
-builds a stack whose linux and noarch jobs run in podman containers and whose osx job runs as a process.
+builds a stack whose linux and noarch jobs run in podman containers and whose osx job runs as a process;
+``stackplan deploy --isolation container`` makes process workers build that way too.
 
-The recipes prove it from the inside: one prints whether ``/run/.containerenv`` (podman) or
-``/.dockerenv`` (docker) exists; one connects to a port this test listens on (on the host's own
-address), which fails under ``--network=none`` and works where the config allows network and for the
-osx process job; one writes outside its prefix, which must leave nothing on the host.
+The recipes prove it from the inside: one prints whether ``/run/.containerenv`` (podman's mark; not
+docker's ``/.dockerenv``, which this machine kind's own host has) exists; one connects to a port this
+test listens on (on the host's own address), which fails under ``--network=none`` and works where the
+config allows network and for the osx process job; one writes outside its prefix, which must leave
+nothing on the host.
 
 Needs podman (and debootstrap, runc, ...: installed by .ci/run). Skips when podman is absent, except
 with ``STACKPLAN_REQUIRE_CONTAINERS=1`` (CI), where a missing engine fails.
@@ -17,10 +19,12 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -98,10 +102,9 @@ def _install(name: str) -> str:
     return f'mkdir -p "$PREFIX/share/{name}" && echo ok > "$PREFIX/share/{name}/f"'
 
 
-PROBE = (
-    "if [ -f /run/.containerenv ] || [ -f /.dockerenv ]; "
-    'then echo "WHERE=container"; else echo "WHERE=host"; fi'
-)
+#: podman's mark inside its containers. Not docker's /.dockerenv: this machine kind itself runs in a
+#: docker container, so a process on the host sees /.dockerenv too (the tests run podman).
+PROBE = 'if [ -f /run/.containerenv ]; then echo "WHERE=container"; else echo "WHERE=host"; fi'
 
 
 def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind(
@@ -237,3 +240,173 @@ def test_the_scheduled_rebuild_takes_its_isolation_from_stackplan_yaml(
     from flows.builders.child import job_log_name
 
     assert "WHERE=container" in (report_file.with_suffix(".logs") / job_log_name(job["job"])).read_text()
+
+
+@pytest.fixture
+def container_workers(build_image, prefect_harness, tmp_path):
+    """``stackplan deploy -p linux-64 --isolation container`` into the session's Prefect server and a
+    Prefect *process* worker on pool linux-64, started as an operator starts one; yields the environment
+    of commands that use them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_API_URL=prefect_harness,
+        PYTHONPATH=str(PROJECT),
+        STACKPLAN_HOME=str(tmp_path / "state"),
+        HOME=str(tmp_path / "home"),
+        RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"),
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="5",
+    )
+    (tmp_path / "home").mkdir()
+    deployed = subprocess.run(
+        [sys.executable, "-m", "stackplan", "deploy", "-p", "linux-64", "--isolation", "container"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    lines = {line.split()[1]: line for line in deployed.stdout.splitlines() if line.startswith("deployment")}
+    for name in ("stackplan-platform/linux-64", "stackplan-build/build"):
+        assert "isolation container" in lines[name], deployed.stdout
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "linux-64", "--type", "process"],
+        cwd=PROJECT,
+        env=env,
+        stdout=open(log, "wb"),  # noqa: SIM115 - the worker writes to it until it is stopped
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield env, log
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def _report(channel: Path) -> tuple[dict, dict[str, str]]:
+    """The run report in ``channel`` and each job's build log, by recipe."""
+    from flows.builders.child import job_log_name
+
+    report_file = next(channel.glob("stackplan-run-*.json"))
+    report = json.loads(report_file.read_text())
+    logs = report_file.with_suffix(".logs")
+    return report, {j["recipe"]: (logs / job_log_name(j["job"])).read_text() for j in report["jobs"]}
+
+
+def test_deployments_made_with_container_isolation_build_linux_jobs_in_containers_on_process_workers(
+    build_image, container_workers, tmp_path
+):
+    """`stackplan deploy --isolation container`: the platform subflows that run on a plain process worker
+    build each linux and noarch job in a container there; a run's own --isolation still wins; a run
+    created from the build deployment (as a webhook creates one) builds in containers too."""
+    from prefect.client.orchestration import get_client
+
+    from planner.plan.build import PlanRequest, build_plan
+
+    env, worker_log = container_workers
+    root = tmp_path / "stack"
+    _recipe(root, "box-probe", [PROBE, _install("box-probe")])
+    _recipe(root, "box-probe-noarch", [PROBE, _install("box-probe-noarch")], noarch=True)
+    # the repo says nothing of isolation: the deployment decides; the image is the one this test built
+    (root / "stackplan.yaml").write_text(f"platforms: [linux-64]\ncontainer_image: {build_image}\n")
+
+    def run(channel: Path, *flags: str) -> dict[str, str]:
+        args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--deployments"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "stackplan", *args, "--output-dir", str(channel), *flags],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr + worker_log.read_text()[-3000:]
+        report, logs = _report(channel)
+        assert len(report["jobs"]) == 2
+        with get_client(sync_client=True) as client:  # the session's server: the harness set it
+            for job in report["jobs"]:  # the lane ran from its deployment, on the linux-64 pool
+                lane = client.read_flow_run(job["flow_run"])
+                assert lane.deployment_id is not None and lane.work_pool_name == "linux-64", job
+        return {j["recipe"]: j["isolation"] for j in report["jobs"]} | {
+            f"{r} says": "container" if "WHERE=container" in text else "host" for r, text in logs.items()
+        }
+
+    boxed = run(tmp_path / "ch-deployment")
+    assert boxed == {
+        "box-probe": "container",
+        "box-probe-noarch": "container",
+        "box-probe says": "container",
+        "box-probe-noarch says": "container",
+    }
+    # the run's own choice is laid over the deployment's
+    assert run(tmp_path / "ch-process", "--isolation", "process") == {
+        "box-probe": "process",
+        "box-probe-noarch": "process",
+        "box-probe says": "host",
+        "box-probe-noarch says": "host",
+    }
+
+    # a run of the main flow's deployment (how `stackplan serve` starts a PR's build) decides on the worker
+    plan = build_plan(PlanRequest(root=root))
+    channel = tmp_path / "ch-main"
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("stackplan-build/build")
+        assert deployment.parameters == {"isolation": "container"}
+        flow_run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"plan": plan.to_dict(), "builder": "rattler-build", "channel": str(channel)},
+        )
+        deadline = time.monotonic() + 900
+        while True:
+            state = client.read_flow_run(flow_run.id).state
+            if state is not None and state.is_final():
+                break
+            assert time.monotonic() < deadline, worker_log.read_text()[-3000:]
+            time.sleep(1)
+    assert state.is_completed(), (state.message, worker_log.read_text()[-3000:])
+    report, logs = _report(channel)
+    assert {j["recipe"]: j["isolation"] for j in report["jobs"]} == {
+        "box-probe": "container",
+        "box-probe-noarch": "container",
+    }
+    assert all("WHERE=container" in text for text in logs.values())
+
+
+def test_a_worker_that_cannot_run_the_image_fails_each_job_saying_why(
+    build_image, prefect_harness, build_env, tmp_path
+):
+    """A platform subflow from a deployment with container isolation checks the engine and the image on
+    its worker before any job: there, an image the engine cannot run fails every job with the reason."""
+    from flows.run.plan_store import store_plan
+    from flows.run.platform_flow import platform_flow
+    from planner.plan.build import PlanRequest, build_plan
+
+    root, channel = tmp_path / "stack", tmp_path / "channel"
+    _recipe(root, "box-probe", [PROBE, _install("box-probe")])
+    plan = build_plan(PlanRequest(root=root, platforms=("linux-64",))).with_hash()
+    state = platform_flow(
+        plan.hash,
+        "linux-64",
+        str(store_plan(plan, channel)),
+        [n.id for n in plan.nodes],
+        builder="rattler-build",
+        builder_options={"container_image": "localhost/stackplan-absent:none"},
+        channel=str(channel),
+        root=str(root),
+        isolation="container",
+        return_state=True,
+    )
+    assert state.is_failed()
+    [job] = state.result(raise_on_failure=False).outcomes
+    assert job["state"] == "Failed" and job["message"].startswith("linux-64 worker: podman cannot run")
+    assert "localhost/stackplan-absent:none" in job["message"]
+    assert not list(channel.glob("*/*.conda"))
