@@ -1,9 +1,12 @@
-"""What a channel already holds, read through py-rattler: for ``--skip-existing CHANNEL``.
+"""What a channel already holds, read through py-rattler: for ``--skip-existing [CHANNEL]``, which
+reads that channel and every input channel (``-c``; ``PlanRequest.existing_channels``).
 
 A channel is a local directory (``CHANNEL/<subdir>/repodata.json``) or a URL (``file://``,
 ``http(s)://``, fetched with ``rattler.fetch_repo_data``). The answer is the set of
 ``(name, version, build_number, subdir)`` it holds; a job whose outputs are all in that set is skipped
-with reason ``exists``. A corrupt index is a :class:`ChannelError` naming the file and the line.
+with reason ``exists``. A corrupt index is a :class:`ChannelError` naming the file and the line; a URL
+that cannot be fetched (refused, a server error) or that has no ``repodata.json`` in any subdir asked
+for (not a channel: a typo) is one naming the URL. A subdir the channel lacks holds nothing.
 
 This is the planner's only I/O beyond the recipe tree and git; it reads, it never writes the channel
 (a URL's repodata goes into a private temporary cache that is removed afterwards).
@@ -32,10 +35,13 @@ def is_url(channel: str) -> bool:
     return "://" in channel
 
 
-def _located(where: str, exc: BaseException) -> ChannelError:
+def _located(where: str, exc: BaseException, fetching: bool = False) -> ChannelError:
+    """The error of reading ``where``: a parse error has a line (invalid index); a fetch error without
+    one is a channel that could not be reached (refused, a server error)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     match = _LINE_RE.search(text)
-    return ChannelError(where, int(match.group(1)) if match else None, f"invalid channel index: {text}")
+    what = "cannot fetch the channel index" if fetching and not match else "invalid channel index"
+    return ChannelError(where, int(match.group(1)) if match else None, f"{what}: {text}")
 
 
 def _records(sparse) -> Iterable[tuple[str, str, int, str]]:
@@ -71,6 +77,7 @@ def read_url(url: str, subdirs: Iterable[str]) -> Existing:
     from rattler.platform import Platform
 
     found: set[tuple[str, str, int, str]] = set()
+    indexed = 0
     with tempfile.TemporaryDirectory(prefix="stackplan-repodata-") as cache:
         for subdir in sorted(set(subdirs)):
             where = f"{url.rstrip('/')}/{subdir}/repodata.json"
@@ -87,12 +94,17 @@ def read_url(url: str, subdirs: Iterable[str]) -> Existing:
                 text = str(exc)
                 if "404" in text or "not found" in text.lower() or "No such file" in text:
                     continue  # the channel has no such subdir: nothing of it exists
-                raise _located(where, exc) from None
+                raise _located(where, exc, fetching=True) from None
+            indexed += 1
             try:
                 for sparse in sparses:
                     found.update(_records(sparse))
             except Exception as exc:
                 raise _located(where, exc) from None
+    if not indexed:  # a channel has at least noarch/repodata.json: this URL is not one (a typo?)
+        raise ChannelError(
+            url, None, f"not a channel: no repodata.json for any of {', '.join(sorted(set(subdirs)))}"
+        )
     return frozenset(found)
 
 

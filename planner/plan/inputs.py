@@ -55,6 +55,8 @@ def request_inputs(request: PlanRequest, platforms: tuple[str, ...]) -> dict[str
         "exclude": list(request.exclude),
         "skiplist": str(request.skiplist) if request.skiplist else None,
         "skip_existing": request.skip_existing,
+        "channels": list(request.channels),
+        "skip_existing_channels": list(request.existing_channels()),
         "strict_cycles": request.strict_cycles,
         "variant_configs": [str(p) for p in request.variant_configs],
         "exclusive_configs": [str(p) for p in request.exclusive_configs],
@@ -132,14 +134,19 @@ def gather(
             request.changed, request.changed_files, git_root, configs, platforms, cfg.environ
         )
     existing = None
-    if request.skip_existing:
+    existing_channels = request.existing_channels()
+    if request.skip_existing_inputs and not existing_channels:
+        raise PlanError("--skip-existing without a CHANNEL looks in the input channels: give -c URL")
+    if existing_channels:
         from planner.inputs.channel_index import (  # asyncio and friends: only here
             ChannelError,
             existing_packages,
         )
 
         try:
-            existing = existing_packages(request.skip_existing, (*platforms, "noarch"))
+            existing = frozenset().union(
+                *(existing_packages(ch, (*platforms, "noarch")) for ch in existing_channels)
+            )
         except ChannelError as exc:
             raise PlanError(str(exc)) from exc
     skiplist_path = request.skiplist or cfg.skiplist
@@ -156,7 +163,7 @@ def gather(
         exclude=tuple(request.exclude),
         skiplist=skiplist,
         existing=existing,
-        channel=request.skip_existing or "",
+        channel=", ".join(existing_channels),
         seeded=changes is not None,
     )
     if changes is not None and not (changed or changed_keys or request.packages):

@@ -38,6 +38,9 @@ class PlanRequest:
     exclude: tuple[str, ...] = ()
     skiplist: Path | None = None
     skip_existing: str | None = None  # channel dir or URL
+    #: ``--skip-existing`` given bare (conda-build's flag): skip what the input channels already hold
+    skip_existing_inputs: bool = False
+    channels: tuple[str, ...] = ()  # input channels (``-c``), in order
     strict_cycles: bool = False
     durations: Path | None = None
     providers: Mapping[str, str] = field(default_factory=dict)
@@ -48,6 +51,15 @@ class PlanRequest:
     #: stackplan.yaml's ``render_budget`` and :attr:`budget_flags` over them
     budget: RenderBudget | None = None
     budget_flags: Mapping[str, float] = field(default_factory=dict)
+
+    def existing_channels(self) -> tuple[str, ...]:
+        """The channels whose packages need no rebuild: none without skip-existing; with it (a channel
+        named, or the bare flag) that channel and every input channel, as conda-build's
+        ``--skip-existing`` looks in the channels it installs from. Duplicates dropped, order kept."""
+        if not (self.skip_existing or self.skip_existing_inputs):
+            return ()
+        named = (self.skip_existing,) if self.skip_existing else ()
+        return tuple(dict.fromkeys((*named, *self.channels)))
 
 
 @dataclass(frozen=True)

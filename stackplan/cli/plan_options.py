@@ -72,15 +72,19 @@ class Selection:
     exclude: list[str] | None = None
     skiplist: Path | None = None
     skip_existing: str | None = None
+    skip_existing_inputs: bool = False
     strict_cycles: bool = False
     durations: Path | None = None
 
     def given(self) -> list[str]:
         """The flags given on the command line (``--platform``, ...), for "not with a plan file"."""
+        hidden = {"downstream_depth": None, "skip_existing_inputs": "--skip-existing"}
         return sorted(
-            "--" + f.name.replace("_", "-")
-            for f in fields(self)
-            if getattr(self, f.name) not in (None, False, [], ()) and f.name != "downstream_depth"
+            {
+                hidden.get(f.name) or "--" + f.name.replace("_", "-")
+                for f in fields(self)
+                if getattr(self, f.name) not in (None, False, [], ()) and hidden.get(f.name, "") is not None
+            }
         )
 
     def budget_flags(self) -> dict[str, float]:
@@ -117,6 +121,8 @@ class Selection:
             exclude=_split(self.exclude),
             skiplist=self.skiplist,
             skip_existing=self.skip_existing,
+            skip_existing_inputs=self.skip_existing_inputs,
+            channels=self.channels(),
             strict_cycles=self.strict_cycles,
             durations=self.durations,
             providers=parse_providers(self.provider),
@@ -202,7 +208,8 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
                 panel=RENDERING,
                 metavar="URL",
                 help="Input channel (as conda-build/rattler-build -c): the builders install dependencies"
-                " from it; repeatable. The channel builds go to is --output-dir (run).",
+                " from it and --skip-existing skips what it holds; repeatable. The channel builds go to"
+                " is --output-dir (run).",
             ),
         ],
         None,
@@ -364,10 +371,15 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
             _opt(
                 "--skip-existing",
                 metavar="CHANNEL",
-                help="Skip jobs whose outputs are already in this channel (local dir or URL).",
+                help="Skip jobs whose outputs are already in this channel (local dir or URL) or in an"
+                " input channel (-c); given bare (last, or before another option): the -c channels only.",
             ),
         ],
         None,
+    ),
+    "skip_existing_inputs": (
+        Annotated[bool, typer.Option("--skip-existing-inputs", hidden=True)],
+        False,
     ),
     "strict_cycles": (
         Annotated[bool, _opt("--strict-cycles", help="Fail on a dependency cycle instead of breaking it.")],
@@ -431,12 +443,16 @@ class Command(TyperCommand):
 
 
 class SelectionCommand(Command):
-    """A command that understands ``--downstream=DEPTH`` as well as the bare ``--downstream`` flag."""
+    """A command that understands ``--downstream=DEPTH`` as well as the bare ``--downstream`` flag, and
+    ``--skip-existing`` without a CHANNEL (conda-build's flag: the input channels) when it comes last or
+    right before another option."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
         rewritten: list[str] = []
-        for arg in args:
-            if arg.startswith("--downstream="):
+        for i, arg in enumerate(args):
+            if arg == "--skip-existing" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+                rewritten.append("--skip-existing-inputs")
+            elif arg.startswith("--downstream="):
                 value = arg.split("=", 1)[1]
                 rewritten += ["--downstream"] + (
                     [] if value in ("", "all") else ["--downstream-depth", value]
