@@ -155,6 +155,12 @@ def isolated_lane(plan: str, builder: str, builder_options: dict, channel: str) 
             build_job.submit(f"lz4@{platform}", True).wait()
 
 
+@flow(name="stackplan-platform")
+def deployed_lane(plan: str, builder: str, builder_options: dict, channel: str, isolation: str) -> None:
+    """A subflow run from a deployment: its ``isolation`` parameter decides over the builder options."""
+    isolated_lane.fn(plan, builder, builder_options, channel)
+
+
 def test_isolation_column_from_the_runs_builder_options(prefect_harness, monkeypatch):
     """Container isolation applies to linux and noarch jobs; the osx job of the same run built as a
     process, and a run without isolation options (conda-build, dry-run) built as processes."""
@@ -162,17 +168,22 @@ def test_isolation_column_from_the_runs_builder_options(prefect_harness, monkeyp
     plan = uuid.uuid4().hex[:12]
     isolated_lane(plan, "rattler-build", {"isolation": "container", "container_engine": "podman"}, "/c")
     isolated_lane(plan, "conda-build", {}, "/c")
+    deployed_lane(plan, "rattler-build", {"isolation": "process"}, "/d", isolation="container")
     rows = _query(plan=plan)
-    assert sorted((r.builder, r.platform, r.isolation) for r in rows) == [
-        ("conda-build", "linux-64", "process"),
-        ("conda-build", "osx-arm64", "process"),
-        ("rattler-build", "linux-64", "container"),
-        ("rattler-build", "osx-arm64", "process"),
+    assert sorted((r.builder, r.channel, r.platform, r.isolation) for r in rows) == [
+        ("conda-build", "/c", "linux-64", "process"),
+        ("conda-build", "/c", "osx-arm64", "process"),
+        ("rattler-build", "/c", "linux-64", "container"),
+        ("rattler-build", "/c", "osx-arm64", "process"),
+        ("rattler-build", "/d", "linux-64", "container"),  # the subflow's isolation wins
+        ("rattler-build", "/d", "osx-arm64", "process"),
     ]
     out = CliRunner().invoke(app, ["history", "--plan", plan, "--json"])
     assert out.exit_code == 0, out.output
     assert sorted(json.loads(line)["isolation"] for line in out.stdout.splitlines()) == [
         "container",
+        "container",
+        "process",
         "process",
         "process",
         "process",

@@ -248,8 +248,9 @@ async def _flow_runs(client: Any, ids: list[str]) -> dict[str, Any]:
 
 def _with_run(row: HistoryRow, run: Any) -> HistoryRow:
     """The row with what its platform subflow's parameters say: builder, channel, and the isolation the
-    job had (the run's ``builder_options.isolation`` applies to the platforms that run in containers,
-    the others built as processes: the rule is :func:`flows.builders.container.containerized`)."""
+    job had (the subflow's ``isolation``, a deployment's or the run's choice that wins, else its
+    ``builder_options.isolation``; it applies to the platforms that run in containers, the others built
+    as processes: the rule is :func:`flows.builders.container.containerized`)."""
     if run is None:
         return row
     params = dict(getattr(run, "parameters", None) or {})
@@ -258,7 +259,7 @@ def _with_run(row: HistoryRow, run: Any) -> HistoryRow:
     from flows.builders.container import CONTAINER, PROCESS, containerized
 
     options = params.get("builder_options")
-    asked = str(options.get("isolation") or PROCESS) if isinstance(options, dict) else PROCESS
+    asked = params.get("isolation") or (options.get("isolation") if isinstance(options, dict) else None)
     isolation = CONTAINER if asked == CONTAINER and containerized(row.platform) else PROCESS
     return replace(
         row,
