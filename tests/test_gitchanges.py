@@ -17,21 +17,16 @@ from planner.git.changes import (
     split_range,
 )
 from tests.gitrepo import git
-
-
-def write(repo: Path, rel: str, text: str) -> None:
-    path = repo / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+from tests.recipe_files import write_tree
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q", "-b", "main")
     for name in ("a", "b", "c"):
-        write(tmp_path, f"recipes/{name}/meta.yaml", f"package: {{name: {name}, version: '1.0'}}\n")
-    write(tmp_path, "recipes/b/1.0/meta.yaml", "package: {name: b, version: '0.9'}\n")
-    write(tmp_path, "README.md", "hi\n")
+        write_tree(tmp_path, {f"recipes/{name}/meta.yaml": f"package: {{name: {name}, version: '1.0'}}\n"})
+    write_tree(tmp_path, {"recipes/b/1.0/meta.yaml": "package: {name: b, version: '0.9'}\n"})
+    write_tree(tmp_path, {"README.md": "hi\n"})
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "base")
     git(tmp_path, "tag", "base")
@@ -44,9 +39,9 @@ def commit(repo: Path, message: str) -> None:
 
 
 def test_changed_scripts_patches_and_nested_versions(repo: Path) -> None:
-    write(repo, "recipes/a/build.sh", "make\n")
-    write(repo, "recipes/b/1.0/fix.patch", "--- x\n")
-    write(repo, "README.md", "changed\n")
+    write_tree(repo, {"recipes/a/build.sh": "make\n"})
+    write_tree(repo, {"recipes/b/1.0/fix.patch": "--- x\n"})
+    write_tree(repo, {"README.md": "changed\n"})
     commit(repo, "change")
     changes = changed_files(repo, "base..HEAD")
     assert changes == [
@@ -70,10 +65,10 @@ def test_deleted_recipe_is_reported(repo: Path) -> None:
 
 def test_root_below_the_repository_top_and_merge_base_ranges(repo: Path) -> None:
     git(repo, "checkout", "-qb", "feature")
-    write(repo, "recipes/b/meta.yaml", "package: {name: b, version: '1.1'}\n")
+    write_tree(repo, {"recipes/b/meta.yaml": "package: {name: b, version: '1.1'}\n"})
     commit(repo, "bump b")
     git(repo, "checkout", "-q", "main")
-    write(repo, "recipes/a/meta.yaml", "package: {name: a, version: '1.1'}\n")
+    write_tree(repo, {"recipes/a/meta.yaml": "package: {name: a, version: '1.1'}\n"})
     commit(repo, "bump a on main")
     # BASE...HEAD: only what the branch changed since it forked
     assert [c.path for c in changed_files(repo / "recipes", "main...feature")] == ["b/meta.yaml"]

@@ -13,37 +13,23 @@ from planner.graph.snapshot import SnapshotStore
 from planner.plan.at import build_plan_at
 from planner.plan.build import PlanRequest, build_plan
 from tests.gitrepo import commit, git, init
-
-
-def meta(name: str, version: str = "1.0", *, host=(), run=(), noarch: str = "") -> str:
-    text = f"package:\n  name: {name}\n  version: '{version}'\n"
-    if noarch:
-        text += f"build:\n  noarch: {noarch}\n"
-    if host or run:
-        text += "requirements:\n"
-        for phase, reqs in (("host", host), ("run", run)):
-            if reqs:
-                text += f"  {phase}:\n" + "".join(f"    - {r}\n" for r in reqs)
-    return text
-
+from tests.recipe_files import meta_yaml, write_tree
 
 TREE = {
-    "zlib": meta("zlib", "1.3.1"),
-    "libhts": meta("libhts", "1.20", host=["zlib >=1.2"], run=["zlib"]),
-    "samtools": meta("samtools", "1.20", host=["libhts 1.20.*", "python"]),
-    "pipeline": meta("pipeline", "2.0", run=["samtools >=1.10"], noarch="generic"),
-    "cyc-a": meta("cyc-a", run=["cyc-b"]),
-    "cyc-b": meta("cyc-b", host=["cyc-a"]),
+    "zlib": meta_yaml("zlib", "1.3.1"),
+    "libhts": meta_yaml("libhts", "1.20", host=["zlib >=1.2"], run=["zlib"]),
+    "samtools": meta_yaml("samtools", "1.20", host=["libhts 1.20.*", "python"]),
+    "pipeline": meta_yaml("pipeline", "2.0", run=["samtools >=1.10"], noarch="generic"),
+    "cyc-a": meta_yaml("cyc-a", run=["cyc-b"]),
+    "cyc-b": meta_yaml("cyc-b", host=["cyc-a"]),
     "broken": "package:\n  name: broken\n  version: [unclosed\n",
 }
 
 
 def write(root: Path, recipes: dict[str, str]) -> Path:
-    for name, text in recipes.items():
-        (root / "recipes" / name).mkdir(parents=True, exist_ok=True)
-        (root / "recipes" / name / "meta.yaml").write_text(text)
-    (root / "cbc.yaml").write_text('python:\n  - "3.11"\n  - "3.12"\n')
-    return root
+    """``recipes/<name>/meta.yaml`` for each recipe, and the variant config ``cbc.yaml``."""
+    files = {f"recipes/{name}/meta.yaml": text for name, text in recipes.items()}
+    return write_tree(root, {**files, "cbc.yaml": 'python:\n  - "3.11"\n  - "3.12"\n'})
 
 
 def request(root: Path, cache: Path | None, **kw) -> PlanRequest:
@@ -132,10 +118,10 @@ def test_any_sequence_of_edits_plans_the_same_with_and_without_the_caches(tmp_pa
         else:
             d.mkdir(parents=True, exist_ok=True)
             text = {
-                "bump": meta(name, "9.9", host=["python"]),
-                "needs-zlib": meta(name, "1.0", host=["zlib", "libhts"]),
+                "bump": meta_yaml(name, "9.9", host=["python"]),
+                "needs-zlib": meta_yaml(name, "1.0", host=["zlib", "libhts"]),
                 "break": f"package:\n  name: {name}\n  version: [\n",
-                "restore": TREE.get(name, meta(name)),
+                "restore": TREE.get(name, meta_yaml(name)),
             }[edit]
             (d / "meta.yaml").write_text(text)
         warm = build_plan(request(root, cache)).to_json()
@@ -149,9 +135,8 @@ def test_preview_head_with_and_without_caches_is_identical(tmp_path: Path) -> No
     write(repo, TREE)
     commit(repo, {}, "base")
     git(repo, "checkout", "-qb", "pr")
-    head = commit(
-        repo, {"recipes/libhts/meta.yaml": meta("libhts", "1.20", host=["zlib"]), "recipes/broken/x": "y"}
-    )
+    libhts = meta_yaml("libhts", "1.20", host=["zlib"])
+    head = commit(repo, {"recipes/libhts/meta.yaml": libhts, "recipes/broken/x": "y"})
     git(repo, "checkout", "-q", "main")
     cache = tmp_path / "cache"
     ask = dict(changed="main...pr", downstream=-1)

@@ -12,6 +12,7 @@ second throughout.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import subprocess
@@ -27,9 +28,7 @@ from flows.events.dispatch import DispatchSettings
 from planner.render.budget import SERVE_BUDGET
 from tests.gitrepo import commit, git, init
 from tests.loopback import FakeGitHub, LoopbackServer
-from tests.test_webhook import SECRET, post, pr_payload
-from tests.test_webhook_dispatch import _deploy_build_flow
-from tests.webhook_server import RunningReceiver
+from tests.webhook_server import SECRET, RunningReceiver, deploy_build_flow, post, pr_payload, wait_settled
 
 pytestmark = pytest.mark.prefect
 
@@ -115,18 +114,6 @@ def _health_ok(url: str) -> None:
     assert r.status_code == 200 and time.monotonic() - start < 1
 
 
-def _settle(store: DeliveryStore, delivery: str, url: str, timeout: float = 180):
-    """Wait for the delivery's outcome, checking /health answers within a second all along."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _health_ok(url)
-        row = store.get(delivery)
-        if row is not None and row.status not in ("accepted", "planned"):
-            return row
-        time.sleep(0.2)
-    raise AssertionError(f"delivery {delivery} still {store.get(delivery)}")
-
-
 def _files_under(root: Path):
     for path in root.rglob("*"):
         if path.is_file() and not path.is_symlink():
@@ -160,7 +147,7 @@ def test_a_hostile_pr_leaks_nothing_hangs_nothing_and_runs_once(
     prefect_harness, hostile_env, hostile_repo, tmp_path, caplog
 ):
     repo, base, head = hostile_repo
-    _deploy_build_flow()
+    deploy_build_flow()
     github = FakeGitHub()
     caplog.set_level(logging.INFO)
     with LoopbackServer(github) as gh_server:
@@ -176,7 +163,9 @@ def test_a_hostile_pr_leaks_nothing_hangs_nothing_and_runs_once(
                 r = post(receiver.url, "pull_request", None, raw=body, delivery="hostile-1")
                 assert r.status_code == 202, r.text
                 store = DeliveryStore(settings.store_path)
-                row = _settle(store, "hostile-1", receiver.url)
+                # /health answers within a second all the while the delivery is worked on
+                healthy = functools.partial(_health_ok, receiver.url)
+                row = wait_settled(store, "hostile-1", 180, poll=0.2, meanwhile=healthy)
                 assert row.status == "started", row.detail
                 # the captured body again, under new delivery ids: nothing starts
                 for i in range(3):

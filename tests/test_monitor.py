@@ -13,6 +13,7 @@ from prefect import flow
 
 from flows.events.monitor import StuckRun, check, monitor_flow, select_new, slack_message
 from tests.loopback import LoopbackServer
+from tests.stackplan_cli import start_cli
 
 pytestmark = pytest.mark.prefect
 
@@ -186,22 +187,12 @@ def test_cli_once_reports(prefect_harness, monkeypatch, tmp_path, slack):
 def test_cli_serve_creates_the_scheduled_deployment_and_keeps_serving(prefect_harness, tmp_path):
     """`stackplan monitor --serve` as a user runs it: a subprocess against the same Prefect server."""
     import os
-    import subprocess
-    import sys
     import time
-    from pathlib import Path
 
     from prefect.client.orchestration import get_client
 
     env = {**os.environ, "PREFECT_API_URL": prefect_harness, "STACKPLAN_HOME": str(tmp_path)}
-    project = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stackplan", "monitor", "--serve", "--cron", "0 3 * * 1"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_cli(["monitor", "--serve", "--cron", "0 3 * * 1"], env)
 
     async def cron_of_deployment():
         async with get_client() as client:

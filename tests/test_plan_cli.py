@@ -13,30 +13,19 @@ from typer.testing import CliRunner
 from planner.plan.model import Plan, validate_plan_dict
 from stackplan.cli import app
 from tests.gitrepo import git
+from tests.recipe_files import meta_yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def meta(name: str, version: str, noarch: str = "", **phases: list[str]) -> str:
-    """A meta.yaml (block lists: ``[...]`` at a line end would be a selector in conda-build)."""
-    text = f"package:\n  name: {name}\n  version: '{version}'\n"
-    if noarch:
-        text += f"build:\n  noarch: {noarch}\n"
-    if phases:
-        text += "requirements:\n"
-        for phase, reqs in phases.items():
-            text += f"  {phase}:\n" + "".join(f"    - {r}\n" for r in reqs)
-    return text
-
-
 RECIPES = {
     # zlib -> libhts -> samtools -> (noarch) pipeline ; python variants on pysam
-    "zlib": meta("zlib", "1.3.1"),
-    "libhts": meta("libhts", "1.20", host=["zlib >=1.2"], run=["zlib"]),
-    "samtools": meta("samtools", "1.20", host=["libhts 1.20.*"]),
-    "pysam": meta("pysam", "0.22", host=["python", "libhts"], run=["python"]),
-    "pipeline": meta("pipeline", "2.0", "generic", run=["samtools >=1.10", "pysam"]),
-    "lonely": meta("lonely", "0.1"),
+    "zlib": meta_yaml("zlib", "1.3.1"),
+    "libhts": meta_yaml("libhts", "1.20", host=["zlib >=1.2"], run=["zlib"]),
+    "samtools": meta_yaml("samtools", "1.20", host=["libhts 1.20.*"]),
+    "pysam": meta_yaml("pysam", "0.22", host=["python", "libhts"], run=["python"]),
+    "pipeline": meta_yaml("pipeline", "2.0", noarch="generic", run=["samtools >=1.10", "pysam"]),
+    "lonely": meta_yaml("lonely", "0.1"),
 }
 
 
@@ -160,7 +149,7 @@ def test_graph_formats_from_a_tree_and_from_a_plan(repo: Path, tmp_path: Path) -
 
 
 def test_explain_shows_the_chain_from_the_changed_recipe(repo: Path, tmp_path: Path) -> None:
-    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta("zlib", "1.3.2"))
+    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta_yaml("zlib", "1.3.2"))
     git(repo, "commit", "-qam", "zlib 1.3.2")
     res = invoke(
         "explain", "samtools", str(repo), "--changed", "HEAD~1..HEAD", "--downstream", "-p", "linux-64"
@@ -189,7 +178,7 @@ def test_bad_input_is_a_clear_error_not_a_traceback(repo: Path, tmp_path: Path) 
 
 
 def test_strict_cycles_fail_with_the_cycle(repo: Path, tmp_path: Path) -> None:
-    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta("zlib", "1.3.1", build=["samtools"]))
+    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta_yaml("zlib", "1.3.1", build=["samtools"]))
     res = invoke("plan", str(repo), "-p", "linux-64", "--strict-cycles")
     assert res.exit_code == 3
     assert "zlib" in res.output and "--build: samtools-->" in res.output.replace("\n", "")
@@ -258,7 +247,7 @@ def test_changed_files_list_and_bad_config(repo: Path, tmp_path: Path) -> None:
 
 def test_providers_from_stackplan_yaml_and_ambiguity_warning(repo: Path, tmp_path: Path) -> None:
     (repo / "recipes" / "zlib-ng").mkdir()
-    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta("zlib", "1.3.1"))
+    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta_yaml("zlib", "1.3.1"))
     out = tmp_path / "p.json"
     assert (
         invoke(
@@ -285,7 +274,7 @@ def test_providers_from_stackplan_yaml_and_ambiguity_warning(repo: Path, tmp_pat
 
 def test_provider_flag_overrides_stackplan_yaml(repo: Path, tmp_path: Path) -> None:
     (repo / "recipes" / "zlib-ng").mkdir()
-    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta("zlib", "1.3.1"))
+    (repo / "recipes" / "zlib-ng" / "meta.yaml").write_text(meta_yaml("zlib", "1.3.1"))
     (repo / "stackplan.yaml").write_text(
         "platforms: [linux-64]\nvariant_configs: [cbc.yaml]\nproviders:\n  zlib: recipes/zlib\n"
     )
@@ -404,7 +393,7 @@ def test_downstream_with_a_depth_on_every_command(repo: Path, tmp_path: Path) ->
         assert res.exit_code == 0, (command, res.output)
     res = invoke("plan", str(repo), "-k", "zlib", "--downstream", "-p", "linux-64", "-q")
     assert res.exit_code == 0 and "samtools" in res.stdout
-    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta("zlib", "1.3.2"))
+    (repo / "recipes" / "zlib" / "meta.yaml").write_text(meta_yaml("zlib", "1.3.2"))
     git(repo, "checkout", "-qb", "pr")
     git(repo, "commit", "-qam", "zlib 1.3.2")
     near = invoke("preview", "--base", "main", str(repo), "-p", "linux-64", "--downstream=1")

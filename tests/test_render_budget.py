@@ -20,6 +20,7 @@ from planner.render.budget import BUDGET_ERROR, CLI_BUDGET, RenderBudget
 from planner.render.cache import RenderCache
 from planner.render.environ import BUILD_VARIABLES, render_environment
 from planner.render.pool import render_many
+from tests.recipe_files import write_tree
 
 GOOD = "package:\n  name: good\n  version: '1.0'\nrequirements:\n  host:\n    - zlib\n"
 #: Two nested loops over a 900,000-character string: 8e11 steps, within the range and product limits.
@@ -55,11 +56,9 @@ requirements:
 
 
 def tree(root: Path, recipes: dict[str, tuple[str, str]]):
-    for name, (filename, text) in recipes.items():
-        d = root / name
-        d.mkdir(parents=True)
-        (d / filename).write_text(text)
-    return discover(root)
+    """Each recipe as ``<name>/<filename>`` under ``root``, discovered."""
+    files = {f"{name}/{filename}": text for name, (filename, text) in recipes.items()}
+    return discover(write_tree(root, files))
 
 
 def by_recipe(renders):

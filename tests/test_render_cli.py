@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from stackplan.cli import app
+from tests.stackplan_cli import PROJECT, run_cli
 
-PROJECT = Path(__file__).resolve().parent.parent
 GOOD = 'package:\n  name: {name}\n  version: "1.0"\nrequirements:\n  host: [python]\n  run: [python]\n'
 
 
@@ -134,14 +134,7 @@ def test_help_teaches_with_an_example():
 def test_as_a_real_subprocess(tmp_path):
     root = tree(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", "render", str(root / "recipes"), "--json", "-p", "linux-64"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT,
-        timeout=120,
-    )
+    proc = run_cli(["render", str(root / "recipes"), "--json", "-p", "linux-64"], env, timeout=120)
     assert proc.returncode == 1
     recipes = [json.loads(line)["recipe"] for line in proc.stdout.splitlines()]
     assert recipes == ["alpha", "broken", "zeta"]

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,44 +15,8 @@ from flows.events.app import WebhookSettings
 from flows.events.deliveries import DeliveryStore
 from flows.events.dispatch import DispatchSettings
 from flows.events.signature import sign
-from tests.webhook_server import RunningReceiver
-
-SECRET = b"s3cr3t-for-tests"
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-def pr_payload(action="opened", number=12, head="a" * 40, base="b" * 40, repo="octo/recipes"):
-    return {
-        "action": action,
-        "number": number,
-        "pull_request": {"head": {"sha": head, "ref": "feature"}, "base": {"sha": base, "ref": "main"}},
-        "repository": {"full_name": repo, "default_branch": "main"},
-    }
-
-
-def post(url, event, payload, *, secret=SECRET, delivery=None, signature=None, raw=None, headers=None):
-    body = raw if raw is not None else json.dumps(payload).encode()
-    h = {
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "Content-Type": "application/json",
-    }
-    if signature is not None:
-        h["X-Hub-Signature-256"] = signature
-    elif secret is not None:
-        h["X-Hub-Signature-256"] = sign(secret, body)
-    h.update(headers or {})
-    return httpx.post(url + "/webhook", content=body, headers=h, timeout=30)
-
-
-def wait_settled(store: DeliveryStore, delivery: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = store.get(delivery)
-        if row is not None and row.status not in ("accepted", "planned"):
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"delivery {delivery} still {store.get(delivery)}")
+from tests.stackplan_cli import run_cli, start_cli
+from tests.webhook_server import SECRET, RunningReceiver, post, pr_payload, wait_settled
 
 
 @pytest.fixture
@@ -210,14 +173,7 @@ def test_other_repositories_are_ignored_when_one_is_configured(tmp_path):
 
 def test_serve_refuses_to_start_without_a_secret(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PREFECT_HOME": str(tmp_path / "prefect")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", "serve", "--repo-dir", str(tmp_path)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli(["serve", "--repo-dir", str(tmp_path)], env, timeout=120)
     assert proc.returncode == 2
     assert "STACKPLAN_WEBHOOK_SECRET" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -235,14 +191,7 @@ def test_serve_refuses_to_start_with_a_secret_too_short_to_be_one(tmp_path, name
         "STACKPLAN_WEBHOOK_SECRET": SECRET.decode(),
         name: "k3y",
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", "serve", "--repo-dir", str(repo)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_cli(["serve", "--repo-dir", str(repo)], env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert f"{name} is shorter than 6 characters" in proc.stderr
     assert "k3y" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
@@ -252,7 +201,6 @@ def test_serve_command_runs_a_real_server(tmp_path):
     """`stackplan serve` as a user starts it: a subprocess, a free port, signed and unsigned pings."""
     import os
     import socket
-    import subprocess as sp
 
     from tests.gitrepo import init
 
@@ -266,13 +214,7 @@ def test_serve_command_runs_a_real_server(tmp_path):
         "STACKPLAN_HOME": str(tmp_path / "st"),
         "PREFECT_API_URL": "http://127.0.0.1:9/api",
     }
-    proc = sp.Popen(
-        [sys.executable, "-m", "stackplan", "serve", "--repo-dir", str(repo), "--port", str(port)],
-        cwd=PROJECT,
-        env=env,
-        stdout=sp.PIPE,
-        stderr=sp.STDOUT,
-    )
+    proc = start_cli(["serve", "--repo-dir", str(repo), "--port", str(port)], env)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

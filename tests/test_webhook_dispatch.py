@@ -10,6 +10,7 @@ import pytest
 from flows.events.dispatch import DispatchError, changed_paths, checkout, create_build_run, run_tags
 from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from tests.gitrepo import commit, git, init
+from tests.webhook_server import deploy_build_flow
 
 REPO = {"full_name": "octo/recipes", "default_branch": "main"}
 A, B = "a" * 40, "b" * 40
@@ -164,33 +165,11 @@ def test_checkout_is_the_head_commit_whatever_is_checked_out(repo, tmp_path):
 # ---- the flow run, through the real Prefect API -----------------------------------------------------------
 
 
-def _deploy_build_flow() -> None:
-    """Deployment stackplan-build/build: the real flow when importable, else a flow of its shape."""
-    try:
-        from flows.run.build_flow import build_flow
-    except ImportError:
-        from prefect import flow
-
-        @flow(name="stackplan-build")
-        def build_flow(
-            plan: dict,
-            builder: str = "dry-run",
-            channel: str = "out/channel",
-            parallelism: int = 4,
-            pr: int | None = None,
-            head_sha: str | None = None,
-            repo: str | None = None,
-        ) -> None:
-            return None
-
-    build_flow.to_deployment(name="build").apply()
-
-
 @pytest.mark.prefect
 def test_create_build_run_makes_one_run_with_parameters_and_tags(prefect_harness):
     from prefect.client.orchestration import get_client
 
-    _deploy_build_flow()
+    deploy_build_flow()
     plan = {"hash": "0123456789abcdef" * 4, "nodes": [], "root": "/r"}
     trig = BuildTrigger("pull_request", "octo/recipes", A, B, "bump-x", 42, merge_base=True)
     first = asyncio.run(create_build_run(plan, trig, idempotency_key="delivery-42"))

@@ -13,17 +13,10 @@ from flows.events.dispatch import DispatchSettings
 from flows.events.github import PREVIEW_MARKER
 from tests.gitrepo import commit, git, init
 from tests.loopback import FakeGitHub, LoopbackServer
-from tests.test_webhook import SECRET, post, pr_payload, wait_settled
-from tests.test_webhook_dispatch import _deploy_build_flow
-from tests.webhook_server import RunningReceiver
+from tests.recipe_files import meta_yaml
+from tests.webhook_server import SECRET, RunningReceiver, deploy_build_flow, post, pr_payload, wait_settled
 
 pytestmark = pytest.mark.prefect
-
-
-def _meta(name: str, number: int, host: tuple[str, ...] = ()) -> str:
-    reqs = "".join(f"    - {h}\n" for h in host)
-    text = f"package:\n  name: {name}\n  version: '1.0'\nbuild:\n  number: {number}\n"
-    return text + (f"requirements:\n  host:\n{reqs}  run:\n{reqs}" if host else "")
 
 
 @pytest.fixture
@@ -32,15 +25,16 @@ def recipes_repo(tmp_path):
     base = commit(
         repo,
         {
-            "recipes/zlib/meta.yaml": _meta("zlib", 0),
-            "recipes/libpng/meta.yaml": _meta("libpng", 0, ("zlib",)),
-            "recipes/jq/meta.yaml": _meta("jq", 0),
+            "recipes/zlib/meta.yaml": meta_yaml("zlib", number=0),
+            "recipes/libpng/meta.yaml": meta_yaml("libpng", number=0, host=["zlib"], run=["zlib"]),
+            "recipes/jq/meta.yaml": meta_yaml("jq", number=0),
             "README.md": "recipes\n",
         },
         "base",
     )
     git(repo, "checkout", "-q", "-b", "bump-libpng")
-    head = commit(repo, {"recipes/libpng/meta.yaml": _meta("libpng", 1, ("zlib",))}, "bump libpng")
+    libpng = meta_yaml("libpng", number=1, host=["zlib"], run=["zlib"])
+    head = commit(repo, {"recipes/libpng/meta.yaml": libpng}, "bump libpng")
     git(repo, "checkout", "-q", "main")
     return repo, base, head
 
@@ -52,7 +46,7 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     from prefect.client.orchestration import get_client
 
     repo, base, head = recipes_repo
-    _deploy_build_flow()
+    deploy_build_flow()
     github = FakeGitHub()
     with LoopbackServer(github) as gh_server:
         github.base_url = gh_server.url
@@ -107,16 +101,16 @@ def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harn
         {
             "stackplan.yaml": "variant_configs:\n  - conda_build_config.yaml\n",
             "conda_build_config.yaml": "zlib:\n  - '1.2'\n",
-            "recipes/zlib/meta.yaml": _meta("zlib", 0),
-            "recipes/libpng/meta.yaml": _meta("libpng", 0, ("zlib",)),
-            "recipes/jq/meta.yaml": _meta("jq", 0),
+            "recipes/zlib/meta.yaml": meta_yaml("zlib", number=0),
+            "recipes/libpng/meta.yaml": meta_yaml("libpng", number=0, host=["zlib"], run=["zlib"]),
+            "recipes/jq/meta.yaml": meta_yaml("jq", number=0),
         },
         "base",
     )
     git(repo, "checkout", "-q", "-b", "zlib-1.3")
     head = commit(repo, {"conda_build_config.yaml": "zlib:\n  - '1.3'\n"}, "zlib 1.3")
     git(repo, "checkout", "-q", "main")
-    _deploy_build_flow()
+    deploy_build_flow()
     settings = WebhookSettings(
         secret=SECRET,
         dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),
@@ -147,7 +141,7 @@ def test_push_to_the_default_branch_builds_the_pushed_range(
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     repo, base, head = recipes_repo
     git(repo, "merge", "-q", "--ff-only", "bump-libpng")  # main now at head
-    _deploy_build_flow()
+    deploy_build_flow()
     settings = WebhookSettings(
         secret=SECRET,
         dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),

@@ -4,53 +4,29 @@ server that stackplan starts itself (SQLite in a temp STACKPLAN_HOME), states co
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from example_plan import example_plan, job_id
 
+from tests.stackplan_cli import PROJECT, run_cli, user_env
+
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _cli(args, env, check=None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if check is not None:
-        assert proc.returncode == check, proc.stdout + proc.stderr
-    return proc
 
 
 def test_run_resume_and_history_through_the_embedded_server(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        STACKPLAN_HOME=str(tmp_path / "state"),
-        HOME=str(tmp_path / "home"),
-        DO_NOT_TRACK="1",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    )
+    env = user_env(tmp_path)
     plan = example_plan(PROJECT / "examples" / "stack")
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(plan.to_json())
     channel = tmp_path / "ch"
     core = job_id("sp-core", "osx-arm64")
 
-    _cli(["server", "start"], env, check=0)
+    run_cli(["server", "start"], env, check=0)
     try:
-        status = _cli(["server", "status"], env, check=0)
+        status = run_cli(["server", "status"], env, check=0)
         api = status.stdout.split("API ")[1].split()[0]
 
-        first = _cli(
+        first = run_cli(
             ["run", str(plan_file), "--fail", core, "--time-scale", "0", "--output-dir", str(channel)],
             env,
             check=1,
@@ -59,7 +35,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         report = json.loads(next(channel.glob("stackplan-run-*.json")).read_text())
         assert report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
 
-        second = _cli(
+        second = run_cli(
             ["run", str(plan_file), "--resume", "last", "--time-scale", "0", "--output-dir", str(channel)],
             env,
             check=0,
@@ -84,33 +60,33 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         # `run ROOT` takes plan's selection flags and builds exactly what `plan` selects with them
         flags = ["-p", "osx-arm64", "-k", "sp-core", "--downstream=1", "--no-cache"]
         planned = tmp_path / "selected.json"
-        _cli(["plan", str(PROJECT / "examples" / "stack"), *flags, "-o", str(planned), "-q"], env, check=0)
+        run_cli(["plan", str(PROJECT / "examples" / "stack"), *flags, "-o", str(planned), "-q"], env, check=0)
         expected = sorted(n["id"] for n in json.loads(planned.read_text())["nodes"] if not n.get("skipped"))
         channel2 = tmp_path / "ch2"
         root_args = [str(PROJECT / "examples" / "stack"), *flags, "--time-scale", "0"]
-        old = _cli(["run", *root_args, "--channel", str(channel2)], env, check=0)  # the old spelling
+        old = run_cli(["run", *root_args, "--channel", str(channel2)], env, check=0)  # the old spelling
         assert "deprecated: use --output-dir" in old.stderr
         built = json.loads(next(channel2.glob("stackplan-run-*.json")).read_text())
         assert sorted(j["job"] for j in built["jobs"]) == expected
         assert {j["state"] for j in built["jobs"]} == {"Completed"} and len(expected) == 2
     finally:
-        _cli(["server", "stop"], env)
-    assert _cli(["server", "status"], env).returncode == 1
+        run_cli(["server", "stop"], env)
+    assert run_cli(["server", "status"], env).returncode == 1
 
 
 def test_bad_input_is_a_clear_error(tmp_path):
     bad = tmp_path / "plan.json"
     bad.write_text("{not json")
-    proc = _cli(["run", str(bad)], dict(os.environ), check=2)
+    proc = run_cli(["run", str(bad)], check=2)
     assert "not a plan JSON" in proc.stderr and "Traceback" not in proc.stderr
-    proc = _cli(["run", str(tmp_path / "nope")], dict(os.environ), check=2)
+    proc = run_cli(["run", str(tmp_path / "nope")], check=2)
     assert "no such plan file or recipe tree" in proc.stderr
 
 
 def test_plan_flags_with_a_plan_file_are_refused(tmp_path):
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(example_plan(PROJECT / "examples" / "stack").to_json())
-    proc = _cli(["run", str(plan_file), "-k", "sp-core", "--downstream=1"], dict(os.environ), check=2)
+    proc = run_cli(["run", str(plan_file), "-k", "sp-core", "--downstream=1"], check=2)
     assert "--downstream, --package" in proc.stderr and "recipe tree only" in proc.stderr
 
 
@@ -121,18 +97,17 @@ def test_run_root_reports_a_cycle_like_plan(tmp_path):
         (d / "meta.yaml").write_text(
             f"package:\n  name: {name}\n  version: 1\nrequirements:\n  host:\n    - {dep}\n"
         )
-    proc = _cli(["run", str(tmp_path), "-p", "linux-64", "--strict-cycles", "--no-cache"], dict(os.environ))
+    proc = run_cli(["run", str(tmp_path), "-p", "linux-64", "--strict-cycles", "--no-cache"])
     assert proc.returncode == 3, proc.stderr
     assert "cycle" in proc.stderr.lower() and "Traceback" not in proc.stderr
 
 
 def test_run_leaves_the_server_it_started_for_the_ui_when_asked(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(STACKPLAN_HOME=str(tmp_path / "state"), HOME=str(tmp_path / "home"), DO_NOT_TRACK="1")
+    env = user_env(tmp_path)
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(example_plan(PROJECT / "examples" / "stack").to_json())
     try:
-        run = _cli(
+        run = run_cli(
             [
                 "run",
                 str(plan_file),
@@ -148,7 +123,7 @@ def test_run_leaves_the_server_it_started_for_the_ui_when_asked(tmp_path):
         assert (
             "Prefect UI stays up at http://127.0.0.1:" in run.stderr and "stackplan server stop" in run.stderr
         )
-        assert _cli(["server", "status"], env).returncode == 0  # still there, found as `server start`'s
+        assert run_cli(["server", "status"], env).returncode == 0  # still there, found as `server start`'s
     finally:
-        _cli(["server", "stop"], env)
-    assert _cli(["server", "status"], env).returncode == 1
+        run_cli(["server", "stop"], env)
+    assert run_cli(["server", "status"], env).returncode == 1

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+from tests.recipe_files import script_recipe
+from tests.stackplan_cli import PROJECT, run_cli, user_env
 
-PROJECT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")
@@ -88,16 +89,6 @@ def _listener():
         server.close()
 
 
-def _recipe(root: Path, name: str, script: list[str], noarch: bool = False) -> None:
-    d = root / name
-    d.mkdir(parents=True)
-    build = "  noarch: generic\n" if noarch else ""
-    lines = "".join(f"    - {json.dumps(s)}\n" for s in script)
-    (d / "recipe.yaml").write_text(
-        f"package:\n  name: {name}\n  version: '1.0'\nbuild:\n  number: 0\n{build}  script:\n{lines}"
-    )
-
-
 def _install(name: str) -> str:
     return f'mkdir -p "$PREFIX/share/{name}" && echo ok > "$PREFIX/share/{name}/f"'
 
@@ -114,32 +105,25 @@ def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind
     escaped = tmp_path / "escaped"  # a host path: a build that writes here must not reach the host
     with _listener() as (address, port):
         connect = f"if (exec 3<>/dev/tcp/{address}/{port}); then echo connected; else exit 1; fi"
-        _recipe(root, "box-probe", [PROBE, _install("box-probe")])
-        _recipe(root, "box-probe-noarch", [PROBE, _install("box-probe-noarch")], noarch=True)
-        _recipe(root, "box-net-denied", [connect, _install("box-net-denied")])
-        _recipe(root, "box-net-allowed", [connect, _install("box-net-allowed")])
+        script_recipe(root, "box-probe", [PROBE, _install("box-probe")])
+        script_recipe(root, "box-probe-noarch", [PROBE, _install("box-probe-noarch")], noarch=True)
+        script_recipe(root, "box-net-denied", [connect, _install("box-net-denied")])
+        script_recipe(root, "box-net-allowed", [connect, _install("box-net-allowed")])
         escape = f'mkdir -p "{escaped}/$target_platform" && echo x > "{escaped}/$target_platform/file"'
-        _recipe(root, "box-escape", [escape, _install("box-escape")])
+        script_recipe(root, "box-escape", [escape, _install("box-escape")])
         (root / "stackplan.yaml").write_text(
             "platforms: [linux-64, osx-arm64]\nisolation: container\ncontainer_network: [box-net-allowed]\n"
         )
         # the session's Prefect server, not one started by this run: a fresh server's database migrations
         # took 51 s at load 8 here, and at load ~15 can outlast `stackplan run`'s wait for it (exit 4)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-        env.update(
-            PREFECT_API_URL=prefect_harness,
-            STACKPLAN_HOME=str(tmp_path / "state"),
-            HOME=str(tmp_path / "home"),
-            RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"),
-            DO_NOT_TRACK="1",
+        env = user_env(
+            tmp_path, PREFECT_API_URL=prefect_harness, RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache")
         )
         # infrastructure failures are retried as in any run (an engine that hiccups on a loaded machine);
         # the denied network is the recipe's own failure, which is never retried (asserted below)
         args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--retries", "2", "--retry-delay", "1"]
         args += ["--output-dir", str(channel), "--image", build_image]
-        proc = subprocess.run(
-            [sys.executable, "-m", "stackplan", *args], cwd=PROJECT, env=env, capture_output=True, text=True
-        )
+        proc = run_cli(args, env, timeout=None)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # box-net-denied fails on linux
     report_file = next(channel.glob("stackplan-run-*.json"))
     report = json.loads(report_file.read_text())
@@ -180,13 +164,7 @@ def test_no_working_engine_is_a_clear_error_before_the_run(tmp_path):
     (tmp_path / "r" / "a" / "recipe.yaml").write_text("package:\n  name: a\n  version: '1'\n")
     env = {**os.environ, "PATH": str(tmp_path / "empty"), "STACKPLAN_HOME": str(tmp_path / "state")}
     args = ["run", str(tmp_path / "r"), "-p", "linux-64", "-b", "rattler-build", "--isolation", "container"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", *args, "--no-cache", "--output-dir", str(tmp_path / "ch")],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    proc = run_cli([*args, "--no-cache", "--output-dir", str(tmp_path / "ch")], env, timeout=None)
     assert proc.returncode == 4, proc.stderr  # this machine cannot do it (docs/commands/conventions.md)
     assert "no container engine works here (podman: not on PATH; docker: not on PATH)" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "state").exists()  # refused before any server
@@ -201,19 +179,13 @@ def test_a_state_ref_plan_root_is_resolved_before_isolation_is_chosen(tmp_path):
     (recipes / "a").mkdir(parents=True)
     (recipes / "a" / "recipe.yaml").write_text("package:\n  name: a\n  version: '1'\n")
     env = {**os.environ, "STACKPLAN_HOME": str(state)}
-    plan = subprocess.run(
-        [sys.executable, "-m", "stackplan", "plan", str(recipes), "-p", "linux-64", "--no-cache", "-q"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, check=True,
-    ).stdout
+    plan = run_cli(["plan", str(recipes), "-p", "linux-64", "--no-cache", "-q"], env, check=0).stdout
     (recipes / "stackplan.yaml").write_text("isolation: container\n")
     data = json.loads(plan)
     data["root"] = "<state>/checkouts/abc/recipes"
     (tmp_path / "plan.json").write_text(json.dumps(data))
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", "run", str(tmp_path / "plan.json"), "-b", "dry-run",
-         "--output-dir", str(tmp_path / "ch")],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    args = ["run", str(tmp_path / "plan.json"), "-b", "dry-run", "--output-dir", str(tmp_path / "ch")]
+    proc = run_cli(args, env, timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "isolation container works with the rattler-build builder, not dry-run" in proc.stderr
     assert not (tmp_path / "ch").exists()
@@ -226,7 +198,7 @@ def test_the_scheduled_rebuild_takes_its_isolation_from_stackplan_yaml(
     from flows.run.ecosystem_flow import ecosystem_flow
 
     root, channel = tmp_path / "stack", tmp_path / "channel"
-    _recipe(root, "box-probe", [PROBE, _install("box-probe")])
+    script_recipe(root, "box-probe", [PROBE, _install("box-probe")])
     (root / "stackplan.yaml").write_text(
         f"platforms: [linux-64]\nisolation: container\ncontainer_image: {build_image}\n"
     )
@@ -260,15 +232,7 @@ def container_workers(build_image, prefect_harness, tmp_path):
         PREFECT_WORKER_PREFETCH_SECONDS="5",
     )
     (tmp_path / "home").mkdir()
-    deployed = subprocess.run(
-        [sys.executable, "-m", "stackplan", "deploy", "-p", "linux-64", "--isolation", "container"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    deployed = run_cli(["deploy", "-p", "linux-64", "--isolation", "container"], env, check=0)
     lines = {line.split()[1]: line for line in deployed.stdout.splitlines() if line.startswith("deployment")}
     for name in ("stackplan-platform/linux-64", "stackplan-build/build"):
         assert "isolation container" in lines[name], deployed.stdout
@@ -314,21 +278,14 @@ def test_deployments_made_with_container_isolation_build_linux_jobs_in_container
 
     env, worker_log = container_workers
     root = tmp_path / "stack"
-    _recipe(root, "box-probe", [PROBE, _install("box-probe")])
-    _recipe(root, "box-probe-noarch", [PROBE, _install("box-probe-noarch")], noarch=True)
+    script_recipe(root, "box-probe", [PROBE, _install("box-probe")])
+    script_recipe(root, "box-probe-noarch", [PROBE, _install("box-probe-noarch")], noarch=True)
     # the repo says nothing of isolation: the deployment decides; the image is the one this test built
     (root / "stackplan.yaml").write_text(f"platforms: [linux-64]\ncontainer_image: {build_image}\n")
 
     def run(channel: Path, *flags: str) -> dict[str, str]:
         args = ["run", str(root), "-b", "rattler-build", "--no-cache", "--deployments"]
-        proc = subprocess.run(
-            [sys.executable, "-m", "stackplan", *args, "--output-dir", str(channel), *flags],
-            cwd=PROJECT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        proc = run_cli([*args, "--output-dir", str(channel), *flags], env, timeout=900)
         assert proc.returncode == 0, proc.stdout + proc.stderr + worker_log.read_text()[-3000:]
         report, logs = _report(channel)
         assert len(report["jobs"]) == 2
@@ -391,7 +348,7 @@ def test_a_worker_that_cannot_run_the_image_fails_each_job_saying_why(
     from planner.plan.build import PlanRequest, build_plan
 
     root, channel = tmp_path / "stack", tmp_path / "channel"
-    _recipe(root, "box-probe", [PROBE, _install("box-probe")])
+    script_recipe(root, "box-probe", [PROBE, _install("box-probe")])
     plan = build_plan(PlanRequest(root=root, platforms=("linux-64",))).with_hash()
     state = platform_flow(
         plan.hash,

@@ -22,58 +22,21 @@ import pytest
 
 from flows.run import liveness
 from flows.run.journal import read_journal
+from tests.recipe_files import script_recipe
+from tests.stackplan_cli import PROJECT, run_cli, start_cli, user_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        STACKPLAN_HOME=str(tmp_path / "state"),
-        HOME=str(tmp_path / "home"),
-        RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"),
-        DO_NOT_TRACK="1",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    )
-    return env
-
-
-def _cli(args, env, check=None, timeout=600):
-    proc = subprocess.run(
-        [sys.executable, "-m", "stackplan", *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check is not None:
-        assert proc.returncode == check, proc.stdout + proc.stderr
-    return proc
-
-
-def _recipe(root: Path, name: str, script: list[str], host: list[str] = ()) -> None:
-    d = root / name
-    d.mkdir(parents=True)
-    lines = [f"package:\n  name: {name}\n  version: '1.0'\nbuild:\n  number: 0\n  script:\n"]
-    lines += [f"    - {json.dumps(s)}\n" for s in script]
-    if host:
-        lines.append("requirements:\n  host:\n" + "".join(f"    - {h}\n" for h in host))
-    (d / "recipe.yaml").write_text("".join(lines))
-
 
 def _stack(root: Path, marks: Path) -> None:
     """crash-fast builds at once; crash-slow1/2 write their shell's pid and hang until ``marks/RELEASE``
     exists; crash-top needs crash-slow1."""
     marks.mkdir(parents=True, exist_ok=True)
     install = 'mkdir -p "$PREFIX/share/{0}" && echo ok > "$PREFIX/share/{0}/f"'
-    _recipe(root, "crash-fast", [install.format("crash-fast")])
+    script_recipe(root, "crash-fast", [install.format("crash-fast")])
     for slow in ("crash-slow1", "crash-slow2"):
         hang = f'if [ ! -f "{marks}/RELEASE" ]; then echo $$ > "{marks}/{slow}.pid"; sleep 300; fi'
-        _recipe(root, slow, [hang, install.format(slow)])
-    _recipe(root, "crash-top", [install.format("crash-top")], host=["crash-slow1"])
+        script_recipe(root, slow, [hang, install.format(slow)])
+    script_recipe(root, "crash-top", [install.format("crash-top")], host=["crash-slow1"])
 
 
 def _wait(cond, timeout: float, what: str) -> None:
@@ -101,20 +64,18 @@ def _run_args(root: Path, channel: Path) -> list[str]:
 
 
 def test_kill_9_then_resume_builds_exactly_what_is_missing(tmp_path):
-    env = _env(tmp_path)
+    env = user_env(tmp_path, RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"))
     root, marks, channel = tmp_path / "stack", tmp_path / "marks", tmp_path / "channel"
     _stack(root, marks)
     args = _run_args(root, channel)
     args += ["--retries", "0", "-P", "4"]
-    _cli(["server", "start"], env, check=0)
+    run_cli(["server", "start"], env, check=0)
     run = None
     pids: list[int] = []
     try:
-        api = _cli(["server", "status"], env, check=0).stdout.split("API ")[1].split()[0]
+        api = run_cli(["server", "status"], env, check=0).stdout.split("API ")[1].split()[0]
         log = open(tmp_path / "run1.log", "w")  # noqa: SIM115
-        run = subprocess.Popen(
-            [sys.executable, "-m", "stackplan", *args], cwd=PROJECT, env=env, stdout=log, stderr=log
-        )
+        run = start_cli(args, env, stdout=log, stderr=log)
         _wait(
             lambda: (
                 all((marks / f"{s}.pid").is_file() for s in ("crash-slow1", "crash-slow2"))
@@ -134,7 +95,7 @@ def test_kill_9_then_resume_builds_exactly_what_is_missing(tmp_path):
         assert all(_alive(p) for p in pids), "the killed run's builds should still be running (orphans)"
 
         (marks / "RELEASE").write_text("")
-        second = _cli([*args, "--resume", "last"], env, check=0)
+        second = run_cli([*args, "--resume", "last"], env, check=0)
         assert f"Resuming run {killed['run']} (Interrupted" in second.stderr, second.stderr
         assert "3 jobs to run, 1 reused from the channel" in second.stderr
         assert "stopped 2 orphaned build process group(s)" in " ".join(second.stderr.split()), second.stderr
@@ -168,22 +129,16 @@ def test_kill_9_then_resume_builds_exactly_what_is_missing(tmp_path):
         for p in pids:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
-        _cli(["server", "stop"], env)
+        run_cli(["server", "stop"], env)
 
 
 def test_sigterm_stops_the_builds_with_the_run(tmp_path):
-    env = _env(tmp_path)
+    env = user_env(tmp_path, RATTLER_CACHE_DIR=str(tmp_path / "rattler-cache"))
     root, marks, channel = tmp_path / "stack", tmp_path / "marks", tmp_path / "channel"
     _stack(root, marks)
     args = _run_args(root, channel)
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115
-    run = subprocess.Popen(
-        [sys.executable, "-m", "stackplan", *args, "--retries", "0"],
-        cwd=PROJECT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    run = start_cli([*args, "--retries", "0"], env, stdout=log, stderr=log)
     pids: list[int] = []
     try:
         _wait(

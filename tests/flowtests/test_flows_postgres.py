@@ -12,14 +12,14 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from example_plan import example_plan
 
+from tests.stackplan_cli import PROJECT, run_cli
+
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PROJECT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("STACKPLAN_POSTGRES_URL")
 
 
@@ -57,14 +57,7 @@ def test_example_plan_runs_on_per_platform_workers(pg_server, tmp_path):
         PREFECT_WORKER_PREFETCH_SECONDS="5",
     )
     (tmp_path / "home").mkdir()
-    deployed = subprocess.run(
-        [sys.executable, "-m", "stackplan", "deploy", "-p", "linux-64", "-p", "osx-arm64"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    deployed = run_cli(["deploy", "-p", "linux-64", "-p", "osx-arm64"], env, timeout=300)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "stackplan-platform/osx-arm64" in deployed.stdout and "gpu" in deployed.stdout
 
