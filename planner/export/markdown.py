@@ -147,13 +147,6 @@ def recipe_rows(nodes: Iterable[PlanNode]) -> list[RecipeRow]:
     return rows
 
 
-def _row(r: RecipeRow) -> str:
-    layer = str(r.layers[0]) if r.layers[0] == r.layers[1] else f"{r.layers[0]}{DASH}{r.layers[1]}"
-    what = code(r.name, 100, table=True) + " " + code(", ".join(r.versions) or "?", 60, table=True)
-    variants = code(r.variants, 120, table=True) if r.variants else ""
-    return f"| {layer} | {what} | {variants} | {r.why} |"
-
-
 # ------------------------------------------------------------------------------------------- state
 
 
