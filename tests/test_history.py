@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -190,6 +191,23 @@ def test_isolation_column_from_the_runs_builder_options(prefect_harness, monkeyp
     ]
     table = CliRunner().invoke(app, ["history", "--plan", plan], env={"COLUMNS": "250"})
     assert table.exit_code == 0 and "isolation" in table.stdout and "container" in table.stdout
+
+
+def test_a_deployments_container_isolation_is_no_container_for_a_builder_without_one(
+    prefect_harness, monkeypatch
+):
+    """The dry-run builder has no container mode: a subflow from a container deployment built nothing in
+    one (flows/builders/container.py ``isolation_of``)."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    plan = uuid.uuid4().hex[:12]
+    deployed_lane(plan, "dry-run", {}, "/c", isolation="container")
+    deadline = time.monotonic() + 120  # task runs reach the server's records a little after the flow
+    while len(rows := _query(plan=plan)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sorted((r.builder, r.platform, r.isolation) for r in rows) == [
+        ("dry-run", "linux-64", "process"),
+        ("dry-run", "osx-arm64", "process"),
+    ]
 
 
 def test_an_invalid_state_or_plan_is_an_error(prefect_harness, monkeypatch):

@@ -112,6 +112,17 @@ def decide(
     return {**options, **isolation_options(root, builder, isolation, engine, image)}
 
 
+def isolation_of(params: Mapping[str, Any], platform: str) -> str:
+    """How a job of ``platform`` was built, from its platform subflow's flow-run parameters: the
+    subflow's ``isolation`` (the run's flag or its deployment's, which :func:`decide` lays over the
+    builder options), else its builder options' ``isolation``; container for linux and noarch jobs of a
+    builder with a container mode, else process."""
+    options = params.get("builder_options")
+    asked = params.get("isolation") or (options.get("isolation") if isinstance(options, Mapping) else None)
+    boxed = asked == CONTAINER and params.get("builder") in CONTAINER_BUILDERS and containerized(platform)
+    return CONTAINER if boxed else PROCESS
+
+
 def containerized(platform: str) -> bool:
     """Whether a job for ``platform`` runs in a container under container isolation: linux and noarch."""
     return platform == "noarch" or platform.startswith("linux-")

@@ -248,19 +248,15 @@ async def _flow_runs(client: Any, ids: list[str]) -> dict[str, Any]:
 
 def _with_run(row: HistoryRow, run: Any) -> HistoryRow:
     """The row with what its platform subflow's parameters say: builder, channel, and the isolation the
-    job had (the subflow's ``isolation``, a deployment's or the run's choice that wins, else its
-    ``builder_options.isolation``; it applies to the platforms that run in containers, the others built
-    as processes: the rule is :func:`flows.builders.container.containerized`)."""
+    job had (the rule is :func:`flows.builders.container.isolation_of`)."""
     if run is None:
         return row
     params = dict(getattr(run, "parameters", None) or {})
     from dataclasses import replace
 
-    from flows.builders.container import CONTAINER, PROCESS, containerized
+    from flows.builders.container import isolation_of
 
-    options = params.get("builder_options")
-    asked = params.get("isolation") or (options.get("isolation") if isinstance(options, dict) else None)
-    isolation = CONTAINER if asked == CONTAINER and containerized(row.platform) else PROCESS
+    isolation = isolation_of(params, row.platform)
     return replace(
         row,
         builder=str(params.get("builder") or ""),
