@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback that records what it gets: the stand-in for GitHub and Slack.
+"""Real HTTP servers on loopback: one that records what it gets (the stand-in for GitHub and Slack),
+and one that serves a directory (a channel, as conda clients read it).
 
 The network is closed in tests and GitHub/Slack are out of reach, so they are replaced by a real
 server speaking HTTP on 127.0.0.1: our clients do real requests (httpx, TLS aside), the server keeps
@@ -7,13 +8,18 @@ each request (method, path, headers, JSON body) and answers through a small resp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import pytest
 
 
 @dataclass
@@ -93,6 +99,7 @@ class FakeGitHub:
         self._next_id = 1000
         self.fail_with: int | None = None
         self.base_url = ""  # set once the server runs, for Link headers
+        self.server: LoopbackServer | None = None  # the server it answers on (github_on_loopback)
 
     def __call__(self, req: Recorded) -> tuple[int, Any]:
         if self.fail_with:
@@ -129,3 +136,44 @@ class FakeGitHub:
                         comment["body"] = req.body["body"]
                         return 200, comment
         return 404, {"message": "Not Found"}
+
+
+@contextlib.contextmanager
+def github_on_loopback(
+    monkeypatch: pytest.MonkeyPatch | None = None, token: str = ""
+) -> Iterator[FakeGitHub]:
+    """A :class:`FakeGitHub` answering on loopback for the ``with`` block (``.server``, ``.base_url`` set).
+    With ``monkeypatch``, stackplan's GitHub client is pointed at it: ``GITHUB_API_URL``, and
+    ``GITHUB_TOKEN`` when a ``token`` is given."""
+    github = FakeGitHub()
+    with LoopbackServer(github) as server:
+        github.server = server
+        github.base_url = server.url
+        if monkeypatch is not None:
+            monkeypatch.setenv("GITHUB_API_URL", server.url)
+            if token:
+                monkeypatch.setenv("GITHUB_TOKEN", token)
+        yield github
+
+
+@contextlib.contextmanager
+def serving_directory(directory: Path) -> Iterator[str]:
+    """The files under ``directory`` over HTTP on loopback for the ``with`` block; yields its URL
+    (``http://127.0.0.1:PORT``). Clients must not go through a proxy for it (``NO_PROXY``)."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(directory), **kwargs)
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

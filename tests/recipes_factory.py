@@ -50,11 +50,6 @@ def recipe(
     )
 
 
-def on_platforms(make, platforms: Iterable[str]) -> list[RenderedRecipe]:
-    """The same recipe rendered on several platforms: ``make(platform) -> RenderedRecipe``."""
-    return [make(p) for p in platforms]
-
-
 def as_renders(recipes: Iterable[RenderedRecipe]) -> list[PlatformRender]:
     """Group rendered variants into PlatformRender values (what render_all returns)."""
     grouped: dict[tuple[str, str], list[RenderedRecipe]] = {}

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from planner.inputs.channel_index import ChannelError, existing_packages
+from tests.loopback import serving_directory
 
 
 def record(name: str, version: str, build_number: int, subdir: str) -> dict:
@@ -68,14 +66,8 @@ def http_channel(channel: Path, monkeypatch):
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(channel))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving_directory(channel) as url:
+        yield url
 
 
 def test_http_url_on_loopback(http_channel: str) -> None:

@@ -7,17 +7,14 @@ import logging
 import pytest
 
 from flows.events.github import PREVIEW_MARKER, GitHub, GitHubError, status_context
-from tests.loopback import FakeGitHub, LoopbackServer
+from tests.loopback import github_on_loopback
 
 TOKEN = "ghp_TopSecretToken123"
 
 
 @pytest.fixture
 def fake():
-    state = FakeGitHub()
-    with LoopbackServer(state) as server:
-        state.server = server
-        state.base_url = server.url
+    with github_on_loopback() as state:
         yield state
 
 

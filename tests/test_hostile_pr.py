@@ -27,7 +27,7 @@ from flows.events.deliveries import DeliveryStore
 from flows.events.dispatch import DispatchSettings
 from planner.render.budget import SERVE_BUDGET
 from tests.gitrepo import commit, git, init
-from tests.loopback import FakeGitHub, LoopbackServer
+from tests.loopback import github_on_loopback
 from tests.webhook_server import SECRET, RunningReceiver, deploy_build_flow, post, pr_payload, wait_settled
 
 pytestmark = pytest.mark.prefect
@@ -148,10 +148,9 @@ def test_a_hostile_pr_leaks_nothing_hangs_nothing_and_runs_once(
 ):
     repo, base, head = hostile_repo
     deploy_build_flow()
-    github = FakeGitHub()
     caplog.set_level(logging.INFO)
-    with LoopbackServer(github) as gh_server:
-        github.base_url = gh_server.url
+    with github_on_loopback() as github:
+        gh_server = github.server
         import os
 
         os.environ["GITHUB_API_URL"] = gh_server.url

@@ -6,7 +6,7 @@ import pytest
 from prefect import flow
 
 from flows.events import statuses as notify
-from tests.loopback import FakeGitHub, LoopbackServer
+from tests.loopback import github_on_loopback
 
 pytestmark = pytest.mark.prefect
 
@@ -38,11 +38,7 @@ def main_flow(plan: dict, repo: str, head_sha: str, pr: int | None = None) -> in
 
 @pytest.fixture
 def github(monkeypatch):
-    state = FakeGitHub()
-    with LoopbackServer(state) as server:
-        state.base_url = server.url
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("GITHUB_TOKEN", "ghp_hooktoken")
+    with github_on_loopback(monkeypatch, "ghp_hooktoken") as state:
         yield state
 
 

@@ -12,7 +12,7 @@ from flows.events.deliveries import DeliveryStore
 from flows.events.dispatch import DispatchSettings
 from flows.events.github import PREVIEW_MARKER
 from tests.gitrepo import commit, git, init
-from tests.loopback import FakeGitHub, LoopbackServer
+from tests.loopback import github_on_loopback
 from tests.recipe_files import meta_yaml
 from tests.webhook_server import SECRET, RunningReceiver, deploy_build_flow, post, pr_payload, wait_settled
 
@@ -47,11 +47,7 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
 
     repo, base, head = recipes_repo
     deploy_build_flow()
-    github = FakeGitHub()
-    with LoopbackServer(github) as gh_server:
-        github.base_url = gh_server.url
-        monkeypatch.setenv("GITHUB_API_URL", gh_server.url)
-        monkeypatch.setenv("GITHUB_TOKEN", "ghp_e2e")
+    with github_on_loopback(monkeypatch, "ghp_e2e") as github:
         settings = WebhookSettings(
             secret=SECRET,
             dispatch=DispatchSettings(repo_dir=repo, state_dir=tmp_path / "state", platforms=("linux-64",)),

@@ -229,13 +229,9 @@ def test_gpu_tests_run_in_the_gpu_lane_after_the_build(prefect_harness, stack_pl
 def test_a_pr_run_reports_each_platform_to_github(prefect_harness, stack_plan, tmp_path, monkeypatch):
     """The wired hooks (flows/run/hooks.py -> flows/events/statuses.py): a run with repo and head sha posts a
     pending status per platform, then success or failure, to a loopback stand-in for GitHub."""
-    from tests.loopback import FakeGitHub, LoopbackServer
+    from tests.loopback import github_on_loopback
 
-    github = FakeGitHub()
-    with LoopbackServer(github) as server:
-        github.base_url = server.url
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("GITHUB_TOKEN", "ghp_wiredhooks")
+    with github_on_loopback(monkeypatch, "ghp_wiredhooks") as github:
         result = run_plan(
             stack_plan,
             channel=str(tmp_path / "ch"),
