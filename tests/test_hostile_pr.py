@@ -28,7 +28,15 @@ from flows.events.dispatch import DispatchSettings
 from planner.render.budget import SERVE_BUDGET
 from tests.gitrepo import commit, git, init
 from tests.loopback import github_on_loopback
-from tests.webhook_server import SECRET, RunningReceiver, deploy_build_flow, post, pr_payload, wait_settled
+from tests.webhook_server import (
+    SECRET,
+    RunningReceiver,
+    deploy_build_flow,
+    post,
+    pr_payload,
+    read_flow_run,
+    wait_settled,
+)
 
 pytestmark = pytest.mark.prefect
 
@@ -224,16 +232,11 @@ def _work_off(flow_run_id: str, workdir: Path):
     parameters, in the worker's own working directory."""
     import os
 
-    from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow
 
     from flows.run.build_flow import build_flow
 
-    async def read():
-        async with get_client() as client:
-            return await client.read_flow_run(flow_run_id)
-
-    flow_run = asyncio.run(read())
+    flow_run = read_flow_run(flow_run_id)
     workdir.mkdir(parents=True, exist_ok=True)
     here = Path.cwd()
     os.chdir(workdir)

@@ -3,8 +3,6 @@ repository -> a flow run of stackplan-build/build in Prefect -> the preview comm
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from flows.events.app import WebhookSettings
@@ -14,7 +12,15 @@ from flows.events.github import PREVIEW_MARKER
 from tests.gitrepo import commit, git, init
 from tests.loopback import github_on_loopback
 from tests.recipe_files import meta_yaml
-from tests.webhook_server import SECRET, RunningReceiver, deploy_build_flow, post, pr_payload, wait_settled
+from tests.webhook_server import (
+    SECRET,
+    RunningReceiver,
+    deploy_build_flow,
+    post,
+    pr_payload,
+    read_flow_run,
+    wait_settled,
+)
 
 pytestmark = pytest.mark.prefect
 
@@ -43,8 +49,6 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
     prefect_harness, recipes_repo, tmp_path, monkeypatch
 ):
     pytest.importorskip("planner.plan.build", reason="the planner (issue 3) is not merged yet")
-    from prefect.client.orchestration import get_client
-
     repo, base, head = recipes_repo
     deploy_build_flow()
     with github_on_loopback(monkeypatch, "ghp_e2e") as github:
@@ -61,11 +65,7 @@ def test_signed_pr_event_starts_one_build_run_with_the_plan(
             replay = post(receiver.url, "pull_request", payload, delivery="e2e-1")
             assert replay.json()["status"] == "duplicate"
 
-    async def read(run_id):
-        async with get_client() as client:
-            return await client.read_flow_run(run_id)
-
-    run = asyncio.run(read(row.flow_run_id))
+    run = read_flow_run(row.flow_run_id)
     params = run.parameters
     assert (params["pr"], params["head_sha"], params["repo"]) == (31, head, "octo/recipes")
     built = sorted({n["recipe"] for n in params["plan"]["nodes"] if n["skipped"] is None})
@@ -88,8 +88,6 @@ def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harn
     """The PR touches only the global variant config: the plan, made from the commit range inside the
     worktree checkout, selects the recipes whose variant uses the changed key."""
     pytest.importorskip("planner.plan.build", reason="the planner (issue 3) is not merged yet")
-    from prefect.client.orchestration import get_client
-
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     repo = init(tmp_path / "pins-repo")
     base = commit(
@@ -117,11 +115,7 @@ def test_a_pin_change_in_the_pr_rebuilds_the_recipes_using_that_key(prefect_harn
         row = wait_settled(DeliveryStore(settings.store_path), "pin-1", timeout=120)
     assert row.status == "started", row.detail
 
-    async def read(run_id):
-        async with get_client() as client:
-            return await client.read_flow_run(run_id)
-
-    plan = asyncio.run(read(row.flow_run_id)).parameters["plan"]
+    plan = read_flow_run(row.flow_run_id).parameters["plan"]
     building = {n["recipe"]: n for n in plan["nodes"] if n["skipped"] is None}
     assert sorted(building) == ["recipes/libpng"]
     assert building["recipes/libpng"]["selected"]["kind"] == "config-change"
@@ -132,8 +126,6 @@ def test_push_to_the_default_branch_builds_the_pushed_range(
     prefect_harness, recipes_repo, tmp_path, monkeypatch
 ):
     pytest.importorskip("planner.plan.build", reason="the planner (issue 3) is not merged yet")
-    from prefect.client.orchestration import get_client
-
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     repo, base, head = recipes_repo
     git(repo, "merge", "-q", "--ff-only", "bump-libpng")  # main now at head
@@ -155,11 +147,7 @@ def test_push_to_the_default_branch_builds_the_pushed_range(
         row = wait_settled(DeliveryStore(settings.store_path), "push-1", timeout=120)
     assert row.status == "started", row.detail
 
-    async def read(run_id):
-        async with get_client() as client:
-            return await client.read_flow_run(run_id)
-
-    run = asyncio.run(read(row.flow_run_id))
+    run = read_flow_run(row.flow_run_id)
     assert (run.parameters["pr"], run.parameters["head_sha"]) == (None, head)
     assert sorted({n["recipe"] for n in run.parameters["plan"]["nodes"] if n["skipped"] is None}) == [
         "recipes/libpng"

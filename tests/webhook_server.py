@@ -93,6 +93,14 @@ def deploy_build_flow() -> None:
     build_flow.to_deployment(name="build").apply()
 
 
+def read_flow_run(run_id):
+    """The flow run ``run_id`` as the Prefect API (the test harness's) has it: parameters, state, tags."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
 class RunningReceiver:
     """The app of ``settings`` served on a free loopback port (``url``) for the ``with`` block."""
 
