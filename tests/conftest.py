@@ -29,6 +29,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # renders cached by commands under test go to a private dir, never the user's ~/.cache/stackplan
 os.environ.setdefault("STACKPLAN_CACHE_DIR", tempfile.mkdtemp(prefix="stackplan-test-cache-"))
+# state (learned durations, servers, checkouts) too: a `./dev demo` in the checkout leaves
+# ./.stackplan/learned-durations.json, which would give every plan under test real minutes
+os.environ.setdefault("STACKPLAN_HOME", tempfile.mkdtemp(prefix="stackplan-test-home-"))
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,15 @@ from typer.testing import CliRunner
 
 from planner.plan.model import Plan, SkipKind, validate_plan_dict
 from stackplan.cli import app
-from tests.test_plan_cli import RECIPES
+from tests.recipe_files import meta_yaml, write_tree
+
+RECIPES = {  # zlib -> libhts -> samtools; pysam; lonely
+    "zlib": meta_yaml("zlib", "1.3.1"),
+    "libhts": meta_yaml("libhts", "1.20", host=["zlib >=1.2"], run=["zlib"]),
+    "samtools": meta_yaml("samtools", "1.20", host=["libhts 1.20.*"]),
+    "pysam": meta_yaml("pysam", "0.22", host=["python", "libhts"], run=["python"]),
+    "lonely": meta_yaml("lonely", "0.1"),
+}
 
 
 def _channel(root: Path, packages: dict[str, tuple[str, int]], subdir: str = "linux-64") -> Path:
@@ -43,13 +51,10 @@ def _channel(root: Path, packages: dict[str, tuple[str, int]], subdir: str = "li
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "stack"
-    for name, text in RECIPES.items():
-        (root / "recipes" / name).mkdir(parents=True)
-        (root / "recipes" / name / "meta.yaml").write_text(text)
-    (root / "cbc.yaml").write_text('python:\n  - "3.12"\n')
-    (root / "stackplan.yaml").write_text("platforms: [linux-64]\nvariant_configs: [cbc.yaml]\n")
-    return root
+    files = {f"recipes/{name}/meta.yaml": text for name, text in RECIPES.items()}
+    files["cbc.yaml"] = 'python:\n  - "3.12"\n'
+    files["stackplan.yaml"] = "platforms: [linux-64]\nvariant_configs: [cbc.yaml]\n"
+    return write_tree(tmp_path / "stack", files)
 
 
 @pytest.fixture

@@ -289,6 +289,169 @@ def learned_durations(rows: Sequence[HistoryRow], last: int = 5) -> dict[str, fl
     return dict(sorted(out.items()))
 
 
+#: Planning asks a Prefect API for learned durations only when it is on this machine, and spends at
+#: most this many seconds on it (every request together); past it, the cache is used.
+PLANNING_DEADLINE = 2.0
+#: The newest completed build jobs planning reads (pages of :data:`PAGE`): enough for the last 5 builds
+#: of a few hundred recipe@platform pairs, and a bounded query.
+PLANNING_ROWS = 1000
+
+
+def is_loopback(api_url: str) -> bool:
+    """Whether ``api_url`` is on this machine (``127.0.0.0/8``, ``::1``, ``localhost``)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(api_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _seconds(value: Any) -> float | None:
+    """A Prefect duration in JSON: seconds as a number, or ISO 8601 (``PT1M2.5S``)."""
+    import re
+
+    if isinstance(value, int | float):
+        return float(value)
+    match = re.fullmatch(r"P(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", str(value or ""))
+    if not match or not any(match.groups()):
+        return None
+    d, h, m, sec = (float(g or 0) for g in match.groups())
+    return d * 86400 + h * 3600 + m * 60 + sec
+
+
+def api_rows(
+    api_url: str, *, deadline: float = PLANNING_DEADLINE, limit: int = PLANNING_ROWS
+) -> list[HistoryRow]:
+    """The newest completed build jobs, read from Prefect's REST API with the standard library: no
+    Prefect import (about a second), so a planning command stays fast. Builder and channel come from
+    the jobs' flow runs, as in :func:`query_history`. ``OSError`` / ``ValueError`` when the API cannot be
+    read in ``deadline`` seconds (all requests together)."""
+    import json
+    import time
+    import urllib.request
+
+    end = time.monotonic() + deadline
+    base = api_url.rstrip("/")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
+
+    def post(path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{base}: no answer in {deadline:g} s")
+        req = urllib.request.Request(
+            base + path, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+        )
+        with opener.open(req, timeout=left) as resp:
+            data = json.loads(resp.read())
+        if not isinstance(data, list):
+            raise ValueError(f"{base}{path}: not a list of runs")
+        return data
+
+    runs: list[dict[str, Any]] = []
+    while len(runs) < limit:
+        want = min(PAGE, limit - len(runs))
+        page = post(
+            "/task_runs/filter",
+            {
+                "task_runs": {"tags": {"all_": [BASE_TAG]}, "state": {"type": {"any_": ["COMPLETED"]}}},
+                "sort": "EXPECTED_START_TIME_DESC",
+                "limit": want,
+                "offset": len(runs),
+            },
+        )
+        runs.extend(page)
+        if len(page) < want:
+            break
+    ids = sorted({str(r["flow_run_id"]) for r in runs if r.get("flow_run_id")})
+    flow_runs: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), PAGE):
+        chunk = ids[start : start + PAGE]
+        found = post("/flow_runs/filter", {"flow_runs": {"id": {"any_": chunk}}, "limit": len(chunk)})
+        flow_runs.update({str(f.get("id")): f for f in found})
+    rows = []
+    for r in runs:
+        tags = list(r.get("tags") or ())
+        if not tag_values(tags, RECIPE):
+            continue
+        params = dict((flow_runs.get(str(r.get("flow_run_id"))) or {}).get("parameters") or {})
+        rows.append(
+            HistoryRow(
+                started=None,
+                state=str((r.get("state") or {}).get("name") or r.get("state_name") or ""),
+                platform=(tag_values(tags, PLATFORM) or [""])[0],
+                packages=tuple(sorted(tag_values(tags, PACKAGE))),
+                recipe=tag_values(tags, RECIPE)[0],
+                pr=None,
+                plan=(tag_values(tags, PLAN) or [""])[0],
+                duration=_seconds(r.get("total_run_time")),
+                task_run_id=str(r.get("id") or ""),
+                flow_run_id=str(r.get("flow_run_id") or "") or None,
+                url=None,
+                builder=str(params.get("builder") or ""),
+                channel=str(params.get("channel") or ""),
+            )
+        )
+    return rows
+
+
+def planning_durations(api_url: str | None = None, last: int = 5) -> tuple[dict[str, float] | None, str]:
+    """Durations learned from history for a planning command, and where they came from (the plan
+    summary says it): from the Prefect API in ``api_url`` (default ``$PREFECT_API_URL``) when it is on
+    this machine and answers within :data:`PLANNING_DEADLINE` (the cache in the state directory is
+    refreshed with them), else from that cache (``stackplan run`` refreshes it after real builds),
+    else none. Never raises: a planning command plans without durations rather than fail."""
+    import contextlib
+    import os
+
+    from planner.errors import PlanError
+    from planner.inputs.lists import learned_durations_file, load_durations, write_durations
+
+    api_url = api_url if api_url is not None else os.environ.get("PREFECT_API_URL", "")
+    cache = learned_durations_file()
+    why = ""
+    if api_url and is_loopback(api_url):
+        try:
+            learned = learned_durations(api_rows(api_url), last=last)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            why = f"; Prefect API at {api_url} not read: {type(exc).__name__}: {exc}"
+        else:
+            if learned:
+                with contextlib.suppress(OSError):  # a read-only state dir: the durations are used
+                    write_durations(cache, learned)
+                pairs = sum("@" in k for k in learned)
+                return learned, (
+                    f"Prefect history at {api_url}"
+                    f" (median of the last {last} builds; {pairs} recipe@platform)"
+                )
+            why = f"; Prefect API at {api_url} has no completed real build yet"
+    elif api_url:
+        why = f"; Prefect API at {api_url} not on this machine: not asked"
+    if cache.is_file():
+        try:
+            learned = load_durations(cache)
+        except PlanError:
+            return None, f"none (learned-durations cache {cache} unreadable){why}"
+        return learned, f"learned from history: {cache}{why}"  # no time in it: the plan stays reproducible
+    return None, (f"none (each job counts as one){why}" if why else "")
+
+
+async def refresh_learned_durations(last: int = 5) -> dict[str, float]:
+    """Rewrite the state directory's learned-durations cache from the Prefect API this process uses
+    (``stackplan run`` calls it after real builds, with its server still up). Returns what it wrote."""
+    from planner.inputs.lists import learned_durations_file, write_durations
+
+    rows = await query_history(HistoryQuery(states=("Completed",), limit=PLANNING_ROWS))
+    learned = learned_durations(rows, last=last)
+    if learned:
+        write_durations(learned_durations_file(), learned)
+    return learned
+
+
 def row_json(row: HistoryRow) -> dict[str, Any]:
     return {
         "started": row.started.isoformat() if row.started else None,

@@ -151,8 +151,7 @@ def gather(
             raise PlanError(str(exc)) from exc
     skiplist_path = request.skiplist or cfg.skiplist
     skiplist = read_name_list(Path(skiplist_path)) if skiplist_path else ()
-    durations_path = request.durations or cfg.durations
-    durations = load_durations(Path(durations_path)) if durations_path else None
+    durations, durations_from = _durations(request, cfg)
     providers: Mapping[str, str] = {**cfg.providers, **request.providers}
     selection = Selection(
         changed=changed,
@@ -177,7 +176,7 @@ def gather(
         strict_cycles=request.strict_cycles,
         durations=durations,
         gpu_variant_keys=tuple(cfg.gpu_variant_keys),
-        inputs=request_inputs(request, platforms),
+        inputs={**request_inputs(request, platforms), "durations": durations_from},
         warnings=tuple(warnings),
     )
     renders, saver = plan_renders(
@@ -193,6 +192,21 @@ def gather(
         budget=_budget(request, cfg),
     )
     return renders, selection, settings, saver
+
+
+def _durations(request: PlanRequest, cfg: StackplanConfig) -> tuple[dict[str, float] | None, str]:
+    """The job durations of the critical path and makespan, and where they came from (the plan's
+    ``inputs.durations``, said in the summary): ``--durations FILE``, else stackplan.yaml's
+    ``durations:``, else what was learned from Prefect's history (the request carries it: learning
+    reads Prefect's API or the state directory's cache, which the planner does not), else none (each
+    job counts as one)."""
+    if request.durations:
+        return load_durations(Path(request.durations)), f"--durations {request.durations}"
+    if cfg.durations:
+        return load_durations(Path(cfg.durations)), f"stackplan.yaml durations: {cfg.durations}"
+    if request.learned_durations:
+        return dict(request.learned_durations), request.learned_from or "learned from history"
+    return None, request.learned_from or "none (each job counts as one)"  # it may say why none
 
 
 def _budget(request: PlanRequest, cfg: StackplanConfig) -> RenderBudget:

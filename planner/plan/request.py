@@ -43,6 +43,10 @@ class PlanRequest:
     channels: tuple[str, ...] = ()  # input channels (``-c``), in order
     strict_cycles: bool = False
     durations: Path | None = None
+    #: durations learned from Prefect's history (``flows.events.history.planning_durations``), used when
+    #: neither ``durations`` nor stackplan.yaml names a file; ``learned_from`` says where they came from
+    learned_durations: Mapping[str, float] | None = None
+    learned_from: str = ""
     providers: Mapping[str, str] = field(default_factory=dict)
     noarch_platform: str | None = None
     jobs: int = 1  # render parallelism

@@ -108,6 +108,8 @@ def _summary(plan, stderr: bool = False) -> None:
             makespan_text(plan, platform),
         )
     console.print(table)
+    if plan.inputs.get("durations"):  # where the makespan's durations came from (planner/plan/inputs.py)
+        console.print(f"durations: {plan.inputs['durations']}", markup=False, soft_wrap=True, highlight=False)
     print_warning_summary(console, plan.warnings)
     if plan.errors:
         console.print(f"[red]{len(plan.errors)} recipe(s) failed to render:[/]", markup=True)
@@ -252,6 +254,8 @@ def preview(
             request, lambda r, reporter: build_plan_at(r, head, reporter=reporter, store_with=store_with(r))
         )
     write_output(to_markdown(the_plan), output)
+    if the_plan.inputs.get("durations"):  # on stderr: the comment is public, the source may be a local path
+        sys.stderr.write(f"durations: {the_plan.inputs['durations']}\n")
 
 
 @selection()

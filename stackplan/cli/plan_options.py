@@ -97,13 +97,20 @@ class Selection:
         """The input channels (``-c``), in order, duplicates dropped."""
         return tuple(dict.fromkeys(_split(self.channel)))
 
-    def request(self, root: Path, **fixed: Any) -> PlanRequest:
+    def request(self, root: Path, *, learn: bool = True, **fixed: Any) -> PlanRequest:
         """The :class:`PlanRequest` of these options for ``root``; ``fixed`` sets fields the command
-        decides itself (``changed`` for ``preview``, ``packages`` for ``rebuild``)."""
+        decides itself (``changed`` for ``preview``, ``packages`` for ``rebuild``). Without
+        ``--durations``, durations learned from Prefect's history go along (``learn=False``: not asked;
+        stackplan.yaml's ``durations:`` wins over them when planning)."""
         depth = None
         if self.downstream or self.downstream_depth is not None:
             depth = UNLIMITED if self.downstream_depth is None else self.downstream_depth
         overrides = variant_overrides(self.variant)
+        learned, learned_from = None, ""
+        if self.durations is None and learn:  # else the file wins: no need to ask history
+            from flows.events.history import planning_durations  # no Prefect import: urllib, a file
+
+            learned, learned_from = planning_durations()
         values: dict[str, Any] = dict(
             root=root,
             platforms=_split(self.platform) or None,
@@ -125,6 +132,8 @@ class Selection:
             channels=self.channels(),
             strict_cycles=self.strict_cycles,
             durations=self.durations,
+            learned_durations=learned,
+            learned_from=learned_from,
             providers=parse_providers(self.provider),
             noarch_platform=check_noarch_platform(self.noarch_platform),
             jobs=self.jobs or default_jobs(),
@@ -389,7 +398,10 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
         Annotated[
             Path | None,
             _opt(
-                "--durations", help='JSON {"recipe dir or name": seconds} for the critical path and makespan.'
+                "--durations",
+                help='JSON {"recipe dir@platform", "recipe dir" or "name": seconds} for the critical path and'
+                " makespan. Default: stackplan.yaml's durations:, else durations learned from Prefect's"
+                " history (a PREFECT_API_URL on this machine, else the state dir's cache).",
             ),
         ],
         None,

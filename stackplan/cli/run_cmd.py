@@ -106,7 +106,7 @@ def run(
 
         plan = read_plan(target)
     elif target.is_dir():
-        plan = _plan_root(target, sel)
+        plan = _plan_root(target, sel, learn=builder != "dry-run")
     else:
         fail(f"{target}: no such plan file or recipe tree")
     plan = plan if plan.hash else plan.with_hash()
@@ -182,20 +182,24 @@ def _quiet_prefect_console(verbose: bool) -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL"] = "INFO" if verbose else "CRITICAL"
 
 
-def _plan_root(root: Path, sel: Selection):
-    """Plan ``root`` with the same selection options (and the same errors) as ``stackplan plan``."""
+def _plan_root(root: Path, sel: Selection, learn: bool = True):
+    """Plan ``root`` with the same selection options (and the same errors) as ``stackplan plan``.
+    ``learn``: use durations learned from history (not for a dry run, which waits each job's estimated
+    duration: learned minutes would make it as slow as the real builds; ``--durations`` still counts)."""
     from planner.graph.cycles import CycleError
     from planner.plan.build import PlanError, build_plan
     from stackplan.cli.progress import reporter_for
 
     try:
-        plan = build_plan(sel.request(root), reporter=reporter_for())
+        plan = build_plan(sel.request(root, learn=learn), reporter=reporter_for())
     except CycleError as exc:
         fail(f"{exc}\n(--strict-cycles: not breaking them)", ExitCode.CYCLE)
     except (PlanError, NotADirectoryError) as exc:
         fail(f"cannot plan {root}: {exc}")
     for err in plan.errors:
         typer.echo(str(err), err=True)
+    if plan.inputs.get("durations"):
+        typer.echo(f"durations: {plan.inputs['durations']}", err=True)
     return plan
 
 
@@ -323,6 +327,8 @@ def _execute(
             )
             if not recorded:
                 console.print("[yellow]warning: the server had not recorded every job's state after 60 s")
+            if builder != "dry-run":
+                _learn_durations(console)
     except ServerError as exc:
         fail(str(exc), ExitCode.ENVIRONMENT)
     Console().print(summary_table(result.report))
@@ -342,6 +348,27 @@ def _execute(
             f"Packages ({len(found)}) in {channel.resolve()}/ (use it as: -c {channel.resolve().as_uri()})"
         )
     return 0 if result.ok else 1
+
+
+def _learn_durations(console) -> None:
+    """After real builds, while the server is up: refresh the state directory's learned-durations cache
+    from Prefect's history (this run's builds included), which the next plan reads
+    (flows/events/history.py ``planning_durations``). A failure only warns: the builds are done."""
+    import asyncio
+
+    from flows.events.history import refresh_learned_durations
+
+    try:
+        learned = asyncio.run(refresh_learned_durations())
+    except Exception as exc:  # the server went away, a read-only state dir: the run itself succeeded
+        console.print(f"[yellow]durations not learned: {type(exc).__name__}: {exc}")
+        return
+    if learned:
+        from planner.inputs.lists import learned_durations_file
+
+        pairs = sum("@" in k for k in learned)
+        where = learned_durations_file()
+        console.print(f"learned durations of {pairs} recipe@platform -> {where}", style="dim")
 
 
 def _reap(console) -> None:

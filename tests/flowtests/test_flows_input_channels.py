@@ -1,4 +1,5 @@
-"""Input channels as a conda user gives them: ``stackplan run ROOT -c URL --skip-existing``.
+"""Input channels as a conda user gives them: ``stackplan run ROOT -c URL --skip-existing``; and the
+durations a real run leaves for the next plan.
 
 A first real rattler-build run makes a channel holding ``ic-lib``; the test serves it over HTTP on
 loopback. A second run of a tree holding ``ic-lib`` and ``ic-app`` (which needs ``ic-lib`` in its
@@ -49,6 +50,13 @@ def test_run_skips_what_an_input_channel_has_and_builds_against_it(tmp_path: Pat
         first = run_cli(["run", str(lib_tree), *flags, "--output-dir", str(upstream)], env)
         assert first.returncode == 0, first.stdout + first.stderr
         assert [p.name.rsplit("-", 2)[0] for p in upstream.glob("linux-64/*.conda")] == ["ic-lib"]
+        # the real build's duration is learned from Prefect's history into the state dir's cache,
+        # which the next plan (no PREFECT_API_URL here) reads: its makespan is in minutes
+        cache = tmp_path / "state" / "learned-durations.json"
+        assert json.loads(cache.read_text())["ic-lib@linux-64"] > 0, first.stderr
+        planned = run_cli(["plan", str(lib_tree), "-p", "linux-64", "--no-cache"], env)
+        assert f"durations: learned from history: {cache}" in planned.stderr, planned.stderr
+        assert json.loads(planned.stdout)["nodes"][0]["duration_estimate"] > 0
 
         with serving_directory(upstream) as url:
             alone_args = ["run", str(tree), *flags, "-k", "ic-app", "--output-dir", str(tmp_path / "x")]
