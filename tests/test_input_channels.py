@@ -6,11 +6,9 @@ URL and over a real HTTP server on loopback; a broken or unreachable one is a lo
 
 from __future__ import annotations
 
-import functools
-import http.server
+import contextlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from typer.testing import CliRunner
 
 from planner.plan.model import Plan, SkipKind, validate_plan_dict
 from stackplan.cli import app
+from tests.loopback import serving_directory
 from tests.recipe_files import meta_yaml, write_tree
 
 RECIPES = {  # zlib -> libhts -> samtools; pysam; lonely
@@ -59,24 +58,13 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def serve(monkeypatch) -> Iterator:
-    """``serve(dir)`` -> the URL of a real HTTP server on loopback serving that directory."""
+    """``serve(dir)`` -> the URL of that directory over HTTP on loopback (tests/loopback.py), until the
+    test ends."""
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    servers = []
-
-    def start(directory: Path) -> str:
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-        handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with contextlib.ExitStack() as servers:
+        yield lambda directory: servers.enter_context(serving_directory(directory))
 
 
 def _plan(*args: str) -> tuple[int, str, Plan | None]:
