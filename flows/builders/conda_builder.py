@@ -13,11 +13,21 @@ is built on). Its output is streamed line by line into the job's log (``PYTHONUN
 lines come as they are printed, not when a pipe buffer fills); a non-zero exit is a recipe failure
 whose message ends with the last lines of output. Where conda-build is not installed the job fails with
 a clear infrastructure error that says so. Options: ``conda`` (the executable; default: ``conda`` on
-PATH), ``channels`` (extra channel URLs).
+PATH), ``channels`` (extra channel URLs), and as for rattler-build ``isolation``, ``container_engine``,
+``container_image``, ``container_network``.
+
+With ``isolation: container`` a linux or noarch job runs the same ``conda build`` inside a fresh
+container of ``container_image`` (flows/builders/container.py), which must have conda-build (stackplan's
+own image has not: ``stackplan run`` refuses before the run when ``conda build --version`` fails in
+the image). There the recipe is ``/recipe``, the only input channel ``file:///channel`` (read-only),
+and the output folder ``/out``, the job's private staging dir; its packages are published into the
+channel (moved, made 0644, re-indexed under the channel lock) only after the build succeeded, instead
+of conda-build writing and indexing the channel itself as it does as a process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,7 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flows.builders import BuildContext, BuilderMissing, BuildResult, RecipeFailure
+from flows.builders import BuildContext, BuilderMissing, BuildResult, InfrastructureFailure, RecipeFailure
+from flows.builders import container as containers
 from flows.builders import publish as channel_mod
 from flows.builders.child import run_child
 from planner.plan.model import PlanNode
@@ -55,6 +66,18 @@ class CondaBuilder:
         self.conda = str(options.get("conda") or "conda")
         self.extra_channels = [str(c) for c in options.get("channels") or ()]
         self._exe: str | None = None
+        self.isolation = str(options.get("isolation") or containers.PROCESS)
+        if self.isolation not in containers.ISOLATIONS:
+            raise ValueError(
+                f"isolation {self.isolation!r}: expected one of {', '.join(containers.ISOLATIONS)}"
+            )
+        self.engine = str(options.get("container_engine") or "")
+        self.image = str(options.get("container_image") or "")
+        self.network = [str(p) for p in options.get("container_network") or ()]
+
+    def isolation_for(self, job: PlanNode) -> str:
+        """How ``job`` runs: "container" (linux and noarch under container isolation) or "process"."""
+        return containers.isolation_for(job, self.isolation)
 
     def available(self) -> str | None:
         """The conda executable when it has the ``build`` subcommand, else None (probed once)."""
@@ -73,23 +96,48 @@ class CondaBuilder:
         channel_mod.init_channel(channel, platforms)
 
     def command(self, exe: str, recipe_dir: Path, channel: Path, job: PlanNode) -> list[str]:
+        """``job``'s ``conda build`` as a process: into ``channel``, also its only input channel."""
+        return self._command(exe, recipe_dir, channel, channel.as_uri(), job)
+
+    def container_command(
+        self, job: PlanNode, recipe_dir: Path, channel: Path, out: Path, name: str
+    ) -> list[str]:
+        """``job``'s ``conda build`` in a container of the image (flows/builders/container.py): into the
+        staging dir ``out`` (``/out``), from ``channel`` (``file:///channel``, read-only)."""
+        inside = self._command("conda", "/recipe", "/out", "file:///channel", job)
+        return containers.run_command(
+            self.engine,
+            self.image,
+            recipe_dir=recipe_dir,
+            channel=channel,
+            out=out,
+            network=containers.network_allowed(job.recipe, self.network),
+            name=name,
+            command=inside,
+        )
+
+    def _command(
+        self, exe: str, recipe: Path | str, output: Path | str, channel_url: str, job: PlanNode
+    ) -> list[str]:
         cmd = [
             exe,
             "build",
-            str(recipe_dir),
+            str(recipe),
             "--output-folder",
-            str(channel),
+            str(output),
             "--no-anaconda-upload",
             "--no-test",
             "--override-channels",
             "-c",
-            channel.as_uri(),
+            channel_url,
         ]
         for c in self.extra_channels:
             cmd += ["-c", c]
         return [*cmd, "--variants", variants_arg(job)]
 
     def build(self, job: PlanNode, ctx: BuildContext) -> BuildResult:
+        if self.isolation_for(job) == containers.CONTAINER:
+            return self._build_in_container(job, ctx)
         exe = self.available()
         if exe is None:
             raise CondaBuildMissing(
@@ -109,3 +157,35 @@ class CondaBuilder:
         if child.code != 0:
             raise RecipeFailure(f"{job.id}: conda build failed {child.why()}")
         return BuildResult(packages=tuple(sorted(set(channel_mod.packages(channel)) - before)))
+
+    def _build_in_container(self, job: PlanNode, ctx: BuildContext) -> BuildResult:
+        """``conda build`` in a fresh container into the staging dir, then publish (module docstring)."""
+        if not self.engine or not self.image:
+            raise InfrastructureFailure(
+                f"{job.id}: container isolation needs container_engine and container_image "
+                "(stackplan run --isolation container sets them)"
+            )
+        recipe_dir = (ctx.root / job.recipe).resolve()
+        if not (recipe_dir / "meta.yaml").is_file():
+            raise RecipeFailure(f"{job.recipe}: conda-build builds meta.yaml, found none")
+        channel = ctx.channel.resolve()
+        channel_mod.init_channel(channel, [job.platform])
+        key = hashlib.sha256(f"{job.id}#{ctx.attempt}".encode()).hexdigest()[:16]
+        staging = channel_mod.staging_dir(channel, key)
+        name = f"stackplan-{key}-{os.getpid()}"
+        try:
+            cmd = self.container_command(job, recipe_dir, channel, staging, name)
+            child = containers.run_job(self.engine, name, cmd, ctx)
+            if child.code in containers.ENGINE_EXIT_CODES:
+                raise InfrastructureFailure(f"{job.id}: {self.engine} could not run the build {child.why()}")
+            if child.code != 0:
+                raise RecipeFailure(f"{job.id}: conda build failed {child.why()}")
+            built = [*staging.glob("*/*.conda"), *staging.glob("*/*.tar.bz2")]
+            if not built:
+                raise RecipeFailure(f"{job.id}: conda build produced no package {child.why()}")
+            published = channel_mod.publish(channel, built)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        for p in published:
+            ctx.log(f"published {p}")
+        return BuildResult(packages=tuple(published))

@@ -8,8 +8,9 @@ image (flows/builders/image.py) with
 - the local channel mounted read-only at ``/channel``, the build's only input channel;
 - the job's private output directory (the staging dir) mounted read-write at ``/out``: the only thing
   the build can leave behind, published into the channel by the builder only after the job succeeded;
-- stackplan's job runner (flows/builders/rattler_job.py, standard library + py-rattler-build) mounted
-  read-only and run with the image's ``python``.
+- what runs in it is the builder's: rattler-build's is stackplan's job runner
+  (flows/builders/rattler_job.py, standard library + py-rattler-build), mounted read-only and run with
+  the image's ``python``; conda-build's is ``conda build`` of the image (one that has conda-build).
 
 osx-* and win-* jobs keep running as processes (their production builds run on bare-metal workers).
 The engine is podman or docker: the one named, else the first of them on PATH that answers
@@ -21,21 +22,32 @@ from __future__ import annotations
 import fnmatch
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.builders.publish import STAGING
 from flows.run.plan_store import STORE
 from planner.plan.model import PlanNode
 
+if TYPE_CHECKING:
+    from flows.builders import BuildContext
+    from flows.builders.child import ChildResult
+
 CONTAINER = "container"
 PROCESS = "process"
 ISOLATIONS = (CONTAINER, PROCESS)
 ENGINES = ("podman", "docker")
-#: The builders that can build a job in a container.
-CONTAINER_BUILDERS = ("rattler-build",)
-RUNNER = Path(__file__).resolve().parent / "rattler_job.py"
+#: What a builder's image must run, checked once before the run (:func:`check_engine`): the command and
+#: what it proves the image has. These are the builders that can build a job in a container.
+IMAGE_PROBES: dict[str, tuple[tuple[str, ...], str]] = {
+    "rattler-build": (("python", "-c", "import rattler_build"), "python and py-rattler-build"),
+    "conda-build": (("conda", "build", "--version"), "conda-build (`conda build --version`)"),
+}
+CONTAINER_BUILDERS = tuple(IMAGE_PROBES)
+#: ``<engine> run`` exits with these when the engine, not the command in the container, failed
+#: (podman and docker: 125 the engine itself, 126 the command cannot be run, 127 no such command).
+ENGINE_EXIT_CODES = (125, 126, 127)
 
 
 class EngineError(RuntimeError):
@@ -70,12 +82,14 @@ def isolation_options(
     if isolation == PROCESS:
         return {"isolation": PROCESS} if builder in CONTAINER_BUILDERS else {}
     if builder not in CONTAINER_BUILDERS:
-        raise IsolationError(f"isolation container works with the rattler-build builder, not {builder}")
+        raise IsolationError(
+            f"isolation container works with the {' and '.join(CONTAINER_BUILDERS)} builders, not {builder}"
+        )
     from flows.builders.image import image_tag
 
     image = image or (cfg.container_image if cfg else None) or image_tag()
     exe = find_engine(engine or (cfg.container_engine if cfg else None))
-    check_engine(exe, image)
+    check_engine(exe, image, builder)
     return {
         "isolation": CONTAINER,
         "container_engine": exe,
@@ -161,11 +175,13 @@ def find_engine(wanted: str | None = None) -> str:
     )
 
 
-def check_engine(engine: str, image: str) -> None:
-    """Run the image once (no network) to prove the engine and the image work, before any job."""
+def check_engine(engine: str, image: str, builder: str = "rattler-build") -> None:
+    """Run the image once (no network) to prove the engine works and the image has what ``builder``
+    runs in it (:data:`IMAGE_PROBES`), before any job."""
+    probe, needs = IMAGE_PROBES[builder]
     try:
         proc = subprocess.run(
-            [engine, "run", "--rm", "--network=none", image, "python", "-c", "import rattler_build"],
+            [engine, "run", "--rm", "--network=none", image, *probe],
             capture_output=True,
             text=True,
             timeout=300,
@@ -174,10 +190,15 @@ def check_engine(engine: str, image: str) -> None:
         raise EngineError(f"{engine} cannot run {image}: {exc}") from None
     if proc.returncode != 0:
         tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise EngineError(
-            f"{engine} cannot run {image} with python and py-rattler-build (exit {proc.returncode}): {tail}"
-            + ("; build it with `stackplan image build`" if "stackplan-build" in image else "")
-        )
+        hint = ""
+        if "stackplan-build" in image:
+            hint = (
+                "; build it with `stackplan image build`"
+                if builder == "rattler-build"
+                else f"; `stackplan image build` makes an image without {builder}: name one that has it"
+                " (--image, or container_image in stackplan.yaml)"
+            )
+        raise EngineError(f"{engine} cannot run {image} with {needs} (exit {proc.returncode}): {tail}{hint}")
 
 
 def network_allowed(recipe: str, patterns: Iterable[str]) -> bool:
@@ -193,22 +214,45 @@ def run_command(
     recipe_dir: Path,
     channel: Path,
     out: Path,
-    spec_name: str,
     network: bool,
     name: str,
+    command: Sequence[str],
+    mounts: Sequence[tuple[Path, str]] = (),
 ) -> list[str]:
-    """The ``<engine> run`` command of one job (see the module docstring)."""
+    """The ``<engine> run`` command of one job that runs ``command`` in the image (see the module
+    docstring); ``mounts``: more (host file, container path) pairs, read-only."""
     cmd = [engine, "run", "--rm", "--name", name, "--init"]
     if not network:
         cmd.append("--network=none")
     cmd += ["-v", f"{recipe_dir}:/recipe:ro", "-v", f"{channel}:/channel:ro", "-v", f"{out}:/out:rw"]
-    cmd += ["-v", f"{RUNNER}:/opt/stackplan/rattler_job.py:ro"]
+    for host, inside in mounts:
+        cmd += ["-v", f"{host}:{inside}:ro"]
     for hidden in (STAGING, STORE):  # other jobs' outputs in progress and the run's records: not inputs
         if (channel / hidden).is_dir():
             cmd += ["--mount", f"type=tmpfs,destination=/channel/{hidden}"]
     cmd += ["-e", "HOME=/tmp/home", "-e", "RATTLER_CACHE_DIR=/tmp/rattler-cache", "-e", "NO_COLOR=1"]
-    cmd += ["-w", "/out", image, "python", "/opt/stackplan/rattler_job.py", f"/out/{spec_name}"]
-    return cmd
+    cmd += ["-e", "PYTHONUNBUFFERED=1"]  # each line reaches the job's log as it is printed
+    return [*cmd, "-w", "/out", image, *command]
+
+
+def run_job(
+    engine: str, name: str, cmd: Sequence[str], ctx: BuildContext, result_prefix: str | None = None
+) -> ChildResult:
+    """Run one job's container to its end (:func:`flows.builders.child.run_child`), recorded with the
+    run's liveness record so that a run killed with -9 has it removed at the next start."""
+    from flows.builders.child import run_child
+    from flows.run import liveness
+
+    liveness.own_container(engine, name)
+    try:
+        child = run_child(cmd, log=ctx.log, log_file=ctx.log_file, result_prefix=result_prefix)
+    except BaseException:
+        stop(engine, name)  # --rm removes it when it ends; here it may not have
+        raise
+    if child.code < 0:  # the engine's client was killed: make sure the container is gone too
+        stop(engine, name)
+    liveness.container_done(name)
+    return child
 
 
 def stop(engine: str, name: str) -> None:

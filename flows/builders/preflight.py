@@ -39,8 +39,12 @@ def preflight(name: str, jobs: list[PlanNode], options: Mapping[str, Any] | None
     not installed, or it cannot read a selected recipe's format. Empty when the run can start."""
     if name not in BUILDERS:
         raise UnknownBuilderError(name)
+    from flows.builders.container import CONTAINER, containerized
+
     problems = []
-    missing = installed(name, options)
+    boxed = (options or {}).get("isolation") == CONTAINER and all(containerized(j.platform) for j in jobs)
+    # every job builds in a container: the tool must be in the image (checked there), not here
+    missing = None if boxed and jobs else installed(name, options)
     if missing:
         problems.append(missing)
     if name in FORMATS:

@@ -26,10 +26,13 @@ from flows.builders import container as containers
 from flows.builders import publish as channel_mod
 from flows.builders.child import ChildResult, run_child
 from flows.builders.rattler_job import EXIT_OK, EXIT_RECIPE, RESULT_PREFIX
-from flows.run import liveness
 from planner.plan.model import PlanNode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: stackplan's job runner (standard library + py-rattler-build), mounted read-only into each job's
+#: container and run with the image's python: a change to stackplan never forces an image rebuild.
+RUNNER = Path(__file__).resolve().parent / "rattler_job.py"
+RUNNER_IN_IMAGE = "/opt/stackplan/rattler_job.py"
 
 
 class RattlerBuilder:
@@ -119,20 +122,12 @@ class RattlerBuilder:
             recipe_dir=recipe_dir.resolve(),
             channel=channel,
             out=staging,
-            spec_name="job.json",
             network=containers.network_allowed(job.recipe, self.network),
             name=name,
+            command=["python", RUNNER_IN_IMAGE, "/out/job.json"],
+            mounts=[(RUNNER, RUNNER_IN_IMAGE)],
         )
-        liveness.own_container(self.engine, name)  # a run killed with -9: the next start removes it
-        try:
-            child = run_child(cmd, log=ctx.log, log_file=ctx.log_file, result_prefix=RESULT_PREFIX)
-        except BaseException:
-            containers.stop(self.engine, name)  # --rm removes it when it ends; here it may not have
-            raise
-        if child.code < 0:  # the engine's client was killed: make sure the container is gone too
-            containers.stop(self.engine, name)
-        liveness.container_done(name)
-        return child
+        return containers.run_job(self.engine, name, cmd, ctx, result_prefix=RESULT_PREFIX)
 
     def _run_child(self, spec_file: Path, ctx: BuildContext) -> ChildResult:
         env = dict(os.environ)

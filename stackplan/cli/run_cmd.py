@@ -78,8 +78,8 @@ def run(
     isolation: str | None = typer.Option(
         None,
         "--isolation",
-        help="process | container: linux and noarch jobs each in a fresh container (rattler-build; "
-        "default: stackplan.yaml's isolation, else process).",
+        help="process | container: linux and noarch jobs each in a fresh container (rattler-build, or "
+        "conda-build with an --image that has it; default: stackplan.yaml's isolation, else process).",
     ),
     container_engine: str | None = typer.Option(
         None, "--container-engine", help="podman | docker (default: the one on PATH that works)."
@@ -115,10 +115,11 @@ def run(
     )
     if sel.channels():
         options["builder_options"]["channels"] = list(sel.channels())
+    # isolation first: a builder whose every job builds in a container needs its tool in the image only
+    options["builder_options"].update(_isolation(plan, builder, isolation, container_engine, image))
     _preflight(plan, builder, options)
     if no_job_tags:
         options["tag_jobs"] = False
-    options["builder_options"].update(_isolation(plan, builder, isolation, container_engine, image))
     if keep_server is None:
         keep_server = sys.stdin.isatty() and sys.stdout.isatty()
     code = _execute(plan, builder, channel, parallelism, pr, options, keep_server, isolation)

@@ -187,7 +187,9 @@ def test_a_state_ref_plan_root_is_resolved_before_isolation_is_chosen(tmp_path):
     args = ["run", str(tmp_path / "plan.json"), "-b", "dry-run", "--output-dir", str(tmp_path / "ch")]
     proc = run_cli(args, env, timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "isolation container works with the rattler-build builder, not dry-run" in proc.stderr
+    assert "isolation container works with the rattler-build and conda-build builders, not dry-run" in (
+        proc.stderr
+    )
     assert not (tmp_path / "ch").exists()
 
 
@@ -367,3 +369,182 @@ def test_a_worker_that_cannot_run_the_image_fails_each_job_saying_why(
     assert job["state"] == "Failed" and job["message"].startswith("linux-64 worker: podman cannot run")
     assert "localhost/stackplan-absent:none" in job["message"]
     assert not list(channel.glob("*/*.conda"))
+
+
+# ---- conda-build in containers ----------------------------------------------------------------------------
+# conda-build is not installable here (not on PyPI, no Debian package), so the image's ``conda`` is a
+# stand-in: it answers ``conda build --version``, prints the argv it got and what it sees, and writes a
+# small but valid package into the output folder. Everything around it (the engine, mounts, staging,
+# publishing, the check before the run) is real.
+
+FAKE_CONDA_IN_IMAGE = """#!/usr/bin/env python3
+import io, json, re, sys, tarfile
+from pathlib import Path
+
+args = sys.argv[1:]
+if args[:2] == ["build", "--version"]:
+    print("conda-build 25.1.1")
+    sys.exit(0)
+print("FAKE-CONDA-ARGV " + json.dumps(args))
+print("FAKE-CONDA-WHERE " + ("container" if Path("/run/.containerenv").exists() else "host"))
+try:
+    Path("/channel/written-by-a-build").write_text("x")
+    print("FAKE-CONDA-CHANNEL writable")
+except OSError:
+    print("FAKE-CONDA-CHANNEL read-only")
+meta = (Path(args[1]) / "meta.yaml").read_text()
+name = re.search(r"name: (\\S+)", meta).group(1)
+if "FAIL-ME" in meta:
+    print(f"ERROR: {name}: the build script exited 1", file=sys.stderr)
+    sys.exit(1)
+variants = json.loads(args[args.index("--variants") + 1])
+subdir = "noarch" if "noarch:" in meta else variants["target_platform"][0]
+out = Path(args[args.index("--output-folder") + 1]) / subdir
+out.mkdir(parents=True, exist_ok=True)
+index = {"name": name, "version": "1.0", "build": "h0_0", "build_number": 0, "depends": [],
+         "subdir": subdir}
+with tarfile.open(out / f"{name}-1.0-h0_0.tar.bz2", "w:bz2") as t:
+    for member, data in (("info/index.json", index), ("info/paths.json", {"paths": [], "paths_version": 1})):
+        raw = json.dumps(data).encode()
+        info = tarfile.TarInfo(member)
+        info.size = len(raw)
+        t.addfile(info, io.BytesIO(raw))
+"""
+
+
+@pytest.fixture(scope="session")
+def conda_image(build_image, tmp_path_factory) -> str:
+    """The build image plus the stand-in ``conda`` (``podman build`` of a local base: no registry)."""
+    import hashlib
+
+    ctx = tmp_path_factory.mktemp("conda-image")
+    (ctx / "conda").write_text(FAKE_CONDA_IN_IMAGE)
+    (ctx / "conda").chmod(0o755)
+    (ctx / "Containerfile").write_text(f"FROM {build_image}\nCOPY conda /usr/local/bin/conda\n")
+    digest = hashlib.sha256((build_image + FAKE_CONDA_IN_IMAGE).encode()).hexdigest()[:12]
+    tag = f"localhost/stackplan-test-conda:{digest}"
+    subprocess.run(
+        ["podman", "build", "-q", "-t", tag, str(ctx)], check=True, capture_output=True, timeout=600
+    )
+    return tag
+
+
+def _meta(root: Path, name: str, extra: str = "") -> None:
+    (root / name).mkdir(parents=True)
+    (root / name / "meta.yaml").write_text(f"package:\n  name: {name}\n  version: '1.0'\n{extra}")
+
+
+def _conda_node(recipe: str, platform: str, noarch: bool = False):
+    from planner.plan.model import OutputRef, PlanNode, Reason, SelectKind
+
+    target = "noarch" if noarch else platform
+    return PlanNode(
+        id=f"{recipe}-1.0-0@{target}",
+        recipe=recipe,
+        format="v0",
+        platform=target,
+        build_platform=platform,
+        variant={"python": "3.11"},
+        outputs=(OutputRef(recipe, "1.0", 0, "generic" if noarch else None),),
+        selected=Reason(SelectKind.ALL),
+        layer=0,
+        duration_estimate=0.0,
+        pool=platform,
+        test_pool=platform,
+    )
+
+
+def test_conda_build_in_a_container_builds_from_the_image_and_publishes_only_after_success(
+    conda_image, tmp_path
+):
+    from flows.builders import BuildContext, RecipeFailure, get_builder
+
+    root, channel = tmp_path / "recipes", tmp_path / "channel"
+    _meta(root, "zz-lib")
+    _meta(root, "zz-doc", "build:\n  noarch: generic\n")
+    _meta(root, "zz-bad", "# FAIL-ME\n")
+    options = {
+        "isolation": "container",
+        "container_engine": "podman",
+        "container_image": conda_image,
+        "channels": ["file:///srv/extra"],
+    }
+    builder = get_builder("conda-build", options)
+    builder.prepare(channel, ("linux-64", "noarch"))
+
+    def build(node):
+        lines: list[str] = []
+        result = builder.build(node, BuildContext(root=root, channel=channel, log=lines.append))
+        return result, lines
+
+    lib, lines = build(_conda_node("zz-lib", "linux-64"))
+    [argv] = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("FAKE-CONDA-ARGV ")]
+    assert argv == [
+        "build",
+        "/recipe",
+        "--output-folder",
+        "/out",
+        "--no-anaconda-upload",
+        "--no-test",
+        "--override-channels",
+        "-c",
+        "file:///channel",
+        "-c",
+        "file:///srv/extra",
+        "--variants",
+        json.dumps({"python": ["3.11"], "target_platform": ["linux-64"]}, sort_keys=True),
+    ]
+    assert "FAKE-CONDA-WHERE container" in lines and "FAKE-CONDA-CHANNEL read-only" in lines
+    assert lib.packages == ("linux-64/zz-lib-1.0-h0_0.tar.bz2",)
+    doc, _ = build(_conda_node("zz-doc", "linux-64", noarch=True))
+    assert doc.packages == ("noarch/zz-doc-1.0-h0_0.tar.bz2",)
+    # published: moved into the channel, readable by all, indexed
+    for pkg in (*lib.packages, *doc.packages):
+        assert (channel / pkg).stat().st_mode & 0o777 == 0o644
+        subdir, name = pkg.split("/")
+        assert name in json.loads((channel / subdir / "repodata.json").read_text())["packages"]
+    # a failed build: a recipe failure with the output's tail, nothing published, no staging left
+    with pytest.raises(
+        RecipeFailure, match=r"conda build failed \(exit code 1\)(.|\n)*build script exited 1"
+    ):
+        build(_conda_node("zz-bad", "linux-64"))
+    assert sorted(p.name for p in channel.glob("*/*.tar.bz2")) == [
+        "zz-doc-1.0-h0_0.tar.bz2",
+        "zz-lib-1.0-h0_0.tar.bz2",
+    ]
+    assert not any((channel / ".stackplan-staging").iterdir())
+    assert not (channel / "written-by-a-build").exists()
+
+
+def test_conda_build_with_container_isolation_needs_conda_build_in_the_image(
+    build_image, conda_image, prefect_harness, tmp_path
+):
+    """`stackplan run -b conda-build --isolation container`: refused before the run when the image has no
+    conda-build (stackplan's own image has not); with one that has, the host needs no conda at all."""
+    root = tmp_path / "recipes"
+    _meta(root, "zz-lib")
+    env = user_env(tmp_path, PREFECT_API_URL=prefect_harness)
+    assert shutil.which("conda", path=env["PATH"]) is None  # the host has none: the image's is used
+
+    def run(image: str, channel: Path) -> subprocess.CompletedProcess:
+        args = ["run", str(root), "-p", "linux-64", "-b", "conda-build", "--isolation", "container"]
+        args += ["--no-cache", "--image", image, "--output-dir", str(channel)]
+        return run_cli(args, env, timeout=900)
+
+    refused = run(build_image, tmp_path / "ch-refused")
+    assert refused.returncode == 4, refused.stdout + refused.stderr  # this machine cannot do it
+    assert f"podman cannot run {build_image} with conda-build (`conda build --version`)" in refused.stderr
+    assert (
+        "`stackplan image build` makes an image without conda-build: name one that has it" in refused.stderr
+    )
+    assert "Traceback" not in refused.stderr and not (tmp_path / "ch-refused").exists()  # before the run
+
+    built = run(conda_image, tmp_path / "ch")
+    assert built.returncode == 0, built.stdout + built.stderr
+    report = json.loads(next((tmp_path / "ch").glob("stackplan-run-*.json")).read_text())
+    [job] = report["jobs"]
+    assert (job["isolation"], job["state"], job["packages"]) == (
+        "container",
+        "Completed",
+        ["linux-64/zz-lib-1.0-h0_0.tar.bz2"],
+    )
