@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
+from pathlib import Path
 
 import networkx as nx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.export import FORMATS, export
+from planner.export import html as html_export
+from planner.export.html import layout_links, page_data
 from planner.export.markdown import MARKER
 from planner.plan.model import Plan
 from tests.plan_fixtures import sample_plan
@@ -75,12 +81,50 @@ def test_markdown_preview_body(plan: Plan) -> None:
 
 def test_html_is_self_contained_and_shows_every_job(plan: Plan) -> None:
     text = export(plan, "html")
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
-    ids = set(re.findall(r'data-id="([^"]+)"', text))
-    assert ids == {n.id.replace("<", "&lt;").replace(">", "&gt;") for n in plan.nodes}
-    assert "<svg" in text
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing loaded from anywhere
+    assert "cytoscape" in text and "License: MIT" in text  # the vendored library, inline
     payload = re.search(r'<script type="application/json" id="plan-data">(.*?)</script>', text, re.S)
+    assert "<" not in payload.group(1) and ">" not in payload.group(1)
     data = json.loads(payload.group(1))
-    assert set(data) == {n.id for n in plan.nodes}
-    assert {d["recipe"] for d in data.values()} >= {"recipes/sk<learn>"}
-    assert "<script" in text and "</script>" in text
+    assert {j["id"] for j in data["jobs"]} == {n.id for n in plan.nodes}
+    assert {b["id"].split(":", 2)[2] for b in data["boxes"]} >= {"recipes/sk<learn>"}
+    # every job in exactly one recipe box of its lane; variants of one recipe share a box
+    boxed = [j for b in data["boxes"] for j in b["jobs"]]
+    assert sorted(boxed) == sorted(j["id"] for j in data["jobs"])
+    numpy = next(b for b in data["boxes"] if b["id"] == "recipe:linux-64:recipes/numpy")
+    assert numpy["label"] == "numpy-1.26.4 (2 jobs)"
+    assert sorted(j["tag"] for j in data["jobs"] if j["box"] == numpy["id"]) == ["py=3.11", "py=3.12"]
+
+
+def test_html_draws_the_transitive_reduction_which_keeps_reachability(plan: Plan) -> None:
+    """Drawn edges leave out what another path implies, and nothing upstream or downstream is lost."""
+    full = nx.DiGraph((e.source, e.target) for e in plan.edges)
+    data = page_data(plan)
+    drawn = nx.DiGraph((e["source"], e["target"]) for e in data["edges"])
+    drawn.add_nodes_from(full)
+    assert set(drawn.edges) <= set(full.edges)
+    assert nx.transitive_closure_dag(drawn).edges == nx.transitive_closure_dag(full).edges
+
+
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), max_size=60))
+def test_layout_links_are_a_forest_of_one_rank_edges(pairs: list[tuple[int, int]]) -> None:
+    """Whatever the DAG, the layout sees one incoming link per node, from a predecessor one rank
+    before it (rank = longest path from a source)."""
+    dag = [(f"n{a:02}", f"n{b:02}") for a, b in pairs if a < b]
+    links = layout_links(dag)
+    g = nx.DiGraph(dag)
+    depth = {v: nx.dag_longest_path_length(g.subgraph(nx.ancestors(g, v) | {v})) for v in g}
+    assert len({t for _, t in links}) == len(links)
+    assert all((s, t) in g.edges and depth[t] == depth[s] + 1 for s, t in links)
+    assert {t for _, t in links} == {v for v in g if depth[v] > 0}
+
+
+def test_vendored_scripts_are_the_recorded_release_files() -> None:
+    """The vendored files are byte-for-byte the npm releases vendor/README.md names, with licenses."""
+    vendor = Path(html_export.__file__).parent / "vendor"
+    readme = (vendor / "README.md").read_text()
+    for name in html_export.VENDORED:
+        digest = hashlib.sha256((vendor.parent / name).read_bytes()).hexdigest()
+        assert f"{digest}  {Path(name).name}" in readme
+    for lib in ("cytoscape", "cytoscape-dagre", "dagre"):
+        assert "Permission is hereby granted" in (vendor / f"{lib}.LICENSE.txt").read_text()

@@ -150,7 +150,7 @@ def test_a_code_span_holds_any_text(text: str) -> None:
 def test_graph_exports_escape_pr_text() -> None:
     plan = hostile_plan()
     html = to_html(plan)
-    assert "<!-- x -->" not in html  # neither in the SVG/text (escaped) nor in the JSON payload
+    assert "<!-- x -->" not in html  # neither in the page's text (escaped) nor in the JSON payload
     assert "@octocat please look &lt;!-- x --&gt;" in html and "\\u003c!-- x --\\u003e" in html
     mermaid = to_mermaid(plan)
     for line in mermaid.splitlines():

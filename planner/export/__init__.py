@@ -1,4 +1,5 @@
-"""Exports of a plan: json, dot, graphml, mermaid, markdown (the PR preview), html (layered SVG).
+"""Exports of a plan: json, dot, graphml, mermaid, markdown (the PR preview), html (an explorable graph page,
+Cytoscape.js + dagre, vendored).
 
 Every exporter is a function ``Plan -> str`` and deterministic (same plan, same bytes).
 
