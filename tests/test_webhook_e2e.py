@@ -3,6 +3,9 @@ repository -> a flow run of stackplan-build/build in Prefect -> the preview comm
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import pytest
 
 from flows.events.app import WebhookSettings
@@ -153,3 +156,58 @@ def test_push_to_the_default_branch_builds_the_pushed_range(
         "recipes/libpng"
     ]
     assert "event:push" in run.tags and not any(t.startswith("pr:") for t in run.tags)
+
+
+def test_the_comment_links_the_whole_plan_as_a_page_the_server_serves(
+    prefect_harness, recipes_repo, tmp_path, monkeypatch
+):
+    """With --public-url the comment's footer (and any cut line) links <public-url>/plans/<hash>.html,
+    and the server answers that address with the graph page of the whole plan, under a strict CSP."""
+    import httpx
+
+    repo, base, head = recipes_repo
+    deploy_build_flow()
+    state = tmp_path / "state"
+    with github_on_loopback(monkeypatch, "ghp_pages") as github:
+        settings = WebhookSettings(
+            secret=SECRET,
+            dispatch=DispatchSettings(repo_dir=repo, state_dir=state, platforms=("linux-64",)),
+            public_url="https://ci.example.org/stackplan/",
+        )
+        with RunningReceiver(settings) as receiver:
+            r = post(
+                receiver.url, "pull_request", pr_payload(number=32, head=head, base=base), delivery="pg-1"
+            )
+            assert r.status_code == 202
+            row = wait_settled(DeliveryStore(settings.store_path), "pg-1", timeout=120)
+            assert row.status == "started", row.detail
+            plan_hash = read_flow_run(row.flow_run_id).parameters["plan"]["hash"]
+            deadline = time.monotonic() + 60  # the comment follows the run's creation
+            while not github.comments.get(32) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            [comment] = github.comments[32]
+            link = f"https://ci.example.org/stackplan/plans/{plan_hash}.html"
+            assert f"[full plan (graph)]({link})" in comment["body"]
+
+            page = httpx.get(f"{receiver.url}/plans/{plan_hash}.html")
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            assert "default-src 'none'" in page.headers["content-security-policy"]
+            assert page.headers["x-content-type-options"] == "nosniff"
+            assert "stackplanGraph" in page.text and "recipes/libpng" in page.text
+            assert str(state) not in page.text and str(repo) not in page.text  # no server path
+            for bad in (f"{plan_hash}.json", "..%2f..%2fetc%2fpasswd", "zzzz.html", f"{'0' * 40}.html"):
+                assert httpx.get(f"{receiver.url}/plans/{bad}").status_code == 404, bad
+
+
+def test_pages_are_bounded_oldest_first(tmp_path):
+    import os
+
+    from flows.events.pages import write_page
+    from tests.plan_fixtures import sample_plan
+
+    plans = [replace(sample_plan(), root=f"r{i}").with_hash() for i in range(3)]
+    written = []
+    for i, plan in enumerate(plans):
+        written.append(write_page(plan, tmp_path, keep=2))
+        os.utime(written[-1], (1000 + i, 1000 + i))
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == sorted(p.name for p in written[1:])

@@ -18,6 +18,8 @@ Security model, in the order a request meets it:
    the background: changed files -> plan -> flow run of ``stackplan-build/build`` (flows/events/dispatch.py),
    then the plan preview comment on the PR (flows/events/github.py, only with ``GITHUB_TOKEN``). The outcome
    is written to the store (``planned``/``started``/``failed``/``nothing-to-build``).
+6. **Plan pages**: with a public URL, the whole plan is kept as an HTML page and served read-only at
+   ``GET /plans/<hash>.html`` (flows/events/pages.py: hash names only, a strict CSP); the comment links it.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ import anyio
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from flows.events.deliveries import DeliveryStore, body_digest
 from flows.events.dispatch import DispatchError, DispatchSettings, create_build_run, make_plan, run_param
 from flows.events.limits import DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT
+from flows.events.pages import HEADERS as PAGE_HEADERS
+from flows.events.pages import page_path, page_url, write_page
 from flows.events.payloads import BuildTrigger, Ignored, PayloadError, parse_event
 from flows.events.signature import SIGNATURE_HEADER, verify
 
@@ -59,6 +63,7 @@ class WebhookSettings:
     comment: bool = True  # post / update the plan preview on PRs (needs GITHUB_TOKEN)
     read_timeout: float = DEFAULT_READ_TIMEOUT  # headers and body must arrive within this (s)
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections at once (flows/events/limits.py)
+    public_url: str | None = None  # where reviewers reach this server: the comment links its plan pages
 
     @property
     def store_path(self) -> Path:
@@ -121,6 +126,8 @@ def process_trigger(
         plan = make_plan(trigger, settings.dispatch, delivery)
         building = [n for n in plan.nodes if n.skipped is None]
         store.update(delivery, "planned", f"{len(building)} job(s), plan {plan.hash[:12]}")
+        if settings.public_url:
+            write_page(plan, settings.dispatch.state_dir)  # the whole plan, which the comment links
         run_id = None
         if building:
             run_id = anyio.run(
@@ -138,7 +145,8 @@ def process_trigger(
         if run_id:
             _queued_statuses(trigger, plan, run_id)
         if settings.comment and trigger.pr is not None:
-            _comment(trigger, Plan.from_dict(plan.to_dict()), run_id)
+            page = page_url(settings.public_url, plan.hash)
+            _comment(trigger, Plan.from_dict(plan.to_dict()), run_id, page)
         log.info("delivery %s: %s", delivery, store.get(delivery).status)  # type: ignore[union-attr]
     except (DispatchError, PayloadError) as exc:
         store.update(delivery, "failed", str(exc))
@@ -179,7 +187,7 @@ def _queued_statuses(trigger: BuildTrigger, plan: Any, run_id: str) -> None:
             return
 
 
-def _comment(trigger: BuildTrigger, plan: Any, run_id: str | None) -> None:
+def _comment(trigger: BuildTrigger, plan: Any, run_id: str | None, page: str | None) -> None:
     from flows.events.github import GitHub, GitHubError
     from flows.events.preview import preview_markdown
 
@@ -193,7 +201,7 @@ def _comment(trigger: BuildTrigger, plan: Any, run_id: str | None) -> None:
         github.upsert_preview_comment(
             trigger.pr,
             lambda previous: preview_markdown(
-                plan, run_url=url, head_sha=trigger.head_sha, previous=previous
+                plan, run_url=url, page_url=page, head_sha=trigger.head_sha, previous=previous
             ),
         )
     except GitHubError as exc:
@@ -209,6 +217,12 @@ def create_app(settings: WebhookSettings) -> Starlette:
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    async def plan_page(request: Request) -> Response:
+        path = page_path(settings.dispatch.state_dir, request.path_params["name"])
+        if path is None:
+            return _error(404, "no such plan page")
+        return FileResponse(path, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     async def webhook(request: Request) -> Response:
         try:
@@ -261,6 +275,7 @@ def create_app(settings: WebhookSettings) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/health", healthz, methods=["GET"]),
         Route("/webhook", webhook, methods=["POST"]),
+        Route("/plans/{name}", plan_page, methods=["GET"]),
         Route("/", webhook, methods=["POST"]),
     ]
     return Starlette(routes=routes)

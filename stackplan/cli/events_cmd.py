@@ -74,6 +74,12 @@ def serve(
     render_memory: int = typer.Option(
         1024, "--render-memory", min=16, help="MB of memory a render worker may add while rendering."
     ),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="The address reviewers reach this server at (e.g. https://ci.example.org/stackplan): the PR"
+        " comment then links the whole plan as a graph page served at URL/plans/HASH.html.",
+    ),
     insecure_no_secret: bool = typer.Option(
         False,
         "--insecure-no-secret",
@@ -120,6 +126,8 @@ def serve(
         )
     if not (repo_dir / ".git").exists():
         _fail(f"--repo-dir {repo_dir} is not a git checkout")
+    if public_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+        _fail(f"--public-url must be an http(s) URL without query or fragment, got {public_url!r}")
     if insecure_no_secret and not secret:
         typer.echo("WARNING: --insecure-no-secret: deliveries are not authenticated", err=True)
     if platform:
@@ -149,6 +157,7 @@ def serve(
         comment=comment,
         read_timeout=read_timeout,
         max_connections=max_connections,
+        public_url=public_url,
     )
     config = server_config(
         create_app(settings),
