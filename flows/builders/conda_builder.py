@@ -96,15 +96,21 @@ class CondaBuilder:
         channel_mod.init_channel(channel, platforms)
 
     def command(self, exe: str, recipe_dir: Path, channel: Path, job: PlanNode) -> list[str]:
-        """``job``'s ``conda build`` as a process: into ``channel``, also its only input channel."""
-        return self._command(exe, recipe_dir, channel, channel.as_uri(), job)
+        """``job``'s ``conda build`` as a process: into ``channel``, also its first input channel; then
+        the ``-c`` input channels, a local one as its absolute ``file://`` URL."""
+        from planner.inputs.channel_index import channel_url
+
+        inputs = [channel_url(c) for c in self.extra_channels]
+        return self._command(exe, recipe_dir, channel, channel.as_uri(), inputs, job)
 
     def container_command(
         self, job: PlanNode, recipe_dir: Path, channel: Path, out: Path, name: str
     ) -> list[str]:
         """``job``'s ``conda build`` in a container of the image (flows/builders/container.py): into the
-        staging dir ``out`` (``/out``), from ``channel`` (``file:///channel``, read-only)."""
-        inside = self._command("conda", "/recipe", "/out", "file:///channel", job)
+        staging dir ``out`` (``/out``), from ``channel`` (``file:///channel``, read-only) and the input
+        channels (a local one mounted read-only, :func:`flows.builders.container.boxed_inputs`)."""
+        inputs, mounts = containers.boxed_inputs(self.extra_channels)
+        inside = self._command("conda", "/recipe", "/out", "file:///channel", inputs, job)
         return containers.run_command(
             self.engine,
             self.image,
@@ -114,10 +120,11 @@ class CondaBuilder:
             network=containers.network_allowed(job.recipe, self.network),
             name=name,
             command=inside,
+            mounts=mounts,
         )
 
     def _command(
-        self, exe: str, recipe: Path | str, output: Path | str, channel_url: str, job: PlanNode
+        self, exe: str, recipe: Path | str, output: Path | str, own: str, inputs: list[str], job: PlanNode
     ) -> list[str]:
         cmd = [
             exe,
@@ -129,9 +136,9 @@ class CondaBuilder:
             "--no-test",
             "--override-channels",
             "-c",
-            channel_url,
+            own,
         ]
-        for c in self.extra_channels:
+        for c in inputs:
             cmd += ["-c", c]
         return [*cmd, "--variants", variants_arg(job)]
 

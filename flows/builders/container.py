@@ -5,7 +5,10 @@ image (flows/builders/image.py) with
 
 - ``--network=none`` unless the recipe is one the config allows network (``container_network``);
 - the recipe directory mounted read-only at ``/recipe``;
-- the local channel mounted read-only at ``/channel``, the build's only input channel;
+- the local channel mounted read-only at ``/channel``, the build's first input channel; each local
+  input channel (``-c DIR`` or ``file://``) mounted read-only at ``/inputs/<i>`` and given to the build
+  as ``file:///inputs/<i>`` (:func:`boxed_inputs`); an http(s) input channel is reachable only from a
+  recipe the config allows network;
 - the job's private output directory (the staging dir) mounted read-write at ``/out``: the only thing
   the build can leave behind, published into the channel by the builder only after the job succeeded;
 - what runs in it is the builder's: rattler-build's is stackplan's job runner
@@ -205,6 +208,31 @@ def network_allowed(recipe: str, patterns: Iterable[str]) -> bool:
     """Whether the config lets ``recipe`` (its dir relative to the root) use the network in a container."""
     name = recipe.rstrip("/").rsplit("/", 1)[-1]
     return any(fnmatch.fnmatch(recipe, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def boxed_inputs(channels: Iterable[str]) -> tuple[list[str], list[tuple[Path, str]]]:
+    """The input channels as a containerized build names them, and the (host dir, container path)
+    mounts for them (read-only, :func:`run_command`): a local channel (a path or ``file://`` URL) at
+    ``/inputs/<i>``, an http(s) one as given.
+
+    >>> urls, mounts = boxed_inputs(["file:///srv/a", "https://example.org/c", "/srv/b"])
+    >>> urls
+    ['file:///inputs/0', 'https://example.org/c', 'file:///inputs/1']
+    >>> [(host.as_posix(), inside) for host, inside in mounts]
+    [('/srv/a', '/inputs/0'), ('/srv/b', '/inputs/1')]
+    """
+    from planner.inputs.channel_index import local_path
+
+    urls: list[str] = []
+    mounts: list[tuple[Path, str]] = []
+    for channel in channels:
+        path = local_path(channel)
+        if path is None:
+            urls.append(channel)
+        else:
+            urls.append(f"file:///inputs/{len(mounts)}")
+            mounts.append((path, f"/inputs/{len(mounts)}"))
+    return urls, mounts
 
 
 def run_command(

@@ -50,6 +50,12 @@ class RattlerBuilder:
         self.image = str(options.get("container_image") or "")
         self.network = [str(p) for p in options.get("container_network") or ()]
 
+    def inputs(self) -> list[str]:
+        """The input channels (``-c``) as URLs a build process reads, whatever its working directory."""
+        from planner.inputs.channel_index import channel_url
+
+        return [channel_url(c) for c in self.extra_channels]
+
     def isolation_for(self, job: PlanNode) -> str:
         """How ``job`` runs: "container" (linux and noarch under container isolation) or "process"."""
         return containers.isolation_for(job, self.isolation)
@@ -72,19 +78,20 @@ class RattlerBuilder:
         try:
             channel_mod.init_channel(staging, [job.platform])
             boxed = self.isolation_for(job) == containers.CONTAINER
+            inputs, mounts = containers.boxed_inputs(self.extra_channels) if boxed else (self.inputs(), [])
             spec = {
                 "recipe": "/recipe/recipe.yaml" if boxed else str(recipe),
                 "target_platform": job.platform,
                 "build_platform": job.build_platform,
                 "output_dir": "/out" if boxed else str(staging),
-                "channels": ["file:///channel" if boxed else channel.as_uri(), *self.extra_channels],
+                "channels": ["file:///channel" if boxed else channel.as_uri(), *inputs],
                 "variant": dict(job.variant),
                 "test_strategy": self.test_strategy,
             }
             spec_file = staging / "job.json"
             spec_file.write_text(json.dumps(spec))
             if boxed:
-                child = self._run_container(job, key, recipe_dir, channel, staging, ctx)
+                child = self._run_container(job, key, recipe_dir, channel, staging, ctx, mounts)
                 child.result["packages"] = [
                     str(staging / Path(p).relative_to("/out")) for p in child.result.get("packages", ())
                 ]
@@ -108,7 +115,14 @@ class RattlerBuilder:
         return BuildResult(packages=tuple(published))
 
     def _run_container(
-        self, job: PlanNode, key: str, recipe_dir: Path, channel: Path, staging: Path, ctx: BuildContext
+        self,
+        job: PlanNode,
+        key: str,
+        recipe_dir: Path,
+        channel: Path,
+        staging: Path,
+        ctx: BuildContext,
+        inputs: list[Path],
     ) -> ChildResult:
         if not self.engine or not self.image:
             raise InfrastructureFailure(
@@ -125,7 +139,7 @@ class RattlerBuilder:
             network=containers.network_allowed(job.recipe, self.network),
             name=name,
             command=["python", RUNNER_IN_IMAGE, "/out/job.json"],
-            mounts=[(RUNNER, RUNNER_IN_IMAGE)],
+            mounts=[(RUNNER, RUNNER_IN_IMAGE), *inputs],
         )
         return containers.run_job(self.engine, name, cmd, ctx, result_prefix=RESULT_PREFIX)
 
@@ -153,7 +167,7 @@ class RattlerBuilder:
             spec = {
                 "mode": "test",
                 "packages": [str(channel / p) for p in packages],
-                "channels": [channel.as_uri(), *self.extra_channels],
+                "channels": [channel.as_uri(), *self.inputs()],
             }
             spec_file = work / "job.json"
             spec_file.write_text(json.dumps(spec))

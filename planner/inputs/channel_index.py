@@ -35,6 +35,32 @@ def is_url(channel: str) -> bool:
     return "://" in channel
 
 
+def channel_url(channel: str) -> str:
+    """An input channel as a URL for a builder: a local directory becomes its absolute ``file://`` URL
+    (a relative path would be read from the build's own working directory); a URL is kept.
+
+    >>> channel_url("https://conda.example.org/bioconda")
+    'https://conda.example.org/bioconda'
+    >>> channel_url("/srv/channel")
+    'file:///srv/channel'
+    """
+    return channel if is_url(channel) else Path(channel).resolve().as_uri()
+
+
+def local_path(channel: str) -> Path | None:
+    """The directory of a local input channel (a path or a ``file://`` URL), else None.
+
+    >>> local_path("file:///srv/channel").as_posix(), local_path("https://example.org/c")
+    ('/srv/channel', None)
+    """
+    from urllib.parse import unquote, urlsplit
+
+    if not is_url(channel):
+        return Path(channel).resolve()
+    parts = urlsplit(channel)
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None
+
+
 def _located(where: str, exc: BaseException, fetching: bool = False) -> ChannelError:
     """The error of reading ``where``: a parse error has a line (invalid index); a fetch error without
     one is a channel that could not be reached (refused, a server error)."""

@@ -159,6 +159,29 @@ def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind
     assert {v["name"] for v in linux.values()} == {"box-probe", "box-net-allowed", "box-escape"}
 
 
+def test_a_local_input_channel_is_mounted_into_the_container(build_image, prefect_harness, tmp_path):
+    """``-c DIR`` under container isolation: the build has no network and sees the channel read-only at
+    ``/inputs/0``; ``box-app`` installs ``box-lib`` from it (built first, as a process, into DIR)."""
+    upstream, out = tmp_path / "upstream", tmp_path / "out"
+    script_recipe(tmp_path / "lib", "box-lib", [_install("box-lib")])
+    app_script = [PROBE, 'test -f "$PREFIX/share/box-lib/f"', _install("box-app")]
+    script_recipe(tmp_path / "app", "box-app", app_script, host=["box-lib"])
+    cache = str(tmp_path / "rattler-cache")
+    env = user_env(tmp_path, PREFECT_API_URL=prefect_harness, RATTLER_CACHE_DIR=cache)
+    flags = ["-p", "linux-64", "-b", "rattler-build", "--no-cache", "--retries", "0"]
+    run_cli(["run", str(tmp_path / "lib"), *flags, "--output-dir", str(upstream)], env, check=0, timeout=None)
+    args = ["run", str(tmp_path / "app"), *flags, "--isolation", "container", "--image", build_image]
+    proc = run_cli([*args, "-c", str(upstream), "--output-dir", str(out)], env, timeout=None)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report_file = next(out.glob("stackplan-run-*.json"))
+    [job] = json.loads(report_file.read_text())["jobs"]
+    assert job["isolation"] == "container" and job["state"] == "Completed", job
+    from flows.builders.child import job_log_name
+
+    assert "WHERE=container" in (report_file.with_suffix(".logs") / job_log_name(job["job"])).read_text()
+    assert [p.name.rsplit("-", 2)[0] for p in out.glob("linux-64/*.conda")] == ["box-app"]
+
+
 def test_no_working_engine_is_a_clear_error_before_the_run(tmp_path):
     (tmp_path / "r" / "a").mkdir(parents=True)
     (tmp_path / "r" / "a" / "recipe.yaml").write_text("package:\n  name: a\n  version: '1'\n")
@@ -467,8 +490,10 @@ def test_conda_build_in_a_container_builds_from_the_image_and_publishes_only_aft
         "isolation": "container",
         "container_engine": "podman",
         "container_image": conda_image,
-        "channels": ["file:///srv/extra"],
+        # input channels: a local one is mounted read-only at /inputs/0, a URL is passed as it is
+        "channels": [(tmp_path / "extra").as_uri(), "https://conda.example.org/extra"],
     }
+    (tmp_path / "extra" / "noarch").mkdir(parents=True)
     builder = get_builder("conda-build", options)
     builder.prepare(channel, ("linux-64", "noarch"))
 
@@ -490,7 +515,9 @@ def test_conda_build_in_a_container_builds_from_the_image_and_publishes_only_aft
         "-c",
         "file:///channel",
         "-c",
-        "file:///srv/extra",
+        "file:///inputs/0",
+        "-c",
+        "https://conda.example.org/extra",
         "--variants",
         json.dumps({"python": ["3.11"], "target_platform": ["linux-64"]}, sort_keys=True),
     ]

@@ -11,13 +11,14 @@ rattler-build's ``-c``. Without the input channel the same build cannot find ``i
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.loopback import serving_directory
 from tests.recipe_files import script_recipe
-from tests.stackplan_cli import run_cli, user_env
+from tests.stackplan_cli import PROJECT, run_cli, user_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -70,6 +71,10 @@ def test_run_skips_what_an_input_channel_has_and_builds_against_it(tmp_path: Pat
         assert [p.name.rsplit("-", 2)[0] for p in out.glob("linux-64/*.conda")] == ["ic-app"]
         jobs = {j["recipe"]: j["state"] for j in _report(out)["jobs"]}
         assert jobs == {"ic-app": "Completed"}, jobs  # ic-lib was in the plan as skipped: exists
+        # a local directory as the input channel (given relative to the run's working directory)
+        by_path = ["run", str(tree), *flags, "-k", "ic-app", "-c", os.path.relpath(upstream, PROJECT)]
+        third = run_cli([*by_path, "--output-dir", str(tmp_path / "y")], env)
+        assert third.returncode == 0, third.stdout + third.stderr
     finally:
         run_cli(["server", "stop"], env)
 
