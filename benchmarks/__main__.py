@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "scale": ("benchmarks.scale", "docs/benchmarks.md"),
     "plan_speed": ("benchmarks.plan_speed", "docs/bench-plan.md"),
     "flow_overhead": ("benchmarks.flow_overhead", "docs/bench-flows.md"),
+    "graph_page": ("benchmarks.graph_page", "docs/commands/graph.md"),
     "robustness": ("benchmarks.robustness", "docs/robustness.md"),
     "v1_speed": ("benchmarks.v1_speed", "docs/robustness.md"),
     "gen_ecosystem": ("benchmarks.gen_ecosystem", "(a generator: writes a synthetic recipe tree)"),

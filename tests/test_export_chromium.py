@@ -6,20 +6,17 @@ jobs lays out. Skipped without chromium unless STACKPLAN_REQUIRE_CHROMIUM=1 (CI)
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
 import pytest
 
+from flows.run.synthetic import variant_plan
 from planner.export import export
-from planner.plan.build import PlanSettings, assemble_plan
 from planner.plan.model import Plan
-from planner.plan.select import Selection
 from tests.browser import Browser, require_chromium
 from tests.plan_fixtures import sample_plan
-from tests.recipes_factory import as_renders, out, recipe
 
 pytestmark = pytest.mark.chromium
 
@@ -175,33 +172,10 @@ def test_a_broken_page_is_caught(browser: Browser, tmp_path: Path) -> None:
     assert "no_such_function" in errors
 
 
-def big_plan(jobs: int = 2000, seed: int = 7) -> Plan:
-    """A plan of ``jobs`` jobs with a distribution's shape: 400 recipes x 5 python variants, each
-    depending on a few earlier recipes, a few hubs most recipes use."""
-    rng = random.Random(seed)
-    recipes = jobs // 5
-    renders = []
-    for i in range(recipes):
-        hubs = [f"pkg{h:03}" for h in range(min(i, 5)) if rng.random() < 0.5]
-        deps = hubs + [f"pkg{rng.randrange(i):03}" for _ in range(rng.randint(0, 3)) if i]
-        for py in ("3.10", "3.11", "3.12", "3.13", "3.14"):
-            renders.append(
-                recipe(
-                    f"recipes/pkg{i:03}",
-                    [out(f"pkg{i:03}", "1.0", host=("python", *deps))],
-                    variant={"python": py},
-                )
-            )
-    plan, _ = assemble_plan(
-        as_renders(renders), Selection(), PlanSettings(root="big", platforms=("linux-64",))
-    )
-    assert len(plan.nodes) == jobs
-    return plan
-
-
 @pytest.mark.slow
 def test_two_thousand_jobs_lay_out_and_respond(browser: Browser, tmp_path: Path) -> None:
-    plan = big_plan()
+    plan = variant_plan(400)  # 2,000 jobs: 400 recipes x 5 python versions
+    assert len(plan.nodes) == 2000
     open_page(browser, plan, tmp_path)
     assert browser.console_errors() == []
     print("layout ms:", browser.evaluate("document.documentElement.getAttribute('data-layout-ms')"))
@@ -210,4 +184,4 @@ def test_two_thousand_jobs_lay_out_and_respond(browser: Browser, tmp_path: Path)
     g = graph(plan)
     assert set(result["upstream"]) == nx.ancestors(g, job)
     assert set(result["downstream"]) == nx.descendants(g, job)
-    assert len(browser.evaluate("stackplanGraph.search('pkg123')")) == 5
+    assert len(browser.evaluate("stackplanGraph.search('pkg00123')")) == 5

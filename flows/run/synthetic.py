@@ -61,3 +61,48 @@ def layered_plan(
     return Plan(
         root=".", platforms=platforms, nodes=tuple(nodes), edges=tuple(edges), layers=layers
     ).with_hash()
+
+
+def variant_plan(recipes: int, *, pythons: int = 5, hubs: int = 5, seed: int = 7) -> Plan:
+    """A planned ecosystem of ``recipes`` recipes on linux-64, each built for ``pythons`` python
+    versions, with a distribution's shape: most recipes use some of the first ``hubs`` recipes and a
+    few random earlier ones. Unlike :func:`layered_plan` it goes through the planner (render values
+    -> :func:`~planner.plan.build.assemble_plan`), so variants, edges and layers are real; for the
+    graph page's tests and benchmark. Deterministic for a given seed.
+
+    >>> plan = variant_plan(20, pythons=2)
+    >>> len(plan.nodes), sorted({n.variant["python"] for n in plan.nodes})
+    (40, ['3.10', '3.11'])
+    """
+    from planner.model import PlatformRender, RenderedOutput, RenderedRecipe, Requirements, Variant
+    from planner.plan.build import PlanSettings, assemble_plan
+    from planner.plan.select import Selection
+
+    rng = random.Random(seed)
+    versions = [f"3.{10 + i}" for i in range(pythons)]
+    renders = []
+    for i in range(recipes):
+        deps = [f"pkg{h:05d}" for h in range(min(i, hubs)) if rng.random() < 0.5]
+        deps += [f"pkg{rng.randrange(i):05d}" for _ in range(rng.randint(0, 3)) if i]
+        name = f"pkg{i:05d}"
+        variants = tuple(
+            RenderedRecipe(
+                recipe=f"recipes/{name}",
+                format=RecipeFormat.V0,
+                platform="linux-64",
+                variant=Variant({"python": py}),
+                outputs=(
+                    RenderedOutput(
+                        name=name,
+                        version="1.0",
+                        build_number=0,
+                        requirements=Requirements(host=("python", *sorted(set(deps)))),
+                        variant=Variant({"python": py}),
+                    ),
+                ),
+            )
+            for py in versions
+        )
+        renders.append(PlatformRender(f"recipes/{name}", "linux-64", variants))
+    plan, _ = assemble_plan(renders, Selection(), PlanSettings(root="synthetic", platforms=("linux-64",)))
+    return plan
