@@ -165,6 +165,35 @@ def test_cli_deploy_registers_a_cron_deployment(prefect_harness, monkeypatch, tm
     assert dep.parameters["memory_path"] == str(tmp_path / "monitor-reported.json")
 
 
+def test_cli_deploy_builder_makes_webhook_runs_build_into_the_output_dir(
+    prefect_harness, monkeypatch, tmp_path
+):
+    """`deploy --builder B --output-dir D`: runs of stackplan-build/build (what serve creates) build with
+    B into D; without --builder they stay dry runs (no builder parameter); an unknown builder is exit 2."""
+    from prefect.client.orchestration import get_client
+    from typer.testing import CliRunner
+
+    from stackplan.cli import app
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    monkeypatch.setenv("STACKPLAN_HOME", str(tmp_path))
+
+    async def params() -> dict:
+        async with get_client() as client:
+            return (await client.read_deployment_by_name("stackplan-build/build")).parameters
+
+    channel = tmp_path / "channel"
+    args = ["deploy", "-p", "linux-64", "--workdir", str(tmp_path)]
+    out = CliRunner().invoke(app, [*args, "--builder", "rattler-build", "--output-dir", str(channel)])
+    assert out.exit_code == 0, out.output
+    assert f"builder rattler-build into {channel}" in out.stdout
+    assert asyncio.run(params()) == {"builder": "rattler-build", "channel": str(channel)}
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert "builder" not in asyncio.run(params())
+    bad = CliRunner().invoke(app, [*args, "--builder", "make"])
+    assert bad.exit_code == 2 and "expected one of" in bad.output
+
+
 def test_cli_once_reports(prefect_harness, monkeypatch, tmp_path, slack):
     from typer.testing import CliRunner
 

@@ -109,6 +109,8 @@ async def create_deployment(
     detail = f"pool {pool}" + (f", cron {cron}" if cron else "")
     if parameters and parameters.get("isolation"):
         detail += f", isolation {parameters['isolation']}"
+    if parameters and parameters.get("builder") and name == "build":
+        detail += f", builder {parameters['builder']} into {parameters.get('channel')}"
     return DeployedThing("deployment", f"{flow_obj.name}/{name}", detail)
 
 
@@ -120,12 +122,14 @@ def deploy(
     schedule: str | None = None,
     root: str | None = None,
     channel: str | None = None,
-    builder: str = "rattler-build",
+    builder: str | None = None,
     isolation: str | None = None,
 ) -> list[DeployedThing]:
     """Create the pools and deployments (idempotent: existing pools are kept, deployments updated).
     ``isolation`` becomes a parameter of every deployment (None: none, so a run's own choice, else the
-    root's stackplan.yaml, decides when it runs)."""
+    root's stackplan.yaml, decides when it runs). ``builder`` (with ``channel``) becomes the build
+    deployment's, so the runs ``serve`` creates from it really build into that channel; None leaves
+    it the flow's default, a dry run. The nightly builds with ``builder`` or rattler-build."""
     from prefect.client.orchestration import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 
@@ -151,9 +155,20 @@ def deploy(
                         parameters=chosen,
                     )
                 )
+            building = (
+                {"builder": builder, "channel": str(Path(channel or "out/channel").resolve())}
+                if builder
+                else {}
+            )
             done.append(
                 await create_deployment(
-                    client, build_flow, "build", main_pool, workdir, tags=[BASE_TAG], parameters=chosen
+                    client,
+                    build_flow,
+                    "build",
+                    main_pool,
+                    workdir,
+                    tags=[BASE_TAG],
+                    parameters={**chosen, **building},
                 )
             )
             if schedule:
@@ -162,7 +177,7 @@ def deploy(
                 params = {
                     "root": str(Path(root or workdir).resolve()),
                     "channel": str(Path(channel or "out/channel").resolve()),
-                    "builder": builder,
+                    "builder": builder or "rattler-build",
                     **chosen,
                 }
                 done.append(

@@ -45,7 +45,12 @@ def deploy(
     channel: Path = typer.Option(
         Path("out/channel"), "--output-dir", "--channel", help="Channel nightly builds go to."
     ),
-    builder: str = typer.Option("rattler-build", "--builder", help="Builder of the nightly rebuild."),
+    builder: str | None = typer.Option(
+        None,
+        "--builder",
+        help="Builder of runs of stackplan-build/build (what `serve` starts), into --output-dir; without it "
+        "those runs are dry runs. Also the nightly's builder (default there: rattler-build).",
+    ),
     workdir: Path | None = typer.Option(
         None, "--workdir", help="Checkout dir workers run in (default: this)."
     ),
@@ -63,6 +68,11 @@ def deploy(
 
     if isolation not in (None, "process", "container"):
         typer.echo(f"error: --isolation {isolation!r}: expected process or container", err=True)
+        raise typer.Exit(2)
+    from flows.builders import BUILDERS
+
+    if builder is not None and builder not in BUILDERS:
+        typer.echo(f"error: --builder {builder!r}: expected one of {', '.join(sorted(BUILDERS))}", err=True)
         raise typer.Exit(2)
     if schedule and not all_:
         typer.echo("error: --schedule needs --all (the nightly rebuild plans the whole repo)", err=True)
