@@ -36,7 +36,7 @@ def channel(tmp_path: Path) -> Path:
     return ch
 
 
-EXPECTED = frozenset({("samtools", "1.20", 1, "linux-64"), ("pure", "0.1", 0, "noarch")})
+EXPECTED = frozenset({("samtools", "1.20", 1, "linux-64", "h0_1"), ("pure", "0.1", 0, "noarch", "h0_0")})
 
 
 def test_local_directory_and_missing_subdirs(channel: Path) -> None:

@@ -29,19 +29,25 @@ RECIPES = {  # zlib -> libhts -> samtools; pysam; lonely
 }
 
 
-def _channel(root: Path, packages: dict[str, tuple[str, int]], subdir: str = "linux-64") -> Path:
-    """A channel holding ``name -> (version, build number)`` in ``subdir`` (and an empty noarch)."""
-    records = {
-        f"{name}-{version}-h0_{number}.conda": {
+def _channel(
+    root: Path,
+    packages: dict[str, tuple[str, int]],
+    builds: dict[str, str] | None = None,
+    subdir: str = "linux-64",
+) -> Path:
+    """A channel holding ``name -> (version, build number)`` in ``subdir`` (and an empty noarch), with
+    the build strings ``builds`` gives (else ``h0_<number>``)."""
+    records = {}
+    for name, (version, number) in packages.items():
+        build = (builds or {}).get(name, f"h0_{number}")
+        records[f"{name}-{version}-{build}.conda"] = {
             "name": name,
             "version": version,
-            "build": f"h0_{number}",
+            "build": build,
             "build_number": number,
             "depends": [],
             "subdir": subdir,
         }
-        for name, (version, number) in packages.items()
-    }
     for sd, recs in ((subdir, records), ("noarch", {})):
         (root / sd).mkdir(parents=True, exist_ok=True)
         (root / sd / "repodata.json").write_text(json.dumps({"info": {"subdir": sd}, "packages.conda": recs}))
@@ -67,6 +73,16 @@ def serve(monkeypatch) -> Iterator:
         yield lambda directory: servers.enter_context(serving_directory(directory))
 
 
+@pytest.fixture
+def built_as(repo: Path) -> dict[str, str]:
+    """The build string conda-build gives each package of ``repo`` on linux-64 (what a channel built
+    from it holds), from ``stackplan render --json``."""
+    res = CliRunner().invoke(app, ["render", str(repo), "-p", "linux-64", "--json", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    return {o["name"]: o["build_string"] for line in lines for o in line["outputs"]}
+
+
 def _plan(*args: str) -> tuple[int, str, Plan | None]:
     res = CliRunner().invoke(app, ["plan", *args, "-q", "--no-cache"])
     if res.exit_code:
@@ -80,12 +96,12 @@ def _kinds(plan: Plan) -> dict[str, str]:
     return {n.recipe.split("/")[-1]: (n.skipped.kind if n.skipped else n.selected.kind) for n in plan.nodes}
 
 
-def test_skip_existing_reads_every_input_channel(repo: Path, tmp_path: Path, serve) -> None:
+def test_skip_existing_reads_every_input_channel(repo: Path, tmp_path: Path, serve, built_as) -> None:
     """zlib is in a local channel, libhts in a file:// one, pysam in one served over HTTP: bare
     ``--skip-existing`` (conda-build's flag) skips all three, the rest is built."""
-    local = _channel(tmp_path / "local", {"zlib": ("1.3.1", 0)})
-    by_file = _channel(tmp_path / "by-file", {"libhts": ("1.20", 0)}).as_uri()
-    url = serve(_channel(tmp_path / "served", {"pysam": ("0.22", 0), "samtools": ("1.19", 0)}))
+    local = _channel(tmp_path / "local", {"zlib": ("1.3.1", 0)}, built_as)
+    by_file = _channel(tmp_path / "by-file", {"libhts": ("1.20", 0)}, built_as).as_uri()
+    url = serve(_channel(tmp_path / "served", {"pysam": ("0.22", 0), "samtools": ("1.19", 0)}, built_as))
     code, out, plan = _plan(str(repo), "-c", str(local), "-c", by_file, "-c", url, "--skip-existing")
     assert code == 0 and plan is not None, out
     kinds = _kinds(plan)
@@ -98,9 +114,9 @@ def test_skip_existing_reads_every_input_channel(repo: Path, tmp_path: Path, ser
     assert plan.inputs["skip_existing_channels"] == [str(local), by_file, url]
 
 
-def test_a_named_channel_and_the_input_channels_together(repo: Path, tmp_path: Path, serve) -> None:
-    named = _channel(tmp_path / "named", {"zlib": ("1.3.1", 0)})
-    url = serve(_channel(tmp_path / "served", {"lonely": ("0.1", 0)}))
+def test_a_named_channel_and_the_input_channels_together(repo: Path, tmp_path: Path, serve, built_as) -> None:
+    named = _channel(tmp_path / "named", {"zlib": ("1.3.1", 0)}, built_as)
+    url = serve(_channel(tmp_path / "served", {"lonely": ("0.1", 0)}, built_as))
     code, out, plan = _plan(str(repo), "--skip-existing", str(named), "-c", url)
     assert code == 0 and plan is not None, out
     kinds = _kinds(plan)
@@ -120,6 +136,33 @@ def test_a_different_build_number_is_not_the_same_package(repo: Path, tmp_path: 
     code, out, plan = _plan(str(repo), "-c", str(local), "--skip-existing")
     assert code == 0 and plan is not None, out
     assert _kinds(plan)["zlib"] == "all"
+
+
+def test_one_variant_in_the_channel_skips_that_variant_only(tmp_path: Path) -> None:
+    """pysam for python 3.11 and 3.12 are both ``pysam-0.22-0`` on linux-64; the channel holds the
+    3.11 build (``py311_0``): that job exists, the 3.12 one is built. A build string the render does not
+    give (another build's) skips neither."""
+    files = {
+        "recipes/pysam/meta.yaml": RECIPES["pysam"],
+        "recipes/libhts/meta.yaml": RECIPES["libhts"],
+        "recipes/zlib/meta.yaml": RECIPES["zlib"],
+        "cbc.yaml": 'python:\n  - "3.11"\n  - "3.12"\n',
+        "stackplan.yaml": "platforms: [linux-64]\nvariant_configs: [cbc.yaml]\n",
+    }
+    root = write_tree(tmp_path / "tree", files)
+
+    def pysam_kinds(build: str) -> dict[str, str]:
+        local = _channel(tmp_path / build, {"pysam": ("0.22", 0)}, {"pysam": build})
+        code, out, plan = _plan(str(root), "-c", str(local), "--skip-existing")
+        assert code == 0 and plan is not None, out
+        return {
+            n.variant["python"]: (n.skipped.kind if n.skipped else n.selected.kind)
+            for n in plan.nodes
+            if n.recipe.endswith("pysam")
+        }
+
+    assert pysam_kinds("py311_0") == {"3.11": "exists", "3.12": "all"}
+    assert pysam_kinds("py39h0_0") == {"3.11": "all", "3.12": "all"}
 
 
 def _closed_port() -> int:
@@ -153,8 +196,8 @@ def test_bare_skip_existing_needs_an_input_channel(repo: Path) -> None:
     assert code == 2 and "give -c URL" in out
 
 
-def test_bare_skip_existing_before_another_option(repo: Path, tmp_path: Path) -> None:
-    local = _channel(tmp_path / "local", {"zlib": ("1.3.1", 0)})
+def test_bare_skip_existing_before_another_option(repo: Path, tmp_path: Path, built_as) -> None:
+    local = _channel(tmp_path / "local", {"zlib": ("1.3.1", 0)}, built_as)
     code, out, plan = _plan(str(repo), "--skip-existing", "-c", str(local))
     assert code == 0 and plan is not None, out
     assert _kinds(plan)["zlib"] == "exists"

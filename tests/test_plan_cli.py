@@ -195,13 +195,13 @@ def test_skip_existing_and_exclude(repo: Path, tmp_path: Path) -> None:
     rec = {
         "name": "zlib",
         "version": "1.3.1",
-        "build": "h0_0",
+        "build": "0",  # conda-build's build string of this recipe (no variant keys used, number 0)
         "build_number": 0,
         "depends": [],
         "subdir": "linux-64",
     }
     (channel / "linux-64" / "repodata.json").write_text(
-        json.dumps({"packages": {"zlib-1.3.1-h0_0.tar.bz2": rec}})
+        json.dumps({"packages": {"zlib-1.3.1-0.tar.bz2": rec}})
     )
     out = tmp_path / "p.json"
     args = (

@@ -3,10 +3,11 @@ reads that channel and every input channel (``-c``; ``PlanRequest.existing_chann
 
 A channel is a local directory (``CHANNEL/<subdir>/repodata.json``) or a URL (``file://``,
 ``http(s)://``, fetched with ``rattler.fetch_repo_data``). The answer is the set of
-``(name, version, build_number, subdir)`` it holds; a job whose outputs are all in that set is skipped
-with reason ``exists``. A corrupt index is a :class:`ChannelError` naming the file and the line; a URL
-that cannot be fetched (refused, a server error) or that has no ``repodata.json`` in any subdir asked
-for (not a channel: a typo) is one naming the URL. A subdir the channel lacks holds nothing.
+``(name, version, build_number, subdir, build string)`` it holds; a job whose outputs are all in that
+set is skipped with reason ``exists`` (the matching rule: ``planner.plan.select.ChannelHolds``). A
+corrupt index is a :class:`ChannelError` naming the file and the line; a URL that cannot be fetched
+(refused, a server error) or that has no ``repodata.json`` in any subdir asked for (not a channel: a
+typo) is one naming the URL. A subdir the channel lacks holds nothing.
 
 This is the planner's only I/O beyond the recipe tree and git; it reads, it never writes the channel
 (a URL's repodata goes into a private temporary cache that is removed afterwards).
@@ -24,7 +25,7 @@ from planner.model import RecipeError
 
 _LINE_RE = re.compile(r"at line (\d+)")
 
-Existing = frozenset[tuple[str, str, int, str]]
+Existing = frozenset[tuple[str, str, int, str, str]]
 
 
 class ChannelError(RecipeError):
@@ -70,10 +71,11 @@ def _located(where: str, exc: BaseException, fetching: bool = False) -> ChannelE
     return ChannelError(where, int(match.group(1)) if match else None, f"{what}: {text}")
 
 
-def _records(sparse) -> Iterable[tuple[str, str, int, str]]:
+def _records(sparse) -> Iterable[tuple[str, str, int, str, str]]:
     for name in sorted(sparse.package_names()):
         for rec in sparse.load_records(name):
-            yield (rec.name.normalized, str(rec.version), int(rec.build_number), str(rec.subdir))
+            number, build = int(rec.build_number), str(rec.build)
+            yield (rec.name.normalized, str(rec.version), number, str(rec.subdir), build)
 
 
 def read_local(channel_dir: Path, subdirs: Iterable[str]) -> Existing:
@@ -83,7 +85,7 @@ def read_local(channel_dir: Path, subdirs: Iterable[str]) -> Existing:
     if not channel_dir.is_dir():
         raise ChannelError(str(channel_dir), None, "channel directory does not exist")
     channel = Channel(str(channel_dir.resolve()))
-    found: set[tuple[str, str, int, str]] = set()
+    found: set[tuple[str, str, int, str, str]] = set()
     for subdir in sorted(set(subdirs)):
         index = channel_dir / subdir / "repodata.json"
         if not index.is_file():
@@ -102,7 +104,7 @@ def read_url(url: str, subdirs: Iterable[str]) -> Existing:
     from rattler import Channel, fetch_repo_data
     from rattler.platform import Platform
 
-    found: set[tuple[str, str, int, str]] = set()
+    found: set[tuple[str, str, int, str, str]] = set()
     indexed = 0
     with tempfile.TemporaryDirectory(prefix="stackplan-repodata-") as cache:
         for subdir in sorted(set(subdirs)):
@@ -135,7 +137,8 @@ def read_url(url: str, subdirs: Iterable[str]) -> Existing:
 
 
 def existing_packages(channel: str, subdirs: Iterable[str]) -> Existing:
-    """(name, version, build_number, subdir) of every package the channel holds in ``subdirs``."""
+    """(name, version, build_number, subdir, build string) of every package the channel holds in
+    ``subdirs``."""
     subdirs = tuple(subdirs)
     if is_url(channel):
         return read_url(channel, subdirs)

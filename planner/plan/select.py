@@ -52,7 +52,9 @@ class Selection:
     upstream: bool = False
     exclude: tuple[str, ...] = ()  # names, recipe dirs or fnmatch patterns
     skiplist: tuple[str, ...] = ()
-    existing: frozenset[tuple[str, str, int, str]] | None = None  # (name, version, build_number, subdir)
+    #: (name, version, build_number, subdir[, build string]) of what the channels hold
+    #: (:mod:`planner.inputs.channel_index` gives the build string; see :class:`ChannelHolds`)
+    existing: frozenset[tuple] | None = None
     channel: str = ""  # where ``existing`` came from (for messages)
     seeded: bool = False  # a seed flag was given (e.g. --changed) even if it found nothing
 
@@ -92,15 +94,54 @@ def _better(current: Reason | None, new: Reason) -> bool:
     return current is None or _PRECEDENCE.index(new.kind) < _PRECEDENCE.index(current.kind)
 
 
-def outputs_exist(job, existing: frozenset[tuple[str, str, int, str]]) -> bool:
-    """True when every output of the job is in the channel (name, version, build number, subdir)."""
-    if not job.outputs:
-        return False
-    for out in job.outputs:
-        subdir = "noarch" if out.noarch else job.platform
-        if (out.name, out.version, out.build_number, subdir) not in existing:
+def _keys(job) -> list[tuple[str, str, int, str]]:
+    return [(o.name, o.version, o.build_number, "noarch" if o.noarch else job.platform) for o in job.outputs]
+
+
+class ChannelHolds:
+    """Whether a job's outputs are all in the channels already (``--skip-existing``).
+
+    A package is (name, version, build number, subdir) and, when the channel says it (repodata always
+    does), its build string. Variants of one recipe share the first four (``pysam-0.22-0`` for python
+    3.11 and 3.12) and differ in the build string (``py311h…_0``, ``py312h…_0``), so an output whose
+    build string the render knows (conda-build's, :mod:`planner.render.v0.build_string`) must match
+    it, as conda-build's own ``--skip-existing`` matches the file name; one whose string is not known
+    (a rattler-build recipe without ``build.string``) matches by the four alone only when no other job
+    of the graph makes the same four, else it is built (a variant must not be skipped because another
+    one exists). Entries without a build string (a hand-made set) match by the four, as before.
+
+    >>> from types import SimpleNamespace as NS
+    >>> out = NS(name="pysam", version="0.22", build_number=0, noarch=None, build_string="py312h1_0")
+    >>> job = NS(platform="linux-64", outputs=(out,))
+    >>> ChannelHolds({("pysam", "0.22", 0, "linux-64", "py311h9_0")}, [job]).holds(job)
+    False
+    >>> ChannelHolds({("pysam", "0.22", 0, "linux-64", "py312h1_0")}, [job]).holds(job)
+    True
+    """
+
+    def __init__(self, existing: frozenset[tuple] | set[tuple], jobs) -> None:
+        self.builds = {e for e in existing if len(e) == 5}
+        self.keys = {e[:4] for e in existing}
+        self.known = {e[:4] for e in self.builds}  # packages whose builds the channel lists
+        seen: set[tuple] = set()
+        self.shared: set[tuple] = set()  # made by more than one job (variants)
+        for job in jobs:
+            for key in _keys(job):
+                (self.shared if key in seen else seen).add(key)
+
+    def holds(self, job) -> bool:
+        if not job.outputs:
             return False
-    return True
+        for out, key in zip(job.outputs, _keys(job), strict=True):
+            if key not in self.keys:
+                return False
+            if key in self.known:
+                if out.build_string:
+                    if (*key, out.build_string) not in self.builds:
+                        return False
+                elif key in self.shared:
+                    return False
+        return True
 
 
 def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
@@ -138,11 +179,14 @@ def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
         for node, (parent, depth) in _bfs(graph, seeds, graph.successors, selection.downstream).items():
             steps = f"{depth} step{'s' if depth > 1 else ''}"
             mark(node, Reason(SelectKind.DOWNSTREAM, f"depends on {parent} ({steps})"))
+    holds = None
+    if selection.existing is not None:
+        holds = ChannelHolds(selection.existing, (_job(graph, n) for n in nodes)).holds
     if selection.upstream and seeds:
 
         def present(node: str) -> bool:  # in the channel already: neither it nor its ancestors are needed
             job = _job(graph, node)
-            return job.skip or (selection.existing is not None and outputs_exist(job, selection.existing))
+            return job.skip or (holds is not None and holds(job))
 
         for node, (child, depth) in _bfs(graph, seeds, graph.predecessors, UNLIMITED, present).items():
             steps = f"{depth} step{'s' if depth > 1 else ''}"
@@ -156,7 +200,7 @@ def select(graph: nx.DiGraph, selection: Selection) -> SelectionResult:
             skipped[node] = Reason(SkipKind.EXCLUDED, f"--exclude {hit}")
         elif (hit := _matches(job, selection.skiplist)) is not None:
             skipped[node] = Reason(SkipKind.SKIPLIST, f"skiplist entry {hit}")
-        elif selection.existing is not None and outputs_exist(job, selection.existing):
+        elif holds is not None and holds(job):
             where = f" in {selection.channel}" if selection.channel else ""
             skipped[node] = Reason(SkipKind.EXISTS, f"all outputs already{where}")
     return SelectionResult(selected=dict(sorted(selected.items())), skipped=skipped, unknown_packages=unknown)
