@@ -277,3 +277,29 @@ def test_a_worker_without_the_servers_state_dir_fails_the_run_clearly(prefect_ha
     (tmp_path / "worker-state" / "checkouts" / A).mkdir(parents=True)  # now it is: the run builds
     quick = {"builder_options": {"time_scale": 0}}
     assert run_plan(plan, channel=str(tmp_path / "channel"), options=quick).ok
+
+
+def test_a_webhook_plan_uses_learned_durations_like_the_planning_commands(tmp_path, monkeypatch):
+    """serve's plans (and so its PR comment) take the durations the planning commands learn: here
+    from the state directory's cache, as `stackplan run` leaves it after real builds."""
+    from flows.events.dispatch import DispatchSettings, make_plan
+    from planner.inputs.lists import learned_durations_file, write_durations
+    from tests.recipe_files import meta_yaml
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    r = init(tmp_path / "recipes")
+    base = commit(r, {"recipes/zlib/meta.yaml": meta_yaml("zlib", number=0)}, "base")
+    head = commit(
+        r, {"recipes/libpng/meta.yaml": meta_yaml("libpng", number=0, host=["zlib"])}, "add libpng"
+    )
+    settings = DispatchSettings(repo_dir=r, state_dir=tmp_path / "state", platforms=("linux-64",))
+    trigger = BuildTrigger("pull_request", "o/r", head, base, "feature", 3)
+
+    plan = make_plan(trigger, settings, "d-1")
+    assert {n.duration_estimate for n in plan.nodes} == {1.0}  # nothing learned yet: one unit per job
+
+    write_durations(learned_durations_file(), {"recipes/libpng@linux-64": 1200.0})
+    plan = make_plan(trigger, settings, "d-2")
+    [libpng] = [n for n in plan.nodes if n.recipe == "recipes/libpng"]
+    assert libpng.duration_estimate == 1200.0
+    assert "learned-durations.json" in plan.inputs["durations"]

@@ -210,6 +210,11 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
         changed_list = settings.state_dir / "deliveries" / f"{delivery}.changed"
         changed_list.parent.mkdir(parents=True, exist_ok=True)
         changed_list.write_text("".join(f"{p[len(prefix) :]}\n" for p in paths if p.startswith(prefix)))
+    from flows.events.history import planning_durations
+
+    # as the planning commands do: the comment's critical path and makespan in real minutes once
+    # builds have run (a loopback Prefect API, else the state directory's cache; never raises)
+    learned, learned_from = planning_durations()
     request = PlanRequest(
         root=root,
         platforms=settings.platforms,
@@ -218,6 +223,8 @@ def make_plan(trigger: BuildTrigger, settings: DispatchSettings, delivery: str) 
         skip_existing=settings.skip_existing,
         cache_dir=default_cache_dir(),  # webhook plans of one repository stay warm between events
         budget=settings.budget,
+        learned_durations=learned,
+        learned_from=learned_from,
     )
     from dataclasses import replace
 
