@@ -19,6 +19,7 @@ state): one per plan, nothing shared between plans.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rattler import MatchSpec, Version, VersionSpec
@@ -123,9 +124,11 @@ class SpecCache:
         """A recipe requirement as its build tool matches it: ``dialect`` is the recipe format.
 
         ``v0`` (meta.yaml, conda-build): :func:`ensure_valid_spec` first, so ``openssl 3`` accepts
-        openssl 3.0.13. ``v1`` (recipe.yaml, rattler-build): as written, by rattler's MatchSpec, where
-        ``openssl 3`` means ``==3`` (rattler-build fuzzes only the variant values it pins itself,
-        which the v1 render already spells ``openssl 3.*``).
+        openssl 3.0.13. ``v1`` (recipe.yaml, rattler-build): as written. rattler-build fuzzes nothing
+        it reads: it parses every requirement strictly and refuses a version without operator
+        (``openssl 3`` is a render error, "missing range specifier", so such a string never comes
+        out of a v1 render), and the only bare-name specs it completes are the variant pins of
+        :func:`apply_variant_v1`, which the v1 render has already written out (``openssl 3.*``).
         """
         if dialect != "v0":
             return self.try_parse(raw)
@@ -206,6 +209,50 @@ def ensure_valid_spec(text: str) -> str:
     if name in ("python", "numpy") and version == "x.x":
         return f"{name} {version}"
     return f"{name} {version}.*"
+
+
+def variant_key(name: str) -> str:
+    """The form rattler-build looks a variant key up by (its ``NormalizedKey``): ``-``, ``_`` and
+    ``.`` are the same character, so ``ruamel.yaml`` and ``libjpeg-turbo`` find the keys
+    ``ruamel_yaml`` and ``libjpeg_turbo``.
+
+    >>> variant_key("ruamel.yaml"), variant_key("libjpeg-turbo")
+    ('ruamel_yaml', 'libjpeg_turbo')
+    """
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def apply_variant_v1(raw: str, variant: Mapping[str, str]) -> str:
+    """A recipe.yaml ``build``/``host`` requirement with the variant pin rattler-build gives it.
+
+    Why: the render leaves a bare name (``openssl``) bare; rattler-build pins it when it builds
+    (``apply_variant``, crates/rattler_build_core/src/render/resolved_dependencies.rs), and the
+    graph must match what it will install. Its rule, not conda-build's: only a spec with no version
+    and no build (a channel prefix is dropped) whose name is a variant key; a value made only of
+    letters, digits and dots gets ``=`` in front, a starts-with match (``3`` -> ``openssl 3.*``);
+    any other value is the version (and build) as written, so ``1.1.1_w`` is ``==1.1.1_w``, not
+    ``1.1.1_w.*`` as conda-build's fuzzing would make it. Run requirements are not pinned (the
+    caller passes only build and host).
+
+    >>> v = {"openssl": "3", "python": "3.12.* *_cpython", "ruamel_yaml": "0.18", "foo": "1.1.1_w"}
+    >>> [apply_variant_v1(s, v) for s in ("openssl", "python", "ruamel.yaml", "foo", "zlib", "openssl >=3")]
+    ['openssl 3.*', 'python 3.12.* *_cpython', 'ruamel.yaml 0.18.*', 'foo 1.1.1_w', 'zlib', 'openssl >=3']
+    """
+    name = raw.strip().rpartition("::")[2]
+    if _BARE_NAME.fullmatch(name) is None:
+        return raw  # a version, a build, brackets, a glob: rattler-build keeps the spec as it is
+    key = variant_key(name)
+    value = next((v for k, v in variant.items() if variant_key(k) == key), None)
+    if value is None:
+        return raw
+    value = str(value)
+    if value and all(c.isalnum() or c == "." for c in value):
+        return f"{name} {value}.*"
+    return f"{name} {value}"
+
+
+#: A bare package name as rattler-build reads one (``PackageName``: any case, ``_ - .`` allowed).
+_BARE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
 def _parse(raw: str) -> Spec | InvalidSpecError:

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from planner.graph.link import build_graph, jobs_from_renders
-from planner.matchspec import SpecCache, ensure_valid_spec
-from planner.model import RecipeFormat
+from planner.inputs.discover import discover
+from planner.matchspec import SpecCache, apply_variant_v1, ensure_valid_spec
+from planner.model import RecipeFormat, RenderOptions
 from planner.plan.build import PlanSettings, assemble_plan
 from planner.plan.explain import explain
 from planner.plan.model import WARNING_KINDS, validate_plan_dict
 from planner.plan.select import UNLIMITED, Selection
+from planner.render.recipe import render_recipe
+from tests.recipe_files import write_tree
 from tests.recipes_factory import as_renders, out, recipe
 
 
@@ -40,6 +44,9 @@ def test_ensure_valid_spec_follows_conda_build(spec: str, fuzzed: str) -> None:
 
 
 def test_v0_requirements_are_fuzzed_v1_requirements_are_matched_as_written() -> None:
+    # a v1 render never yields `openssl 3` (rattler-build refuses it, see
+    # test_a_recipe_yaml_bare_version_is_refused_as_rattler_build_refuses_it); a hand-made v1 job
+    # carrying one is read as py-rattler reads it, ==3
     cache = SpecCache()
     v0 = cache.try_parse_requirement("openssl 3", "v0")
     v1 = cache.try_parse_requirement("openssl 3", "v1")
@@ -69,7 +76,7 @@ def test_the_graph_links_python_to_openssl_3_0_13_through_the_fuzzed_spec() -> N
     # zlib 1.2.13 -> 1.2.13.*: 1.3.1 does not fit, a warning says so
     assert [(u.spec, u.job.split("-")[0]) for u in v0.unsatisfied] == [("zlib 1.2.13", "python")]
     v1_edges, _ = edges(RecipeFormat.V1)
-    assert v1_edges == []  # rattler-build: `openssl 3` is ==3
+    assert v1_edges == []  # not fuzzed for v1: py-rattler reads `openssl 3` as ==3
 
 
 def _plan(selection: Selection):
@@ -105,3 +112,96 @@ def test_every_warning_is_a_value_and_a_changed_name_breaking_a_pin_comes_first(
     assert data["warnings"][1]["changed"] is True  # aaa itself was selected explicitly
     aaa = next(n for n in data["nodes"] if n["recipe"] == "recipes/aaa")
     assert aaa["from_channel"] == ["nothere", "openssl"]
+
+
+# --- recipe.yaml (v1): what rattler-build does, not conda-build -------------------------------------
+# rattler-build parses recipe.yaml requirements with ParseStrictness::Strict
+# (crates/rattler_build_recipe/src/stage0/parser/requirements.rs, .../stage0/evaluate.rs
+# parse_dependency_string), and pins a bare build/host name from the variant in
+# crates/rattler_build_core/src/render/resolved_dependencies.rs (apply_variant).
+
+V1_VARIANTS = """\
+openssl:
+  - "3"
+ruamel_yaml:
+  - "0.18"
+libfoo:
+  - "1.1.1_w"
+tk:
+  - "8.6 h123_0"
+python:
+  - "3.12.* *_cpython"
+"""
+
+
+def _v1_tree(tmp_path: Path, **recipes: str) -> list:
+    """Write ``name=recipe.yaml text`` recipes and the variant file; render each on linux-64."""
+    write_tree(
+        tmp_path,
+        {"variants.yaml": V1_VARIANTS, **{f"recipes/{n}/recipe.yaml": t for n, t in recipes.items()}},
+    )
+    options = RenderOptions(variant_configs=(tmp_path / "variants.yaml",))
+    return [pr for src in discover(tmp_path / "recipes") for pr in render_recipe(src, ["linux-64"], options)]
+
+
+def _v1_recipe(name: str, version: str = "1.0", **phases: list[str]) -> str:
+    reqs = "".join(f"  {phase}:\n" + "".join(f"    - {r}\n" for r in rs) for phase, rs in phases.items())
+    return f"package:\n  name: {name}\n  version: '{version}'\n" + (f"requirements:\n{reqs}" if reqs else "")
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["openssl 3", "openssl ${{ openssl }}", "openssl 3 h123_0"],
+)
+def test_a_recipe_yaml_bare_version_is_refused_as_rattler_build_refuses_it(tmp_path: Path, host: str) -> None:
+    """Strict parsing: a version without operator is ambiguous ("did you mean ==3 or 3.*?"); the
+    recipe is a render error, never an edge matched one way or the other."""
+    [pr] = _v1_tree(tmp_path, python=_v1_recipe("python", "3.12.4", host=[host]))
+    assert not pr.ok and "missing range specifier for '3'" in pr.error.message
+
+
+@pytest.mark.parametrize(
+    ("host", "pinned"),
+    [
+        ("openssl", "openssl 3.*"),  # letters, digits, dots: `=3`, a starts-with match
+        ("libfoo", "libfoo 1.1.1_w"),  # anything else as written (conda-build would add `.*`)
+        ("tk", "tk 8.6 h123_0"),  # a version and build: as written
+        ("python", "python 3.12.* *_cpython"),
+        ("ruamel.yaml", "ruamel.yaml 0.18.*"),  # the key is looked up with `-`, `_`, `.` alike
+        ("openssl >=3.1", "openssl >=3.1"),  # a constrained requirement keeps its own constraint
+        ("zlib", "zlib"),  # not a variant key
+    ],
+)
+def test_a_bare_recipe_yaml_host_name_gets_rattler_builds_variant_pin(
+    tmp_path: Path, host: str, pinned: str
+) -> None:
+    name = host.split()[0]
+    [pr] = _v1_tree(tmp_path, r=_v1_recipe("r", host=[host], run=[name]))
+    [job] = pr.variants
+    [output] = job.outputs
+    assert output.requirements.host == (pinned,)
+    assert output.requirements.run == (name,)  # run requirements are never pinned
+
+
+def test_the_variant_pin_links_a_recipe_yaml_to_openssl_3_0_13_and_1_1_1_w_only_exactly() -> None:
+    cache = SpecCache()
+    star = cache.try_parse_requirement(apply_variant_v1("openssl", {"openssl": "3"}), "v1")
+    exact = cache.try_parse_requirement(apply_variant_v1("libfoo", {"libfoo": "1.1.1_w"}), "v1")
+    assert star is not None and exact is not None
+    assert cache.accepts(star, "3.0.13") and not cache.accepts(star, "30.1")
+    assert cache.accepts(exact, "1.1.1_w") and not cache.accepts(exact, "1.1.1_w.1")
+    # a channel prefix goes (rattler-build rebuilds the spec from the name), when the key is used
+    assert apply_variant_v1("conda-forge::openssl", {"openssl": "3"}) == "openssl 3.*"
+
+
+def test_recipe_yaml_python_with_a_bare_openssl_waits_for_openssl_3_0_13(tmp_path: Path) -> None:
+    renders = _v1_tree(
+        tmp_path,
+        openssl=_v1_recipe("openssl", "3.0.13"),
+        python=_v1_recipe("python", "3.12.4", host=["openssl"]),
+        old=_v1_recipe("old", host=["openssl ==3"]),  # ==3 as written: 3.0.13 does not fit
+    )
+    result = build_graph(jobs_from_renders(job for pr in renders for job in pr.variants))
+    name = lambda n: result.graph.nodes[n]["job"].name  # noqa: E731
+    assert sorted((name(u), name(v)) for u, v in result.graph.edges) == [("openssl", "python")]
+    assert [u.spec for u in result.unsatisfied] == ["openssl ==3"]

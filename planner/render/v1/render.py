@@ -17,10 +17,11 @@ Two of its entry points are used, each for what it does right (measured: docs/ro
 Normalisation into the v0 model: requirements become strings (``pin_subpackage`` and
 ``pin_compatible`` become the bare package name, as conda-build's ``finalize=False`` render writes
 them; bare build/host names that are variant keys get the variant's value, as rattler-build applies
-it when it builds), ``run_constraints`` is ``run_constrained``, the variant is rattler-build's
-used variant minus the pins of the recipe's own outputs, test requirements are the union of the script tests'
-``requirements``. The outputs of one platform are grouped into build jobs (:class:`RenderedRecipe`)
-greedily: an output joins the first job whose variant agrees with its own.
+it when it builds: ``planner.matchspec.apply_variant_v1``), ``run_constraints`` is
+``run_constrained``, the variant is rattler-build's used variant minus the pins of the recipe's own
+outputs, test requirements are the union of the script tests' ``requirements``. The outputs of one
+platform are grouped into build jobs (:class:`RenderedRecipe`) greedily: an output joins the first
+job whose variant agrees with its own.
 
 The ``noarch`` target renders on the noarch build platform and keeps the noarch outputs only.
 Not thread-safe (fd 1 is process-wide): parallel renders use processes.
@@ -273,16 +274,12 @@ def _drop_own_pins(out: RenderedOutput, own_names: set[str]) -> RenderedOutput:
 
 def _pin_variant_values(out: RenderedOutput) -> RenderedOutput:
     """Bare build/host names that are variant keys get the variant's value, as rattler-build does
-    when it finalizes (``python`` -> ``python 3.12.* *_cpython``) and as conda-build's render writes
-    them; spelled like the v0 side (``star_spec``) so both dialects give the same strings."""
-    from planner.render.v0.jinja_env import star_spec
+    when it builds (``openssl`` -> ``openssl 3.*``, ``python`` -> ``python 3.12.* *_cpython``); its
+    rule, which is not conda-build's, lives in :func:`planner.matchspec.apply_variant_v1`."""
+    from planner.matchspec import apply_variant_v1
 
     def pin(spec: str) -> str:
-        if " " in spec:
-            return spec  # a constrained requirement keeps its own constraint
-        key = spec if spec in out.variant else spec.replace("-", "_")
-        value = out.variant.get(key)
-        return star_spec(f"{spec} {value}") if value is not None and key != "target_platform" else spec
+        return apply_variant_v1(spec, out.variant)
 
     reqs = out.requirements
     pinned = replace(reqs, build=tuple(map(pin, reqs.build)), host=tuple(map(pin, reqs.host)))
