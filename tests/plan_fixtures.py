@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.plan.build import PlanSettings, assemble_plan
-from planner.plan.model import Plan
+from planner.plan.model import OutputRef, Plan, PlanNode, Reason, SelectKind
 from planner.plan.select import UNLIMITED, Selection
 from tests.recipes_factory import as_renders, out, recipe
 
@@ -25,3 +25,31 @@ def sample_plan() -> Plan:
     selection = Selection(changed={"recipes/numpy": "meta.yaml"}, downstream=UNLIMITED, existing=existing)
     plan, _ = assemble_plan(as_renders(rs), selection, PlanSettings(root="stack", platforms=PLATFORMS))
     return plan
+
+
+def plan_node(
+    recipe: str,
+    platform: str,
+    kind: SelectKind = SelectKind.ALL,
+    *,
+    noarch: bool = False,
+    tag: str = "",
+    **fields,
+) -> PlanNode:
+    """One plan job made by hand (for tests of what consumes a plan: comments, flows): output
+    ``<name>-1.0-0`` where name is the recipe's last path part, built on ``platform`` (for ``noarch``
+    targeting noarch), selected for ``kind``; ``tag`` ends the id (e.g. ``[00000000]``); any other
+    :class:`PlanNode` field (``layer``, ``variant``, ``skipped``, ``pool``...) through ``fields``."""
+    name = recipe.rsplit("/", 1)[-1]
+    target = "noarch" if noarch else platform
+    values = {
+        "id": f"{name}-1.0-0@{target}{tag}",
+        "recipe": recipe,
+        "format": "v0",
+        "platform": target,
+        "build_platform": platform,
+        "variant": {},
+        "outputs": (OutputRef(name, "1.0", 0, "generic" if noarch else None),),
+        "selected": Reason(kind),
+    }
+    return PlanNode(**{**values, **fields})

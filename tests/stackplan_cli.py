@@ -57,3 +57,13 @@ def start_cli(args: Sequence[str], env: Mapping[str, str] | None = None, **popen
         env=None if env is None else dict(env),
         **popen,
     )
+
+
+def run_report(channel: Path) -> tuple[Path, dict]:
+    """The report of the newest run ``stackplan run`` finished into ``channel``: its path and contents
+    (the run must have finished: a newest run with only a journal fails the test)."""
+    from flows.run.report import latest_run, read_report
+
+    path = latest_run(channel)
+    assert path is not None and path.suffix == ".json", f"no finished run report in {channel}: {path}"
+    return path, read_report(path)

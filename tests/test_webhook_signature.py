@@ -9,7 +9,8 @@ from flows.events.preview import preview_markdown
 from flows.events.signature import sign, verify
 from planner.errors import RecipeError
 from planner.export.markdown import to_markdown
-from planner.plan.model import OutputRef, Plan, PlanNode, Reason, SelectKind, SkipKind
+from planner.plan.model import Plan, PlanNode, Reason, SelectKind, SkipKind
+from tests.plan_fixtures import plan_node
 
 
 def test_githubs_documented_example():
@@ -43,18 +44,7 @@ def test_garbage_headers_fail(header):
 
 
 def _node(recipe: str, platform: str, kind: SelectKind, skipped: Reason | None = None) -> PlanNode:
-    name = recipe.rsplit("/", 1)[-1]
-    return PlanNode(
-        id=f"{name}-1.0-0@{platform}[00000000]",
-        recipe=recipe,
-        format="v0",
-        platform=platform,
-        build_platform=platform,
-        variant={},
-        outputs=(OutputRef(name, "1.0", 0),),
-        selected=Reason(kind),
-        skipped=skipped,
-    )
+    return plan_node(recipe, platform, kind, tag="[00000000]", skipped=skipped)
 
 
 def test_preview_comment_is_the_planners_preview_with_commit_and_run_link():

@@ -8,7 +8,7 @@ import json
 import pytest
 from example_plan import example_plan, job_id
 
-from tests.stackplan_cli import PROJECT, run_cli, user_env
+from tests.stackplan_cli import PROJECT, run_cli, run_report, user_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
             check=1,
         )
         assert "FAILED" in first.stderr and f"Skipped: upstream {core} failed" in first.stderr
-        report = json.loads(next(channel.glob("stackplan-run-*.json")).read_text())
+        _, report = run_report(channel)
         assert report["counts"] == {"Completed": 7, "Failed": 1, "Skipped": 2}
 
         second = run_cli(
@@ -66,7 +66,7 @@ def test_run_resume_and_history_through_the_embedded_server(tmp_path):
         root_args = [str(PROJECT / "examples" / "stack"), *flags, "--time-scale", "0"]
         old = run_cli(["run", *root_args, "--channel", str(channel2)], env, check=0)  # the old spelling
         assert "deprecated: use --output-dir" in old.stderr
-        built = json.loads(next(channel2.glob("stackplan-run-*.json")).read_text())
+        _, built = run_report(channel2)
         assert sorted(j["job"] for j in built["jobs"]) == expected
         assert {j["state"] for j in built["jobs"]} == {"Completed"} and len(expected) == 2
     finally:

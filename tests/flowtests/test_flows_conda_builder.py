@@ -19,7 +19,8 @@ import pytest
 
 from flows.builders import BuildContext, RecipeFailure, get_builder
 from flows.builders.conda_builder import CondaBuildMissing
-from planner.plan.model import OutputRef, Plan, PlanEdge, PlanNode, Reason, SelectKind
+from planner.plan.model import Plan, PlanEdge, PlanNode
+from tests.plan_fixtures import plan_node
 
 FAKE_CONDA = f"""#!{sys.executable}
 import json, os, sys
@@ -51,17 +52,13 @@ print("fake conda-build: done")
 
 
 def _node(recipe: str, platform: str, *, layer: int = 0, variant=None, noarch: bool = False) -> PlanNode:
-    target = "noarch" if noarch else platform
-    return PlanNode(
-        id=f"{recipe}-1.0-0@{target}",
-        recipe=recipe,
-        format="v0",
-        platform=target,
-        build_platform=platform,
-        variant=dict(variant or {}),
-        outputs=(OutputRef(recipe, "1.0", 0, "generic" if noarch else None),),
-        selected=Reason(SelectKind.ALL),
+    """A job as the flows get it: no duration, pools named by the platform."""
+    return plan_node(
+        recipe,
+        platform,
+        noarch=noarch,
         layer=layer,
+        variant=dict(variant or {}),
         duration_estimate=0.0,
         pool=platform,
         test_pool=platform,

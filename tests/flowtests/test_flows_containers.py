@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.recipe_files import script_recipe
-from tests.stackplan_cli import PROJECT, run_cli, user_env
+from tests.stackplan_cli import PROJECT, run_cli, run_report, user_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -125,8 +125,7 @@ def test_linux_jobs_build_in_containers_without_network_and_leave_nothing_behind
         args += ["--output-dir", str(channel), "--image", build_image]
         proc = run_cli(args, env, timeout=None)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # box-net-denied fails on linux
-    report_file = next(channel.glob("stackplan-run-*.json"))
-    report = json.loads(report_file.read_text())
+    report_file, report = run_report(channel)
     jobs = {(j["recipe"], j["platform"]): j for j in report["jobs"]}
     logs = report_file.with_suffix(".logs")
 
@@ -173,8 +172,8 @@ def test_a_local_input_channel_is_mounted_into_the_container(build_image, prefec
     args = ["run", str(tmp_path / "app"), *flags, "--isolation", "container", "--image", build_image]
     proc = run_cli([*args, "-c", str(upstream), "--output-dir", str(out)], env, timeout=None)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    report_file = next(out.glob("stackplan-run-*.json"))
-    [job] = json.loads(report_file.read_text())["jobs"]
+    report_file, report = run_report(out)
+    [job] = report["jobs"]
     assert job["isolation"] == "container" and job["state"] == "Completed", job
     from flows.builders.child import job_log_name
 
@@ -231,8 +230,8 @@ def test_the_scheduled_rebuild_takes_its_isolation_from_stackplan_yaml(
         str(root), str(channel), builder="rattler-build", dispatch="local", return_state=True
     )
     assert state.is_completed(), state.message
-    report_file = next(channel.glob("stackplan-run-*.json"))
-    [job] = json.loads(report_file.read_text())["jobs"]
+    report_file, report = run_report(channel)
+    [job] = report["jobs"]
     assert job["isolation"] == "container" and job["state"] == "Completed"
     from flows.builders.child import job_log_name
 
@@ -285,8 +284,7 @@ def _report(channel: Path) -> tuple[dict, dict[str, str]]:
     """The run report in ``channel`` and each job's build log, by recipe."""
     from flows.builders.child import job_log_name
 
-    report_file = next(channel.glob("stackplan-run-*.json"))
-    report = json.loads(report_file.read_text())
+    report_file, report = run_report(channel)
     logs = report_file.with_suffix(".logs")
     return report, {j["recipe"]: (logs / job_log_name(j["job"])).read_text() for j in report["jobs"]}
 
@@ -568,7 +566,7 @@ def test_conda_build_with_container_isolation_needs_conda_build_in_the_image(
 
     built = run(conda_image, tmp_path / "ch")
     assert built.returncode == 0, built.stdout + built.stderr
-    report = json.loads(next((tmp_path / "ch").glob("stackplan-run-*.json")).read_text())
+    _, report = run_report(tmp_path / "ch")
     [job] = report["jobs"]
     assert (job["isolation"], job["state"], job["packages"]) == (
         "container",

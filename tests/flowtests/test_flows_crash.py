@@ -23,7 +23,7 @@ import pytest
 from flows.run import liveness
 from flows.run.journal import read_journal
 from tests.recipe_files import script_recipe
-from tests.stackplan_cli import PROJECT, run_cli, start_cli, user_env
+from tests.stackplan_cli import PROJECT, run_cli, run_report, start_cli, user_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -100,7 +100,7 @@ def test_kill_9_then_resume_builds_exactly_what_is_missing(tmp_path):
         assert "3 jobs to run, 1 reused from the channel" in second.stderr
         assert "stopped 2 orphaned build process group(s)" in " ".join(second.stderr.split()), second.stderr
         assert not any(_alive(p) for p in pids)
-        report = json.loads(next(channel.glob("stackplan-run-*.json")).read_text())
+        _, report = run_report(channel)
         assert report["resumes"] == killed["run"]
         states = {j["recipe"]: j["state"] for j in report["jobs"]}
         assert states == {

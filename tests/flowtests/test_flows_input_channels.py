@@ -18,7 +18,7 @@ import pytest
 
 from tests.loopback import serving_directory
 from tests.recipe_files import script_recipe
-from tests.stackplan_cli import PROJECT, run_cli, user_env
+from tests.stackplan_cli import PROJECT, run_cli, run_report, user_env
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -33,7 +33,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _report(channel: Path) -> dict:
-    return json.loads(next(channel.glob("stackplan-run-*.json")).read_text())
+    return run_report(channel)[1]
 
 
 def test_run_skips_what_an_input_channel_has_and_builds_against_it(tmp_path: Path) -> None:
