@@ -52,11 +52,20 @@ def plan_hash(prefect_harness):
         return_state=True,
     )
     lane(plan, 8, [("bwa", "linux-64", True)], return_state=True)
+    _settled(plan, 4)
     return plan
 
 
 def _query(**kw):
     return asyncio.run(query_history(HistoryQuery(**kw)))
+
+
+def _settled(plan: str, rows: int) -> None:
+    """Wait (up to 120 s) until the plan's ``rows`` job runs are in the server's records: task runs
+    reach them a little after their flow returns, so a query right away can miss the last one."""
+    deadline = time.monotonic() + 120
+    while len(_query(plan=plan)) < rows and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def test_by_package(plan_hash):
@@ -139,6 +148,7 @@ def test_builder_channel_version_and_dry_runs_marked(prefect_harness, monkeypatc
     plan = uuid.uuid4().hex[:12]
     built_lane(plan, "dry-run", "/srv/channel", return_state=True)
     built_lane(plan, "rattler-build", "/srv/channel", return_state=True)
+    _settled(plan, 2)
     rows = _query(plan=plan)
     assert sorted(r.builder for r in rows) == ["dry-run", "rattler-build"]
     assert {r.channel for r in rows} == {"/srv/channel"} and {r.version for r in rows} == {"9.9.9"}
@@ -170,6 +180,7 @@ def test_isolation_column_from_the_runs_builder_options(prefect_harness, monkeyp
     isolated_lane(plan, "rattler-build", {"isolation": "container", "container_engine": "podman"}, "/c")
     isolated_lane(plan, "conda-build", {}, "/c")
     deployed_lane(plan, "rattler-build", {"isolation": "process"}, "/d", isolation="container")
+    _settled(plan, 6)
     rows = _query(plan=plan)
     assert sorted((r.builder, r.channel, r.platform, r.isolation) for r in rows) == [
         ("conda-build", "/c", "linux-64", "process"),
@@ -201,9 +212,8 @@ def test_a_deployments_container_isolation_is_no_container_for_a_builder_without
     monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
     plan = uuid.uuid4().hex[:12]
     deployed_lane(plan, "dry-run", {}, "/c", isolation="container")
-    deadline = time.monotonic() + 120  # task runs reach the server's records a little after the flow
-    while len(rows := _query(plan=plan)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    _settled(plan, 2)
+    rows = _query(plan=plan)
     assert sorted((r.builder, r.platform, r.isolation) for r in rows) == [
         ("dry-run", "linux-64", "process"),
         ("dry-run", "osx-arm64", "process"),
