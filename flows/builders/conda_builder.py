@@ -66,14 +66,7 @@ class CondaBuilder:
         self.conda = str(options.get("conda") or "conda")
         self.extra_channels = [str(c) for c in options.get("channels") or ()]
         self._exe: str | None = None
-        self.isolation = str(options.get("isolation") or containers.PROCESS)
-        if self.isolation not in containers.ISOLATIONS:
-            raise ValueError(
-                f"isolation {self.isolation!r}: expected one of {', '.join(containers.ISOLATIONS)}"
-            )
-        self.engine = str(options.get("container_engine") or "")
-        self.image = str(options.get("container_image") or "")
-        self.network = [str(p) for p in options.get("container_network") or ()]
+        self.isolation, self.engine, self.image, self.network = containers.builder_settings(options)
 
     def isolation_for(self, job: PlanNode) -> str:
         """How ``job`` runs: "container" (linux and noarch under container isolation) or "process"."""

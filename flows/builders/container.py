@@ -145,6 +145,21 @@ def containerized(platform: str) -> bool:
     return platform == "noarch" or platform.startswith("linux-")
 
 
+def builder_settings(options: Mapping[str, Any]) -> tuple[str, str, str, list[str]]:
+    """A builder's container settings from its options: (isolation, engine, image, network recipes);
+    ValueError for an isolation that is not one of :data:`ISOLATIONS`. Shared by the builders that
+    have a container mode, so they read the same option names the same way."""
+    isolation = str(options.get("isolation") or PROCESS)
+    if isolation not in ISOLATIONS:
+        raise ValueError(f"isolation {isolation!r}: expected one of {', '.join(ISOLATIONS)}")
+    return (
+        isolation,
+        str(options.get("container_engine") or ""),
+        str(options.get("container_image") or ""),
+        [str(p) for p in options.get("container_network") or ()],
+    )
+
+
 def isolation_for(job: PlanNode, isolation: str) -> str:
     return CONTAINER if isolation == CONTAINER and containerized(job.platform) else PROCESS
 

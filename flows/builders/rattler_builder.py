@@ -41,14 +41,7 @@ class RattlerBuilder:
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.test_strategy = str(options.get("test_strategy", "skip"))
         self.extra_channels = [str(c) for c in options.get("channels") or ()]
-        self.isolation = str(options.get("isolation") or containers.PROCESS)
-        if self.isolation not in containers.ISOLATIONS:
-            raise ValueError(
-                f"isolation {self.isolation!r}: expected one of {', '.join(containers.ISOLATIONS)}"
-            )
-        self.engine = str(options.get("container_engine") or "")
-        self.image = str(options.get("container_image") or "")
-        self.network = [str(p) for p in options.get("container_network") or ()]
+        self.isolation, self.engine, self.image, self.network = containers.builder_settings(options)
 
     def inputs(self) -> list[str]:
         """The input channels (``-c``) as URLs a build process reads, whatever its working directory."""
