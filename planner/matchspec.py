@@ -31,7 +31,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 #: may not hold them either (except ``!``, the epoch mark: ``1!2.0``), nor ``-`` (it separates name,
 #: version and build in a file name).
 _BAD_CHARS = frozenset("=!@#$%^&*:;\"'\\|<>?/ ")
-_PACKAGE_NAME = re.compile(r"[a-z0-9_][a-z0-9_.+\-]*")
+_PACKAGE_NAME = re.compile(r"[a-z0-9_][a-z0-9_.+\-]*")  # none of _BAD_CHARS among these
+#: Versions made only of these characters need no character-by-character check (the usual case).
+_PLAIN_VERSION = re.compile(r"[0-9A-Za-z_.+!~,()\[\]]+")
 
 
 def package_name_problem(name: object) -> str | None:
@@ -46,7 +48,7 @@ def package_name_problem(name: object) -> str | None:
     """
     if not isinstance(name, str) or not name or name == "None":
         return "empty package name"
-    if _PACKAGE_NAME.fullmatch(name) is None or any(c in _BAD_CHARS for c in name):
+    if _PACKAGE_NAME.fullmatch(name) is None:
         return f"invalid package name {_shown(name)}"
     return None
 
@@ -60,7 +62,9 @@ def version_problem(version: object) -> str | None:
     """
     if not isinstance(version, str) or not version:
         return "empty version"
-    if any((c in _BAD_CHARS and c != "!") or c == "-" or not c.isprintable() for c in version):
+    if _PLAIN_VERSION.fullmatch(version) is None and any(
+        (c in _BAD_CHARS and c != "!") or c == "-" or not c.isprintable() for c in version
+    ):
         return f"invalid version {_shown(version)}"
     return None
 

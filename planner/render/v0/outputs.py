@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,11 @@ class RecipeText:
     configs: Mapping[str, VariantConfig] | None = None
     #: The variant keys of every platform this recipe renders for (see ``used_keys``); None: unknown.
     key_universe: frozenset[str] | None = None
+    #: What ``script_used`` found, per scan, for this render call: the build scripts are read and
+    #: scanned once per recipe, not once per platform and output (the files cannot change meanwhile).
+    script_scans: dict[tuple[Any, ...], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def interned_variant(values: Mapping[str, Any]) -> Variant:
@@ -355,10 +360,25 @@ def script_used(recipe: RecipeText, keys: frozenset[str], win: bool, script: Any
     The recipe itself (and its implicit output): ``build.sh`` on every platform, ``bld.bat`` only
     for Windows targets. An explicit ``outputs:`` entry: its own ``script:`` when that is a ``.sh``
     or ``.bat`` file (conda-build reads no other kind, and not the recipe's build.sh for it).
+
+    Each key is judged on its own, so a scan against the recipe's key universe (a superset of
+    ``keys``) is done once per recipe and each platform takes its keys from it (as ``used_keys``).
     """
-    if explicit:
-        if not isinstance(script, str) or not script.endswith((".sh", ".bat")):
-            return set()
+    if explicit and (not isinstance(script, str) or not script.endswith((".sh", ".bat"))):
+        return set()
+    universe = recipe.key_universe
+    scan = universe if universe is not None and _is_subset(keys, universe) else keys
+    memo = (scan, win, script if explicit else None)
+    found = recipe.script_scans.get(memo)
+    if found is None:
+        found = frozenset(_scan_scripts(recipe, scan, win, script if explicit else None))
+        recipe.script_scans[memo] = found
+    return set(found) if scan is keys else set(found & keys)
+
+
+def _scan_scripts(recipe: RecipeText, keys: frozenset[str], win: bool, script: str | None) -> set[str]:
+    """``script_used`` without the memo: read and scan the scripts (``script``: an output's own)."""
+    if script is not None:
         text = _read_script(str(recipe.source.path / script))
         if text is None:
             return set()

@@ -122,7 +122,7 @@ def render_v0(
 
 @lru_cache(maxsize=64)
 def _config_keys(config: VariantConfig) -> frozenset[str]:
-    return frozenset(config.values)
+    return config.keys
 
 
 @lru_cache(maxsize=256)
