@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "graph_truth": ("benchmarks.graph_truth", "docs/graph-truth.md"),
     "render_speed": ("benchmarks.render_speed", "docs/benchmarks.md"),
     "scale": ("benchmarks.scale", "docs/benchmarks.md"),
+    "instructions": ("benchmarks.instructions", "docs/benchmarks.md"),
     "plan_speed": ("benchmarks.plan_speed", "docs/bench-plan.md"),
     "flow_overhead": ("benchmarks.flow_overhead", "docs/bench-flows.md"),
     "graph_page": ("benchmarks.graph_page", "docs/commands/graph.md"),

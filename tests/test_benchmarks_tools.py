@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -182,3 +183,62 @@ def test_graph_truth_edges_follow_the_corpus_definition(tmp_path: Path) -> None:
     assert truth.edges == {("openssl/recipe", "python/recipe"): {("host", "openssl 3")}}
     assert truth.ambiguous == {"tk 8.6": 1}
     assert truth.errors == {"broken/recipe"}
+
+
+def test_instruction_counts_sum_every_process_and_compare_to_the_first(tmp_path: Path) -> None:
+    """``benchmarks instructions`` adds up the callgrind totals of all a run's processes (the plan
+    process, the forkserver, its workers) and reports each revision against the first."""
+    from benchmarks.instructions import read_count, report
+
+    for label, totals in (("old", (1000, 250)), ("new", (1100, 280))):
+        out = tmp_path / label
+        out.mkdir()
+        for pid, total in enumerate(totals):
+            (out / f"callgrind.{pid}").write_text(f"events: Ir\nsummary: {total}\ntotals: {total}\n")
+        (out / "stdout").write_text('progress...\n{"nodes": 7, "stages": {}}\n')
+        (out / "stderr").write_text("")
+    old, new = read_count("old", tmp_path), read_count("new", tmp_path)
+    assert (old.total, new.total, len(new.processes), new.nodes) == (1250, 1380, 2, 7)
+    text = report([old, new], sample=3, every=30)
+    assert "| new | 0.000 G | 7 | 1.104 |" in text and "--against old" in text
+
+
+def test_instruction_count_of_a_failed_run_is_an_error(tmp_path: Path) -> None:
+    from benchmarks.instructions import read_count
+
+    out = tmp_path / "broken"
+    out.mkdir()
+    (out / "stdout").write_text("")
+    (out / "stderr").write_text("Traceback: ModuleNotFoundError: planner\n")
+    with pytest.raises(RuntimeError, match="ModuleNotFoundError"):
+        read_count("broken", tmp_path)
+
+
+def test_instructions_names_an_unknown_revision() -> None:
+    from benchmarks.instructions import _rev_label
+
+    with pytest.raises(SystemExit, match="unknown revision 'no-such-rev'"):
+        _rev_label("no-such-rev")
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed")
+def test_callgrind_counts_are_repeatable(tmp_path: Path) -> None:
+    """Why the benchmark counts instructions: the same program counts (nearly) the same twice."""
+    counts = []
+    for run in range(2):
+        out = tmp_path / f"cg.{run}"
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                "-S",
+                "-c",
+                "sum(range(200000))",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        counts.append(int(out.read_text().split("summary:")[1].split()[0]))
+    assert abs(counts[0] - counts[1]) / counts[0] < 0.01
