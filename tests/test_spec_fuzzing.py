@@ -18,7 +18,7 @@ from planner.plan.explain import explain
 from planner.plan.model import WARNING_KINDS, validate_plan_dict
 from planner.plan.select import UNLIMITED, Selection
 from planner.render.recipe import render_recipe
-from tests.recipe_files import write_tree
+from tests.recipe_files import meta_yaml, write_tree
 from tests.recipes_factory import as_renders, out, recipe
 
 
@@ -205,3 +205,32 @@ def test_recipe_yaml_python_with_a_bare_openssl_waits_for_openssl_3_0_13(tmp_pat
     name = lambda n: result.graph.nodes[n]["job"].name  # noqa: E731
     assert sorted((name(u), name(v)) for u, v in result.graph.edges) == [("openssl", "python")]
     assert [u.spec for u in result.unsatisfied] == ["openssl ==3"]
+
+
+@pytest.mark.parametrize(
+    ("host", "pinned"),
+    [
+        ("openssl", "openssl 3.*"),
+        ("libfoo", "libfoo 1.1.1_w.*"),  # conda-build's insert_variant_versions: ensure_valid_spec
+        ("tk", "tk 8.6 h123_0"),  # a version and build: an exact pin, as written
+        ("python", "python 3.12.* *_cpython"),
+        ("zlib", "zlib"),  # not a variant key
+    ],
+)
+def test_a_bare_meta_yaml_host_name_gets_conda_builds_fuzzed_variant_pin(
+    tmp_path: Path, host: str, pinned: str
+) -> None:
+    """The render pins a bare build/host name to its variant value through the same
+    ``ensure_valid_spec`` the graph matches with (one home for conda-build's fuzzing)."""
+    write_tree(
+        tmp_path,
+        {
+            "variants.yaml": V1_VARIANTS,
+            "recipes/app/meta.yaml": meta_yaml("app", host=[host]),
+        },
+    )
+    options = RenderOptions(variant_configs=(tmp_path / "variants.yaml",))
+    [pr] = [p for src in discover(tmp_path / "recipes") for p in render_recipe(src, ["linux-64"], options)]
+    assert pr.ok, pr.error
+    [job] = pr.variants
+    assert job.outputs[0].requirements.host == (pinned,)

@@ -36,6 +36,7 @@ import jinja2.nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from planner.matchspec import ensure_valid_spec
 from planner.render.selectors import os_module
 
 _NATIVE_COMPILERS: dict[str, dict[str, str]] = {
@@ -43,19 +44,6 @@ _NATIVE_COMPILERS: dict[str, dict[str, str]] = {
     "osx": {"c": "clang", "cxx": "clangxx", "fortran": "gfortran"},
     "win": {"c": "vs2017", "cxx": "vs2017", "fortran": "gfortran"},
 }
-
-
-def star_spec(spec: str) -> str:
-    """conda-build's ensure_valid_spec: ``foo 1.2`` -> ``foo 1.2.*``; ranges and builds untouched."""
-    parts = spec.split()
-    if len(parts) != 2 or "*" in spec:
-        return spec
-    name, ver = parts
-    if ver[:1] in "<>=!~" or not all(c.isalnum() or c in "._-" for c in ver):
-        return spec
-    if name in ("python", "numpy") and ver == "x.x":
-        return spec
-    return f"{name} {ver}.*"
 
 
 class RenderRecord:
@@ -194,7 +182,7 @@ def _compiler(lang: str, platform: str, variant: Mapping[str, str], component: s
     version = variant.get(f"{key}_version")
     spec = f"{name}_{target}"
     if version:
-        spec = star_spec(f"{spec} {version}")
+        spec = ensure_valid_spec(f"{spec} {version}")
     return spec
 
 

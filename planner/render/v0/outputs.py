@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from planner.matchspec import ensure_valid_spec
 from planner.model import (
     PHASES,
     RecipeError,
@@ -28,7 +29,7 @@ from planner.model import (
 )
 from planner.render.selectors import select_lines
 from planner.render.v0.build_string import build_string
-from planner.render.v0.jinja_env import RenderRecord, star_spec
+from planner.render.v0.jinja_env import RenderRecord
 from planner.render.v0.used import (
     REQUIREMENTS_TEXT,
     candidates,
@@ -176,7 +177,7 @@ def _pin_variant_versions(reqs: dict[str, list[str]], variant: Mapping[str, str]
             if value is not None and (spec in variant or spec.replace("-", "_") in variant):
                 key = spec if spec in variant else spec.replace("-", "_")
                 if key not in SPECIAL_KEYS:
-                    specs[i] = star_spec(f"{spec} {value}")
+                    specs[i] = ensure_valid_spec(f"{spec} {value}")
 
 
 def render_variant(
