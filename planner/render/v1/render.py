@@ -318,6 +318,7 @@ _YAML_POS = re.compile(r"(?:YAML|yaml)[^:]*: (\d+):(\d+): (.*)")
 _SPAN_LINE = re.compile(r"line: (\d+)")
 _UNKNOWN_FIELD = re.compile(r"unknown (?:top-level )?field '([^'\s]{1,80})'")
 _JINJA_EXPR = re.compile(r"\$\{\{(.*?)\}\}")
+_MISSING_RANGE = re.compile(r"missing range specifier for '([^'\n]{1,200})'")
 
 
 def _parse_error(path: Path, text: str) -> RecipeError | None:
@@ -377,7 +378,30 @@ def _located(path: Path, text: str, message: str, what: str) -> RecipeError:
     if m:
         reason = re.sub(r",? ?span: Span \{.*", "", message)
         return RecipeError(path, int(m.group(1)), f"{what}: {_tidy(reason)}")
+    m = _MISSING_RANGE.search(message)
+    if m:  # rattler-build names the bare version but not its line
+        return RecipeError(path, _bare_version_line(text, m.group(1)), f"{what}: {_tidy(message)}")
     return RecipeError(path, _bad_expression_line(text), f"{what}: {_tidy(message)}")
+
+
+def _bare_version_line(text: str, version: str) -> int | None:
+    r"""The line of the requirement rattler-build refused for a version without operator: the first
+    list item ``- NAME VERSION [BUILD]`` with that version as written, else the first whose version is a lone
+    ``${{ ... }}`` expression (the value came from the context or the variant).
+
+    >>> _bare_version_line("host:\n  - zlib >=1\n  - openssl 3  # why\n", "3")
+    3
+    >>> _bare_version_line("host:\n  - openssl ${{ openssl }}\n", "3")
+    2
+    """
+    written = re.compile(rf"^\s*-\s*[^\s#]+\s+{re.escape(version)}(?:\s+[^\s#]+)?\s*(?:#.*)?$")
+    templated = re.compile(r"^\s*-\s*[^\s#]+\s+\$\{\{[^}]*\}\}\s*(?:#.*)?$")
+    lines = text.split("\n")
+    for pattern in (written, templated):
+        for number, line in enumerate(lines, start=1):
+            if pattern.match(line):
+                return number
+    return None
 
 
 def _tidy(message: str) -> str:
