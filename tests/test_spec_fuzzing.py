@@ -235,3 +235,24 @@ def test_a_bare_meta_yaml_host_name_gets_conda_builds_fuzzed_variant_pin(
     assert pr.ok, pr.error
     [job] = pr.variants
     assert job.outputs[0].requirements.host == (pinned,)
+
+
+def test_a_recipe_yaml_pin_in_build_or_host_gets_no_variant_pin(tmp_path: Path) -> None:
+    """rattler-build's ``apply_variant`` pins only plain specs: ``pin_compatible`` / ``pin_subpackage``
+    are resolved from the host environment or the subpackage, so the job's requirement stays the bare
+    name while a plain ``openssl`` beside it in another output is pinned."""
+    text = (
+        "package:\n  name: app\n  version: '1.0'\n"
+        "requirements:\n"
+        "  build:\n    - ${{ pin_compatible('tk') }}\n"
+        "  host:\n    - python\n    - ${{ pin_compatible('openssl') }}\n    - libfoo\n"
+        "  run:\n    - ${{ pin_compatible('openssl') }}\n"
+        "about:\n  summary: built with openssl ${{ openssl }} and tk ${{ tk }}\n"  # keys the job uses
+    )
+    [pr] = _v1_tree(tmp_path, app=text)
+    assert pr.ok, pr.error
+    [job] = pr.variants
+    [output] = job.outputs
+    assert output.variant.get("openssl") == "3" and output.variant.get("tk") == "8.6 h123_0"
+    assert output.requirements.host == ("python 3.12.* *_cpython", "openssl", "libfoo 1.1.1_w")
+    assert output.requirements.build == ("tk",)

@@ -108,11 +108,11 @@ def _render_platform(
     target = (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if platform == "noarch" else platform
     build_platform = options.build_platform or target
     raw = _render_raw(source, target, build_platform, configs, options.environ)
-    outputs = [_output(item) for item in raw]
+    made = [(_output(item), _pin_items(item)) for item in raw]
     if platform == "noarch":
-        outputs = [o for o in outputs if o.noarch]
-    own_names = {o.name for o in outputs} | {str(i["recipe"]["package"]["name"]) for i in raw}
-    outputs = [_pin_variant_values(_drop_own_pins(o, own_names)) for o in outputs]
+        made = [(o, pins) for o, pins in made if o.noarch]
+    own_names = {o.name for o, _ in made} | {str(i["recipe"]["package"]["name"]) for i in raw}
+    outputs = [_pin_variant_values(_drop_own_pins(o, own_names), pins) for o, pins in made]
     cross = build_platform if build_platform != target else None
     jobs = _group(source, platform, outputs, cross)
     return PlatformRender(source.rel, platform, variants=jobs)
@@ -221,15 +221,39 @@ def _specs(items: Any) -> tuple[str, ...]:
     return tuple(s for s in (_spec(i) for i in items or ()) if s)
 
 
+def _is_pin(item: Any) -> bool:
+    return isinstance(item, Mapping) and any(k in item for k in ("pin_subpackage", "pin_compatible"))
+
+
+def _build_time_items(recipe: Mapping[str, Any], phase: str) -> list[tuple[str, bool]]:
+    """``build`` or ``host`` requirements as ``(spec, came from a pin)``: an inherited staging cache's
+    first, each spec once (the cache is built as part of this output, so its needs are this output's)."""
+    reqs = recipe.get("requirements") or {}
+    items = [(spec, _is_pin(i)) for i in reqs.get(phase) or () if (spec := _spec(i))]
+    for cache in _inherited_caches(recipe):
+        creqs = cache.get("requirements") or {}
+        cached = [(spec, _is_pin(i)) for i in creqs.get(phase) or () if (spec := _spec(i))]
+        merged: dict[str, bool] = {}
+        for spec, pin in (*cached, *items):
+            merged.setdefault(spec, pin)
+        items = list(merged.items())
+    return items
+
+
+def _pin_items(item: Mapping[str, Any]) -> dict[str, tuple[bool, ...]]:
+    """For ``build`` and ``host``: which requirements (in ``_output``'s order) came from a
+    ``pin_subpackage`` / ``pin_compatible``. rattler-build resolves those from the subpackage or the
+    host environment, never from the variant, so they stay bare names here."""
+    return {p: tuple(pin for _, pin in _build_time_items(item["recipe"], p)) for p in ("build", "host")}
+
+
 def _output(item: Mapping[str, Any]) -> RenderedOutput:
     recipe = item["recipe"]
     build = recipe.get("build") or {}
     reqs = recipe.get("requirements") or {}
     phases = {ours: list(_specs(reqs.get(theirs))) for theirs, ours in _PHASE_KEYS.items()}
-    for cache in _inherited_caches(recipe):  # a staging cache is built as part of this output
-        creqs = cache.get("requirements") or {}
-        for phase in ("build", "host"):
-            phases[phase] = list(dict.fromkeys([*_specs(creqs.get(phase)), *phases[phase]]))
+    for phase in ("build", "host"):
+        phases[phase] = [spec for spec, _ in _build_time_items(recipe, phase)]
     requirements = Requirements(**{k: tuple(v) for k, v in phases.items()})
     test_requires: list[str] = []
     for test in recipe.get("tests") or ():
@@ -272,17 +296,26 @@ def _drop_own_pins(out: RenderedOutput, own_names: set[str]) -> RenderedOutput:
     return replace(out, variant=Variant({k: v for k, v in out.variant.items() if k not in own_names}))
 
 
-def _pin_variant_values(out: RenderedOutput) -> RenderedOutput:
+def _pin_variant_values(out: RenderedOutput, pins: Mapping[str, tuple[bool, ...]]) -> RenderedOutput:
     """Bare build/host names that are variant keys get the variant's value, as rattler-build does
     when it builds (``openssl`` -> ``openssl 3.*``, ``python`` -> ``python 3.12.* *_cpython``); its
-    rule, which is not conda-build's, lives in :func:`planner.matchspec.apply_variant_v1`."""
+    rule, which is not conda-build's, lives in :func:`planner.matchspec.apply_variant_v1`. A
+    requirement that came from ``pin_compatible`` / ``pin_subpackage`` (``pins``) is not a plain
+    spec to rattler-build (``apply_variant`` pins only ``Dependency::Spec``) and stays as it is."""
     from planner.matchspec import apply_variant_v1
 
-    def pin(spec: str) -> str:
-        return apply_variant_v1(spec, out.variant)
+    def pinned_phase(specs: tuple[str, ...], flags: tuple[bool, ...]) -> tuple[str, ...]:
+        return tuple(
+            spec if i < len(flags) and flags[i] else apply_variant_v1(spec, out.variant)
+            for i, spec in enumerate(specs)
+        )
 
     reqs = out.requirements
-    pinned = replace(reqs, build=tuple(map(pin, reqs.build)), host=tuple(map(pin, reqs.host)))
+    pinned = replace(
+        reqs,
+        build=pinned_phase(reqs.build, pins.get("build", ())),
+        host=pinned_phase(reqs.host, pins.get("host", ())),
+    )
     return out if pinned == reqs else replace(out, requirements=pinned)
 
 
