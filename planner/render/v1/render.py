@@ -108,7 +108,7 @@ def _render_platform(
     target = (options.build_platform or DEFAULT_NOARCH_BUILD_PLATFORM) if platform == "noarch" else platform
     build_platform = options.build_platform or target
     raw = _render_raw(source, target, build_platform, configs, options.environ)
-    made = [(_output(item), _pin_items(item)) for item in raw]
+    made = [_output(item) for item in raw]
     if platform == "noarch":
         made = [(o, pins) for o, pins in made if o.noarch]
     own_names = {o.name for o, _ in made} | {str(i["recipe"]["package"]["name"]) for i in raw}
@@ -240,20 +240,22 @@ def _build_time_items(recipe: Mapping[str, Any], phase: str) -> list[tuple[str, 
     return items
 
 
-def _pin_items(item: Mapping[str, Any]) -> dict[str, tuple[bool, ...]]:
-    """For ``build`` and ``host``: which requirements (in ``_output``'s order) came from a
-    ``pin_subpackage`` / ``pin_compatible``. rattler-build resolves those from the subpackage or the
-    host environment, never from the variant, so they stay bare names here."""
-    return {p: tuple(pin for _, pin in _build_time_items(item["recipe"], p)) for p in ("build", "host")}
+#: Per build-time phase, which of an output's requirements (in order) came from a pin.
+PinFlags = dict[str, tuple[bool, ...]]
 
 
-def _output(item: Mapping[str, Any]) -> RenderedOutput:
+def _output(item: Mapping[str, Any]) -> tuple[RenderedOutput, PinFlags]:
+    """One rendered output, and which of its ``build``/``host`` requirements came from a
+    ``pin_subpackage`` / ``pin_compatible``: rattler-build resolves those from the subpackage or the
+    host environment, never from the variant (see ``_pin_variant_values``)."""
     recipe = item["recipe"]
     build = recipe.get("build") or {}
     reqs = recipe.get("requirements") or {}
     phases = {ours: list(_specs(reqs.get(theirs))) for theirs, ours in _PHASE_KEYS.items()}
-    for phase in ("build", "host"):
-        phases[phase] = [spec for spec, _ in _build_time_items(recipe, phase)]
+    build_time = {phase: _build_time_items(recipe, phase) for phase in ("build", "host")}
+    for phase, items in build_time.items():
+        phases[phase] = [spec for spec, _ in items]
+    pins = {phase: tuple(pin for _, pin in items) for phase, items in build_time.items()}
     requirements = Requirements(**{k: tuple(v) for k, v in phases.items()})
     test_requires: list[str] = []
     for test in recipe.get("tests") or ():
@@ -265,7 +267,7 @@ def _output(item: Mapping[str, Any]) -> RenderedOutput:
     extra = recipe.get("extra") or {}
     test_on = extra.get("test_on") if isinstance(extra, Mapping) else None
     noarch = build.get("noarch")
-    return RenderedOutput(
+    output = RenderedOutput(
         name=str(recipe["package"]["name"]),
         version=str(recipe["package"]["version"]),
         build_number=int(build.get("number") or 0),
@@ -276,6 +278,7 @@ def _output(item: Mapping[str, Any]) -> RenderedOutput:
         variant=Variant(variant),
         test_on=str(test_on) if test_on else None,
     )
+    return output, pins
 
 
 def _inherited_caches(recipe: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -296,7 +299,7 @@ def _drop_own_pins(out: RenderedOutput, own_names: set[str]) -> RenderedOutput:
     return replace(out, variant=Variant({k: v for k, v in out.variant.items() if k not in own_names}))
 
 
-def _pin_variant_values(out: RenderedOutput, pins: Mapping[str, tuple[bool, ...]]) -> RenderedOutput:
+def _pin_variant_values(out: RenderedOutput, pins: PinFlags) -> RenderedOutput:
     """Bare build/host names that are variant keys get the variant's value, as rattler-build does
     when it builds (``openssl`` -> ``openssl 3.*``, ``python`` -> ``python 3.12.* *_cpython``); its
     rule, which is not conda-build's, lives in :func:`planner.matchspec.apply_variant_v1`. A
@@ -306,15 +309,15 @@ def _pin_variant_values(out: RenderedOutput, pins: Mapping[str, tuple[bool, ...]
 
     def pinned_phase(specs: tuple[str, ...], flags: tuple[bool, ...]) -> tuple[str, ...]:
         return tuple(
-            spec if i < len(flags) and flags[i] else apply_variant_v1(spec, out.variant)
-            for i, spec in enumerate(specs)
+            spec if pin else apply_variant_v1(spec, out.variant)
+            for spec, pin in zip(specs, flags, strict=True)
         )
 
     reqs = out.requirements
     pinned = replace(
         reqs,
-        build=pinned_phase(reqs.build, pins.get("build", ())),
-        host=pinned_phase(reqs.host, pins.get("host", ())),
+        build=pinned_phase(reqs.build, pins["build"]),
+        host=pinned_phase(reqs.host, pins["host"]),
     )
     return out if pinned == reqs else replace(out, requirements=pinned)
 
