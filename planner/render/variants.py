@@ -153,13 +153,6 @@ class VariantConfig:
         return dict(self._first)
 
     @cached_property
-    def keys(self) -> frozenset[str]:
-        """Every key of this config, as one object for the config's life: the renderers' caches
-        are keyed by key sets, and an identical object compares in one step where an equal one
-        compares key by key (hundreds of keys, thousands of lookups)."""
-        return frozenset(self.values)
-
-    @cached_property
     def _first(self) -> dict[str, str]:
         return {
             k: str(v[0])

@@ -122,7 +122,7 @@ def render_v0(
 
 @lru_cache(maxsize=64)
 def _config_keys(config: VariantConfig) -> frozenset[str]:
-    return config.keys
+    return frozenset(config.values)
 
 
 @lru_cache(maxsize=256)
