@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import CORPUS, PROJECT, machine_line, write_section
-from benchmarks.scale import CORPUS_CONFIGS, CORPUS_PLATFORMS
+from benchmarks.scale import corpus_spec
 
 _SUMMARY = re.compile(r"^summary:\s+(\d+)\s*$", re.MULTILINE)
 
@@ -59,27 +59,13 @@ class Count:
 
 def sample_tree(every: int, dest: Path) -> int:
     """Copy every ``every``-th recipe dir of the bioconda corpus (discovery order) into ``dest``."""
-    sys.path.insert(0, str(PROJECT))
-    from planner.inputs.discover import discover
+    from planner.inputs.discover import discover  # the project is on the path: benchmarks is in it
 
     root = CORPUS / "bioconda"
     sources = discover(root)[::every]
     for source in sources:
         shutil.copytree(root / source.rel, dest / source.rel, symlinks=True)
     return len(sources)
-
-
-def _spec(tree: Path, cache: Path) -> str:
-    return json.dumps(
-        {
-            "root": str(tree),
-            "platforms": list(CORPUS_PLATFORMS),
-            "exclusive_configs": [str(CORPUS / c) for c in CORPUS_CONFIGS],
-            "jobs": 1,
-            "mode": "plan",
-            "cache_dir": str(cache),
-        }
-    )
 
 
 def compile_checkout(checkout: Path) -> None:
@@ -105,7 +91,7 @@ def start_count(label: str, checkout: Path, tree: Path, work: Path) -> subproces
         "benchmarks",
         "scale",
         "--one",
-        _spec(tree, out / "cache"),
+        json.dumps(corpus_spec(tree, jobs=1, cache_dir=str(out / "cache"))),
     ]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(checkout), "HOME": str(out), "LC_ALL": "C.UTF-8"}
     return subprocess.Popen(
@@ -156,14 +142,31 @@ def report(counts: list[Count], sample: int, every: int) -> str:
 
 
 def _rev_label(rev: str) -> str:
+    """The short commit id of ``rev``; ValueError when git knows no such commit."""
     sha = subprocess.run(
-        ["git", "-C", str(PROJECT), "rev-parse", "--short", "--verify", f"{rev}^{{commit}}"],
+        [
+            "git",
+            "-C",
+            str(PROJECT),
+            "rev-parse",
+            "--short",
+            "--verify",
+            "--end-of-options",
+            f"{rev}^{{commit}}",
+        ],
         capture_output=True,
         text=True,
     )
     if sha.returncode != 0:
-        raise SystemExit(f"instructions: unknown revision {rev!r}: {sha.stderr.strip()}")
+        raise ValueError(f"unknown revision {rev!r}: {sha.stderr.strip()}")
     return sha.stdout.strip()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _this_label() -> str:
@@ -177,9 +180,17 @@ def _this_label() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks instructions", description=__doc__.split("\n")[0])
-    ap.add_argument("--against", action="append", default=[], metavar="REV", help="a git revision to compare")
-    ap.add_argument("--every", type=int, default=30, help="take every Nth recipe dir of the corpus")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks instructions",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--against", action="append", default=[], metavar="REV", help="a git revision to compare (repeats)"
+    )
+    ap.add_argument(
+        "--every", type=_positive, default=30, metavar="N", help="take every Nth recipe dir (default 30)"
+    )
     ap.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
@@ -188,14 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (CORPUS / "bioconda").is_dir():
         print(f"instructions: no bioconda corpus at {CORPUS} (set STACKPLAN_CORPUS)", file=sys.stderr)
         return 2
+    try:
+        labels = [_rev_label(rev) for rev in args.against]
+    except ValueError as exc:
+        print(f"instructions: {exc}", file=sys.stderr)
+        return 2
     work = Path(tempfile.mkdtemp(prefix="stackplan-instructions-"))
     worktrees: list[Path] = []
     try:
         tree = work / "sample"
         sample = sample_tree(args.every, tree)
         checkouts: list[tuple[str, Path]] = []
-        for rev in args.against:
-            label = _rev_label(rev)
+        for label in labels:
             path = work / f"rev-{label}"
             subprocess.run(
                 ["git", "-C", str(PROJECT), "worktree", "add", "--detach", str(path), label],

@@ -186,16 +186,22 @@ def _stage_cells(r: dict) -> str:
     )
 
 
+def corpus_spec(root: Path, *, jobs: int, mode: str = "plan", **extra: object) -> dict:
+    """What the measuring process (``--one``) plans or renders: ``root`` on the corpus platforms
+    with the corpus configs (the shape every revision's ``scale --one`` reads)."""
+    return {
+        "root": str(root),
+        "platforms": list(CORPUS_PLATFORMS),
+        "exclusive_configs": [str(CORPUS / c) for c in CORPUS_CONFIGS],
+        "jobs": jobs,
+        "mode": mode,
+        **extra,
+    }
+
+
 def part_corpus(args) -> list[str]:
     cache_dir = Path(tempfile.mkdtemp(prefix="stackplan-bench-cache-"))
-    spec = {
-        "root": str(CORPUS / "bioconda"),
-        "platforms": CORPUS_PLATFORMS,
-        "exclusive_configs": [str(CORPUS / c) for c in CORPUS_CONFIGS],
-        "jobs": args.jobs,
-        "mode": args.corpus_mode,
-        "limit": args.limit,
-    }
+    spec = corpus_spec(CORPUS / "bioconda", jobs=args.jobs, mode=args.corpus_mode, limit=args.limit)
     cold, warm = [], []
     try:
         for _ in range(args.cold_runs):

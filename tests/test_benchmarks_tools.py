@@ -217,8 +217,10 @@ def test_instruction_count_of_a_failed_run_is_an_error(tmp_path: Path) -> None:
 def test_instructions_names_an_unknown_revision() -> None:
     from benchmarks.instructions import _rev_label
 
-    with pytest.raises(SystemExit, match="unknown revision 'no-such-rev'"):
+    with pytest.raises(ValueError, match="unknown revision 'no-such-rev'"):
         _rev_label("no-such-rev")
+    with pytest.raises(ValueError, match="unknown revision '--help'"):
+        _rev_label("--help")  # a revision is never read as a git option
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed")
